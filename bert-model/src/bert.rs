@@ -1,0 +1,369 @@
+//! The BERT encoder, module for module as `modeling_bert.py` names it.
+//!
+//! Shapes use `B` = batch, `S` = sequence length, `H` = hidden size,
+//! `A` = attention heads, `D` = head size (`H / A`).
+
+use burn::module::Module;
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
+    Linear, LinearConfig,
+};
+use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax, tanh};
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::config::{BertConfig, HiddenAct};
+
+/// Added to the attention scores of padding keys. Large enough that their
+/// softmax weight is exactly zero in f32, small enough for f16 and bf16.
+const MASKED_SCORE: f32 = -10_000.0;
+
+/// The token ids of a batch and what goes with them.
+#[derive(Clone, Debug)]
+pub struct BertInput {
+    /// Word-piece ids, `[B, S]`.
+    pub input_ids: Tensor<2, Int>,
+    /// Segment ids (0 for sentence A, 1 for sentence B), `[B, S]`.
+    pub token_type_ids: Tensor<2, Int>,
+    /// 1 for real tokens, 0 for padding, `[B, S]`.
+    pub attention_mask: Tensor<2, Int>,
+}
+
+impl BertInput {
+    /// Builds a batch from row-major `[batch, seq_len]` vectors.
+    pub fn from_rows(
+        input_ids: Vec<i64>,
+        token_type_ids: Vec<i64>,
+        attention_mask: Vec<i64>,
+        [batch, seq_len]: [usize; 2],
+        device: &Device,
+    ) -> Self {
+        let tensor = |values: Vec<i64>| {
+            Tensor::<1, Int>::from_ints(values.as_slice(), device).reshape([batch, seq_len])
+        };
+        Self {
+            input_ids: tensor(input_ids),
+            token_type_ids: tensor(token_type_ids),
+            attention_mask: tensor(attention_mask),
+        }
+    }
+}
+
+/// What [`BertModel::forward`] returns.
+#[derive(Clone, Debug)]
+pub struct BertOutput {
+    /// Hidden state of every token after the last layer, `[B, S, H]`.
+    pub last_hidden_state: Tensor<3>,
+    /// `tanh(dense(last_hidden_state[:, 0]))`, `[B, H]`.
+    pub pooled_output: Tensor<2>,
+}
+
+fn linear(d_input: usize, d_output: usize, config: &BertConfig, device: &Device) -> Linear {
+    LinearConfig::new(d_input, d_output)
+        .with_initializer(normal_init(config))
+        .init(device)
+}
+
+fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(config.hidden_size)
+        .with_epsilon(config.layer_norm_eps)
+        .init(device)
+}
+
+fn dropout(prob: f64) -> Dropout {
+    DropoutConfig::new(prob).init()
+}
+
+/// BERT's weight initialisation: normal with `initializer_range` std.
+pub(crate) fn normal_init(config: &BertConfig) -> Initializer {
+    Initializer::Normal {
+        mean: 0.0,
+        std: config.initializer_range,
+    }
+}
+
+/// Word + position + token-type embeddings, then LayerNorm and dropout.
+#[derive(Module, Debug)]
+pub struct BertEmbeddings {
+    /// One vector per word-piece, `[vocab_size, H]`.
+    pub word_embeddings: Embedding,
+    /// One vector per position, `[max_position_embeddings, H]`.
+    pub position_embeddings: Embedding,
+    /// One vector per segment, `[type_vocab_size, H]`.
+    pub token_type_embeddings: Embedding,
+    /// Normalisation of the summed embeddings.
+    pub layer_norm: LayerNorm,
+    /// Dropout on the normalised embeddings.
+    pub dropout: Dropout,
+}
+
+impl BertEmbeddings {
+    /// Creates randomly initialised embeddings.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        let embedding = |n| {
+            EmbeddingConfig::new(n, config.hidden_size)
+                .with_initializer(normal_init(config))
+                .init(device)
+        };
+        Self {
+            word_embeddings: embedding(config.vocab_size),
+            position_embeddings: embedding(config.max_position_embeddings),
+            token_type_embeddings: embedding(config.type_vocab_size),
+            layer_norm: layer_norm(config, device),
+            dropout: dropout(config.hidden_dropout_prob),
+        }
+    }
+
+    /// `[B, S]` ids and segment ids to `[B, S, H]` embeddings; positions are `0..S`.
+    pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
+        let [batch, seq_len] = input_ids.dims();
+        let max_positions = self.position_embeddings.weight.dims()[0];
+        assert!(
+            seq_len <= max_positions,
+            "sequence of {seq_len} tokens is longer than the model's {max_positions} positions"
+        );
+        let position_ids = Tensor::<1, Int>::arange(0..seq_len as i64, &input_ids.device())
+            .unsqueeze::<2>()
+            .expand([batch, seq_len]);
+        let embeddings = self.word_embeddings.forward(input_ids)
+            + self.position_embeddings.forward(position_ids)
+            + self.token_type_embeddings.forward(token_type_ids);
+        self.dropout.forward(self.layer_norm.forward(embeddings))
+    }
+}
+
+/// Multi-head scaled dot-product self-attention (`attention.self`).
+#[derive(Module, Debug)]
+pub struct BertSelfAttention {
+    /// Query projection, `H -> H`.
+    pub query: Linear,
+    /// Key projection, `H -> H`.
+    pub key: Linear,
+    /// Value projection, `H -> H`.
+    pub value: Linear,
+    /// Dropout on the attention probabilities.
+    pub dropout: Dropout,
+    /// Number of heads `A`.
+    pub num_heads: usize,
+}
+
+impl BertSelfAttention {
+    /// Creates randomly initialised projections.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        let h = config.hidden_size;
+        Self {
+            query: linear(h, h, config, device),
+            key: linear(h, h, config, device),
+            value: linear(h, h, config, device),
+            dropout: dropout(config.attention_probs_dropout_prob),
+            num_heads: config.num_attention_heads,
+        }
+    }
+
+    /// `[B, S, H]` hidden states and a `[B, 1, 1, S]` additive mask to `[B, S, H]` contexts.
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let [batch, seq_len, width] = hidden.dims();
+        let head_size = width / self.num_heads;
+        let split_heads = |x: Tensor<3>| {
+            x.reshape([batch, seq_len, self.num_heads, head_size])
+                .swap_dims(1, 2)
+        };
+        let query = split_heads(self.query.forward(hidden.clone()));
+        let key = split_heads(self.key.forward(hidden.clone()));
+        let value = split_heads(self.value.forward(hidden));
+
+        let scale = (head_size as f64).sqrt().recip();
+        let scores = query.matmul(key.swap_dims(2, 3)) * scale + mask_bias;
+        let probs = self.dropout.forward(softmax(scores, 3));
+        probs
+            .matmul(value)
+            .swap_dims(1, 2)
+            .reshape([batch, seq_len, width])
+    }
+}
+
+/// Dense + dropout + residual LayerNorm, after attention (`attention.output`)
+/// and after the feed-forward block (`output`).
+#[derive(Module, Debug)]
+pub struct BertResidualOutput {
+    /// Projection back to `H`.
+    pub dense: Linear,
+    /// Normalisation of projection + residual.
+    pub layer_norm: LayerNorm,
+    /// Dropout on the projection.
+    pub dropout: Dropout,
+}
+
+impl BertResidualOutput {
+    /// Creates a randomly initialised block projecting `d_input -> H`.
+    pub fn new(d_input: usize, config: &BertConfig, device: &Device) -> Self {
+        Self {
+            dense: linear(d_input, config.hidden_size, config, device),
+            layer_norm: layer_norm(config, device),
+            dropout: dropout(config.hidden_dropout_prob),
+        }
+    }
+
+    /// `LayerNorm(dropout(dense(hidden)) + residual)`, `[B, S, _]` to `[B, S, H]`.
+    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+        let projected = self.dropout.forward(self.dense.forward(hidden));
+        self.layer_norm.forward(projected + residual)
+    }
+}
+
+/// Self-attention followed by its residual output (`attention`).
+#[derive(Module, Debug)]
+pub struct BertAttention {
+    /// Multi-head self-attention (`attention.self` in Hugging Face checkpoints).
+    pub self_attention: BertSelfAttention,
+    /// Projection, dropout and residual LayerNorm.
+    pub output: BertResidualOutput,
+}
+
+impl BertAttention {
+    /// `[B, S, H]` to `[B, S, H]`, padding keys masked out.
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let context = self.self_attention.forward(hidden.clone(), mask_bias);
+        self.output.forward(context, hidden)
+    }
+}
+
+/// The feed-forward expansion `H -> intermediate_size` and its activation (`intermediate`).
+#[derive(Module, Debug)]
+pub struct BertIntermediate {
+    /// Expansion projection.
+    pub dense: Linear,
+    /// Activation after the expansion.
+    #[module(skip)]
+    pub activation: HiddenAct,
+}
+
+impl BertIntermediate {
+    /// `[B, S, H]` to `[B, S, intermediate_size]`.
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let expanded = self.dense.forward(hidden);
+        match self.activation {
+            HiddenAct::Gelu => gelu(expanded),
+            HiddenAct::GeluTanh => gelu_approximate(expanded),
+            HiddenAct::Relu => relu(expanded),
+        }
+    }
+}
+
+/// One post-LayerNorm transformer layer (`encoder.layer.N`).
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    /// Self-attention block.
+    pub attention: BertAttention,
+    /// Feed-forward expansion.
+    pub intermediate: BertIntermediate,
+    /// Feed-forward projection with residual LayerNorm.
+    pub output: BertResidualOutput,
+}
+
+impl BertLayer {
+    /// Creates a randomly initialised layer.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            attention: BertAttention {
+                self_attention: BertSelfAttention::new(config, device),
+                output: BertResidualOutput::new(config.hidden_size, config, device),
+            },
+            intermediate: BertIntermediate {
+                dense: linear(config.hidden_size, config.intermediate_size, config, device),
+                activation: config.hidden_act,
+            },
+            output: BertResidualOutput::new(config.intermediate_size, config, device),
+        }
+    }
+
+    /// `[B, S, H]` to `[B, S, H]`.
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let attended = self.attention.forward(hidden, mask_bias);
+        let expanded = self.intermediate.forward(attended.clone());
+        self.output.forward(expanded, attended)
+    }
+}
+
+/// The stack of layers (`encoder`).
+#[derive(Module, Debug)]
+pub struct BertEncoder {
+    /// `num_hidden_layers` layers, applied in order.
+    pub layer: Vec<BertLayer>,
+}
+
+impl BertEncoder {
+    /// `[B, S, H]` to `[B, S, H]`.
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        self.layer.iter().fold(hidden, |hidden, layer| {
+            layer.forward(hidden, mask_bias.clone())
+        })
+    }
+}
+
+/// Dense + tanh on the `[CLS]` hidden state (`pooler`).
+#[derive(Module, Debug)]
+pub struct BertPooler {
+    /// Projection `H -> H`.
+    pub dense: Linear,
+}
+
+impl BertPooler {
+    /// `[B, S, H]` to `[B, H]`.
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
+        let [batch, _, width] = hidden.dims();
+        let cls = hidden.slice([0..batch, 0..1]).reshape([batch, width]);
+        tanh(self.dense.forward(cls))
+    }
+}
+
+/// The BERT encoder: embeddings, transformer layers and pooler (`BertModel`).
+#[derive(Module, Debug)]
+pub struct BertModel {
+    /// Token, position and segment embeddings.
+    pub embeddings: BertEmbeddings,
+    /// Transformer layers.
+    pub encoder: BertEncoder,
+    /// `[CLS]` pooler.
+    pub pooler: BertPooler,
+}
+
+impl BertModel {
+    /// Creates a randomly initialised model (see [`crate::pretrained`] to load weights).
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            embeddings: BertEmbeddings::new(config, device),
+            encoder: BertEncoder {
+                layer: (0..config.num_hidden_layers)
+                    .map(|_| BertLayer::new(config, device))
+                    .collect(),
+            },
+            pooler: BertPooler {
+                dense: linear(config.hidden_size, config.hidden_size, config, device),
+            },
+        }
+    }
+
+    /// Encodes a batch: `[B, S]` ids to `[B, S, H]` hidden states and `[B, H]` pooled output.
+    ///
+    /// Padding (mask 0) never changes the outputs at real tokens.
+    pub fn forward(&self, input: BertInput) -> BertOutput {
+        let mask_bias = attention_mask_bias(input.attention_mask);
+        let embedded = self
+            .embeddings
+            .forward(input.input_ids, input.token_type_ids);
+        let last_hidden_state = self.encoder.forward(embedded, mask_bias);
+        let pooled_output = self.pooler.forward(last_hidden_state.clone());
+        BertOutput {
+            last_hidden_state,
+            pooled_output,
+        }
+    }
+}
+
+/// `[B, S]` 1/0 mask to the `[B, 1, 1, S]` bias added to attention scores:
+/// 0 for real keys, [`MASKED_SCORE`] for padding.
+fn attention_mask_bias(attention_mask: Tensor<2, Int>) -> Tensor<4> {
+    let [batch, seq_len] = attention_mask.dims();
+    let padding = attention_mask.equal_elem(0).float();
+    (padding * MASKED_SCORE).reshape([batch, 1, 1, seq_len])
+}

@@ -1,0 +1,42 @@
+//! # bert-model
+//!
+//! A BERT encoder for [burn](https://burn.dev) that reproduces Hugging Face
+//! `transformers` (`modeling_bert.py`) on the same checkpoint, on every burn
+//! backend: the backend is chosen by the [`Device`](burn::tensor::Device) the
+//! model is created on.
+//!
+//! - [`BertConfig`] reads Hugging Face `config.json`.
+//! - [`BertModel`] returns the last hidden state and the pooled output.
+//! - [`BertForTask`] pairs the encoder with a swappable [`TaskHead`], such as
+//!   [`SequenceClassificationHead`](heads::SequenceClassificationHead).
+//! - [`pretrained`] loads a Hugging Face directory (`model.safetensors` or
+//!   `pytorch_model.bin`).
+//! - [`Pooling`] turns hidden states into sentence embeddings.
+//!
+//! ```no_run
+//! use bert_model::{BertInput, pretrained};
+//! use burn::tensor::Device;
+//!
+//! let device = Device::default();
+//! let (_config, bert) = pretrained::load_bert("path/to/all-MiniLM-L6-v2", &device).unwrap();
+//! // [CLS] hello world [SEP]
+//! let input = BertInput::from_rows(vec![101, 7592, 2088, 102], vec![0; 4], vec![1; 4], [1, 4], &device);
+//! let output = bert.forward(input);
+//! assert_eq!(output.last_hidden_state.dims(), [1, 4, 384]);
+//! ```
+
+mod bert;
+mod config;
+pub mod heads;
+mod pooling;
+pub mod pretrained;
+mod task;
+
+pub use bert::{
+    BertAttention, BertEmbeddings, BertEncoder, BertInput, BertIntermediate, BertLayer, BertModel,
+    BertOutput, BertPooler, BertResidualOutput, BertSelfAttention,
+};
+pub use config::{BertConfig, ConfigError, HiddenAct};
+pub use heads::TaskHead;
+pub use pooling::{Pooling, l2_normalize, mean_pool};
+pub use task::{BertForSequenceClassification, BertForTask};

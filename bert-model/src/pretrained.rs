@@ -1,0 +1,277 @@
+//! Loading a Hugging Face model directory: `config.json` plus
+//! `model.safetensors` or `pytorch_model.bin`.
+//!
+//! Checkpoint names are mapped onto this crate's modules: keys with or without
+//! the `bert.` prefix, `attention.self` to `attention.self_attention`,
+//! `LayerNorm` to `layer_norm`, a head's names (e.g. `classifier.*`) to `head.*`.
+//! Linear weights are transposed from PyTorch's `[out, in]`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::{
+    ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
+use burn::tensor::Device;
+
+use crate::bert::BertModel;
+use crate::config::{BertConfig, ConfigError};
+use crate::heads::{KNOWN_HEAD_PREFIXES, TaskHead};
+use crate::task::BertForTask;
+
+/// Buffers that checkpoints carry but that are not weights.
+const NON_WEIGHT_BUFFERS: &[&str] = &["embeddings.position_ids", "bert.embeddings.position_ids"];
+
+/// Why a model directory could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `config.json` is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The directory has no weights file this crate reads.
+    #[error("{dir}: no model.safetensors or pytorch_model.bin")]
+    NoWeights {
+        /// The model directory.
+        dir: String,
+    },
+    /// The weights file could not be read.
+    #[error("{path}: {message}")]
+    Read {
+        /// The weights file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The weights do not fit the model the config describes.
+    #[error("{path}: weights do not match the model:\n{problems}")]
+    Mismatch {
+        /// The weights file.
+        path: String,
+        /// One line per missing, unexpected or wrongly shaped tensor.
+        problems: WeightProblems,
+    },
+}
+
+/// Tensors that did not fit, by kind; shown one per line.
+#[derive(Debug, Default)]
+pub struct WeightProblems {
+    /// Model parameters the checkpoint lacks.
+    pub missing: Vec<String>,
+    /// Checkpoint tensors the model has no place for.
+    pub unexpected: Vec<String>,
+    /// Shape, dtype or conversion errors, one message per tensor.
+    pub invalid: Vec<String>,
+}
+
+impl fmt::Display for WeightProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let groups = [
+            ("missing", &self.missing),
+            ("unexpected", &self.unexpected),
+            ("invalid", &self.invalid),
+        ];
+        for (kind, names) in groups {
+            for name in names {
+                writeln!(f, "  {kind}: {name}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WeightProblems {
+    fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.invalid.is_empty()
+    }
+}
+
+/// Whether the task head came from the checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeadStatus {
+    /// The checkpoint had the head's weights (e.g. a fine-tuned classifier).
+    Loaded,
+    /// The checkpoint has no weights for the head, which keeps its random
+    /// initialisation: the expected case when fine-tuning a base model.
+    Initialised {
+        /// The head parameters the checkpoint lacked.
+        missing: Vec<String>,
+    },
+}
+
+/// The weights file of a model directory, by format.
+enum WeightsFile {
+    Safetensors(PathBuf),
+    Pytorch(PathBuf),
+}
+
+impl WeightsFile {
+    fn find(dir: &Path) -> Result<Self, LoadError> {
+        let safetensors = dir.join("model.safetensors");
+        let pytorch = dir.join("pytorch_model.bin");
+        if safetensors.is_file() {
+            Ok(Self::Safetensors(safetensors))
+        } else if pytorch.is_file() {
+            Ok(Self::Pytorch(pytorch))
+        } else {
+            Err(LoadError::NoWeights {
+                dir: dir.display().to_string(),
+            })
+        }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Self::Safetensors(path) | Self::Pytorch(path) => path,
+        }
+    }
+
+    /// Applies the file's tensors to `module`, names mapped by `remapper`.
+    fn apply_to<M: Module>(
+        &self,
+        module: &mut M,
+        remapper: KeyRemapper,
+    ) -> Result<ApplyResult, LoadError> {
+        let read_error = |message: String| LoadError::Read {
+            path: self.path().display().to_string(),
+            message,
+        };
+        match self {
+            Self::Safetensors(path) => {
+                let mut store = SafetensorsStore::from_file(path)
+                    .with_from_adapter(PyTorchToBurnAdapter)
+                    .remap(remapper)
+                    .allow_partial(true)
+                    .validate(false);
+                module
+                    .load_from(&mut store)
+                    .map_err(|e| read_error(e.to_string()))
+            }
+            Self::Pytorch(path) => {
+                let mut store = PytorchStore::from_file(path)
+                    .remap(remapper)
+                    .allow_partial(true)
+                    .validate(false);
+                module
+                    .load_from(&mut store)
+                    .map_err(|e| read_error(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Reads `config.json` of a model directory.
+pub fn load_config(dir: impl AsRef<Path>) -> Result<BertConfig, LoadError> {
+    Ok(BertConfig::from_file(dir.as_ref().join("config.json"))?)
+}
+
+/// Loads the encoder of a Hugging Face BERT directory (any head in the
+/// checkpoint is ignored).
+pub fn load_bert(
+    dir: impl AsRef<Path>,
+    device: &Device,
+) -> Result<(BertConfig, BertModel), LoadError> {
+    let dir = dir.as_ref();
+    let config = load_config(dir)?;
+    let weights = WeightsFile::find(dir)?;
+    let mut model = BertModel::new(&config, device);
+    let remapper = key_remapper(&[("^bert\\.", "")]);
+    let result = weights.apply_to(&mut model, remapper)?;
+    let problems = problems(&result, KNOWN_HEAD_PREFIXES);
+    if !problems.is_empty() {
+        return Err(mismatch(&weights, problems));
+    }
+    Ok((config, model))
+}
+
+/// Loads encoder and `head` from a Hugging Face BERT directory. A head the
+/// checkpoint lacks keeps its initialisation and is reported as
+/// [`HeadStatus::Initialised`]; a head only partly present is an error.
+pub fn load_for_task<H: TaskHead>(
+    dir: impl AsRef<Path>,
+    head: H,
+    device: &Device,
+) -> Result<(BertConfig, BertForTask<H>, HeadStatus), LoadError> {
+    let dir = dir.as_ref();
+    let config = load_config(dir)?;
+    let weights = WeightsFile::find(dir)?;
+    let mut model = BertForTask {
+        bert: BertModel::new(&config, device),
+        head,
+    };
+    let head_prefixes = H::CHECKPOINT_PREFIXES.join("|");
+    let head_pattern = format!("^({head_prefixes})\\.");
+    let remapper = key_remapper(&[
+        ("^(embeddings|encoder|pooler)\\.", "bert.$1."),
+        (&head_pattern, "head.$1."),
+    ]);
+    let result = weights.apply_to(&mut model, remapper)?;
+    let foreign_heads: Vec<&str> = KNOWN_HEAD_PREFIXES
+        .iter()
+        .copied()
+        .filter(|prefix| !H::CHECKPOINT_PREFIXES.contains(prefix))
+        .collect();
+    let mut problems = problems(&result, &foreign_heads);
+    let (head_missing, body_missing): (Vec<String>, Vec<String>) = problems
+        .missing
+        .drain(..)
+        .partition(|path| path.starts_with("head."));
+    problems.missing = body_missing;
+    let head_applied = result.applied.iter().any(|path| path.starts_with("head."));
+    let status = match (head_missing.is_empty(), head_applied) {
+        (true, _) => HeadStatus::Loaded,
+        (false, false) => HeadStatus::Initialised {
+            missing: head_missing,
+        },
+        (false, true) => {
+            problems.missing.extend(head_missing);
+            HeadStatus::Loaded
+        }
+    };
+    if !problems.is_empty() {
+        return Err(mismatch(&weights, problems));
+    }
+    Ok((config, model, status))
+}
+
+fn key_remapper(task_patterns: &[(&str, &str)]) -> KeyRemapper {
+    let common = [
+        ("\\.attention\\.self\\.", ".attention.self_attention."),
+        ("\\.LayerNorm\\.", ".layer_norm."),
+    ];
+    KeyRemapper::from_pattern_iter(task_patterns.iter().copied().chain(common))
+        .expect("checkpoint key patterns are valid regexes")
+}
+
+/// Collects what did not fit; tensors of `ignored_heads` (another task's head)
+/// and non-weight buffers are not problems.
+fn problems(result: &ApplyResult, ignored_heads: &[&str]) -> WeightProblems {
+    let is_ignored = |path: &str| {
+        NON_WEIGHT_BUFFERS.contains(&path)
+            || ignored_heads.iter().any(|prefix| {
+                path.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+    };
+    WeightProblems {
+        missing: result
+            .missing
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect(),
+        unexpected: result
+            .unused
+            .iter()
+            .filter(|path| !is_ignored(path))
+            .cloned()
+            .collect(),
+        invalid: result.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn mismatch(weights: &WeightsFile, problems: WeightProblems) -> LoadError {
+    LoadError::Mismatch {
+        path: weights.path().display().to_string(),
+        problems,
+    }
+}

@@ -1,0 +1,25 @@
+//! [`BertForTask`]: the encoder and one swappable task head, as one module.
+
+use burn::module::Module;
+
+use crate::bert::{BertInput, BertModel};
+use crate::heads::{SequenceClassificationHead, TaskHead};
+
+/// A [`BertModel`] with a task head on top; trained, saved and loaded as one module.
+#[derive(Module, Debug)]
+pub struct BertForTask<H> {
+    /// The shared encoder (`bert.*` in Hugging Face checkpoints).
+    pub bert: BertModel,
+    /// The task-specific head.
+    pub head: H,
+}
+
+impl<H: TaskHead> BertForTask<H> {
+    /// Encodes the batch and applies the head.
+    pub fn forward(&self, input: BertInput) -> H::Output {
+        self.head.forward(self.bert.forward(input))
+    }
+}
+
+/// Hugging Face's `BertForSequenceClassification`.
+pub type BertForSequenceClassification = BertForTask<SequenceClassificationHead>;

@@ -1,0 +1,75 @@
+//! Sentence embeddings for a file of texts (`embed` command).
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Context, Result};
+use bert_data::{BertTokenizer, PaddedBatch};
+use bert_model::{BertModel, Pooling};
+use burn::tensor::Device;
+
+/// Embeds texts in batches with a loaded encoder and tokenizer.
+pub struct SentenceEmbedder {
+    /// The encoder.
+    pub bert: BertModel,
+    /// Its tokenizer, with the truncation length to use.
+    pub tokenizer: BertTokenizer,
+    /// How token states become one vector.
+    pub pooling: Pooling,
+    /// Where the model lives.
+    pub device: Device,
+}
+
+impl SentenceEmbedder {
+    /// L2-normalised embeddings of `texts`, one `Vec` per text, in order.
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let encodings = texts
+            .iter()
+            .map(|text| self.tokenizer.encode(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = PaddedBatch::pad(
+            &encodings,
+            self.tokenizer.pad_id(),
+            8,
+            self.tokenizer.max_len(),
+        );
+        let input = batch.to_input(&self.device);
+        let mask = input.attention_mask.clone();
+        let encoded = self.bert.forward(input);
+        let embeddings = self.pooling.embed(&encoded, mask);
+        let [rows, width] = embeddings.dims();
+        let values: Vec<f32> = embeddings
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading embeddings back: {e:?}"))?;
+        Ok((0..rows)
+            .map(|row| values[row * width..(row + 1) * width].to_vec())
+            .collect())
+    }
+
+    /// Reads one text per line from `input`, writes `{"text", "embedding"}`
+    /// JSON lines to `output`, `batch_size` texts at a time, with progress on stderr.
+    pub fn embed_lines(
+        &self,
+        input: impl BufRead,
+        mut output: impl Write,
+        batch_size: usize,
+    ) -> Result<usize> {
+        let texts = input
+            .lines()
+            .enumerate()
+            .map(|(index, line)| {
+                line.with_context(|| format!("line {}: not valid UTF-8 text", index + 1))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (chunk_index, chunk) in texts.chunks(batch_size.max(1)).enumerate() {
+            for (text, embedding) in chunk.iter().zip(self.embed(chunk)?) {
+                let line = serde_json::json!({ "text": text, "embedding": embedding });
+                writeln!(output, "{line}")?;
+            }
+            let done = (chunk_index * batch_size.max(1) + chunk.len()).min(texts.len());
+            eprintln!("embedded {done}/{}", texts.len());
+        }
+        output.flush()?;
+        Ok(texts.len())
+    }
+}

@@ -1,0 +1,141 @@
+//! Shared helpers of the workspace-level tests: the real checkpoint, the
+//! Hugging Face reference fixtures and float comparisons.
+
+use std::path::PathBuf;
+
+use bert_data::assets::{AssetCache, MINILM};
+use burn::tensor::{Device, Tensor};
+use serde::Deserialize;
+
+/// Largest allowed |ours - Hugging Face| on hidden states (fp32).
+pub const TOLERANCE: f32 = 1e-4;
+
+/// The CPU device the tests run on (ndarray: deprecated by burn, still the reference CPU path).
+#[allow(deprecated)]
+pub fn device() -> Device {
+    Device::ndarray()
+}
+
+/// all-MiniLM-L6-v2, installed into the cache on first use.
+pub fn minilm_dir() -> PathBuf {
+    AssetCache::from_env()
+        .ensure(&MINILM)
+        .unwrap_or_else(|e| panic!("cannot install all-MiniLM-L6-v2: {e}"))
+}
+
+/// Path of a file under `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// Reads a JSON fixture.
+pub fn read_json<T: for<'de> Deserialize<'de>>(name: &str) -> T {
+    let path = fixture(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `tests/fixtures/minilm_reference.json`, written by `tests/reference/make_fixtures.py`.
+#[derive(Deserialize)]
+pub struct Reference {
+    /// SHA-256 of the checkpoint the fixture was made from.
+    pub model_sha256: String,
+    /// One text or pair per case.
+    pub cases: Vec<ReferenceCase>,
+    /// A padded batch of single texts.
+    pub batch: ReferenceBatch,
+    /// sentence-transformers' documented similarity example.
+    pub similarity: ReferenceSimilarity,
+}
+
+/// One input encoded and run alone.
+#[derive(Deserialize)]
+pub struct ReferenceCase {
+    /// What the case covers.
+    pub name: String,
+    /// Sentence A.
+    pub text: String,
+    /// Sentence B, for pairs.
+    pub text_pair: Option<String>,
+    /// Truncation length.
+    pub max_len: usize,
+    /// Hugging Face's ids.
+    pub input_ids: Vec<u32>,
+    /// Hugging Face's segment ids.
+    pub token_type_ids: Vec<u32>,
+    /// `last_hidden_state[0, 0]`.
+    pub last_hidden_first: Vec<f32>,
+    /// `last_hidden_state[0, -1]`.
+    pub last_hidden_last: Vec<f32>,
+    /// `pooler_output[0]`.
+    pub pooled: Vec<f32>,
+    /// Normalised mean-pooled embedding.
+    pub mean_pooled: Vec<f32>,
+}
+
+/// A batch of single texts padded to the longest.
+#[derive(Deserialize)]
+pub struct ReferenceBatch {
+    /// The texts.
+    pub texts: Vec<String>,
+    /// Padded ids, one row per text.
+    pub input_ids: Vec<Vec<i64>>,
+    /// 1 for tokens, 0 for padding.
+    pub attention_mask: Vec<Vec<i64>>,
+    /// Segment ids.
+    pub token_type_ids: Vec<Vec<i64>>,
+    /// Token 0 of each row.
+    pub last_hidden_first: Vec<Vec<f32>>,
+    /// Last real token of each row.
+    pub last_hidden_last_real: Vec<Vec<f32>>,
+    /// Pooled output of each row.
+    pub pooled: Vec<Vec<f32>>,
+    /// Normalised mean-pooled embedding of each row.
+    pub mean_pooled: Vec<Vec<f32>>,
+}
+
+/// Two sentences and the cosine of their embeddings.
+#[derive(Deserialize)]
+pub struct ReferenceSimilarity {
+    /// First sentence.
+    pub a: String,
+    /// Second sentence.
+    pub b: String,
+    /// Cosine of the normalised mean-pooled embeddings.
+    pub cosine: f32,
+}
+
+/// Loads `tests/fixtures/minilm_reference.json`.
+pub fn reference() -> Reference {
+    read_json("minilm_reference.json")
+}
+
+/// Largest absolute element-wise difference; panics on a length mismatch.
+pub fn max_abs_diff(ours: &[f32], reference: &[f32]) -> f32 {
+    assert_eq!(ours.len(), reference.len(), "length differs");
+    ours.iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Asserts `max |ours - reference| <= TOLERANCE`, naming what is compared.
+pub fn assert_close(what: &str, ours: &[f32], reference: &[f32]) {
+    let diff = max_abs_diff(ours, reference);
+    eprintln!("{what}: max |diff| = {diff:e}");
+    assert!(
+        diff <= TOLERANCE,
+        "{what}: max |diff| = {diff:e} > {TOLERANCE:e}"
+    );
+}
+
+/// A tensor's values, row-major.
+pub fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("float tensor converts to f32")
+}

@@ -1,0 +1,113 @@
+//! `cargo xtask COMMAND [--backend ndarray|flex|wgpu|cuda] [ARGS...]`
+//!
+//! Builds `bert-train` in release mode with the chosen backend feature and
+//! runs `COMMAND ARGS...` with it. `--backend` defaults to `ndarray`.
+
+use std::process::{Command, ExitCode};
+
+const BACKENDS: &[&str] = &["ndarray", "flex", "wgpu", "cuda"];
+const DEFAULT_BACKEND: &str = "ndarray";
+
+/// Splits `--backend B` / `--backend=B` out of the arguments.
+fn take_backend(args: Vec<String>) -> Result<(String, Vec<String>), String> {
+    let mut backend = DEFAULT_BACKEND.to_string();
+    let mut rest = Vec::with_capacity(args.len());
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--backend" {
+            backend = args.next().ok_or("--backend needs a value")?;
+        } else if let Some(value) = arg.strip_prefix("--backend=") {
+            backend = value.to_string();
+        } else {
+            rest.push(arg);
+        }
+    }
+    if !BACKENDS.contains(&backend.as_str()) {
+        return Err(format!(
+            "unknown backend {backend:?}: expected one of {}",
+            BACKENDS.join(", ")
+        ));
+    }
+    Ok((backend, rest))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() || args[0] == "--help" || args[0] == "-h" {
+        eprintln!(
+            "usage: cargo xtask COMMAND [--backend {}] [ARGS...]\n\
+             commands are bert-train's: run `cargo xtask help` for the list",
+            BACKENDS.join("|")
+        );
+        return ExitCode::from(2);
+    }
+    let (backend, rest) = match take_backend(args) {
+        Ok(split) => split,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "run",
+            "--release",
+            "--package",
+            "bert-train",
+            "--no-default-features",
+            "--features",
+        ])
+        .arg(&backend)
+        .arg("--")
+        .args(&rest)
+        .status();
+    match status {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8),
+        Err(e) => {
+            eprintln!("xtask: cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn backend_flag_is_taken_out_and_the_rest_kept_in_order() {
+        let (backend, rest) =
+            take_backend(strings(&["embed", "--backend", "wgpu", "--input", "x.txt"])).unwrap();
+        assert_eq!(backend, "wgpu");
+        assert_eq!(rest, strings(&["embed", "--input", "x.txt"]));
+    }
+
+    #[test]
+    fn default_backend_is_ndarray_and_equals_form_works() {
+        assert_eq!(
+            take_backend(strings(&["fetch", "minilm"])).unwrap().0,
+            "ndarray"
+        );
+        assert_eq!(
+            take_backend(strings(&["--backend=flex", "embed"]))
+                .unwrap()
+                .0,
+            "flex"
+        );
+    }
+
+    #[test]
+    fn unknown_backend_is_an_error() {
+        let err = take_backend(strings(&["train", "--backend", "tpu"])).unwrap_err();
+        assert!(
+            err.contains("expected one of ndarray, flex, wgpu, cuda"),
+            "{err}"
+        );
+    }
+}
