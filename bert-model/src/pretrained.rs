@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::store::{
-    ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+    ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter,
+    PytorchStore, SafetensorsStore,
 };
 use burn::tensor::Device;
 
@@ -232,6 +233,40 @@ pub fn load_for_task<H: TaskHead>(
         return Err(mismatch(&weights, problems));
     }
     Ok((config, model, status))
+}
+
+/// Writes `model` as a Hugging Face directory that [`load_for_task`] and
+/// `transformers` read back: `config.json` (with `config`'s labels) and
+/// `model.safetensors` with Hugging Face names (`bert.*`, the head's own).
+pub fn save_for_task<H: TaskHead>(
+    model: &BertForTask<H>,
+    config: &BertConfig,
+    dir: impl AsRef<Path>,
+) -> Result<(), LoadError> {
+    let dir = dir.as_ref();
+    let write_error = |path: &Path, message: String| LoadError::Read {
+        path: path.display().to_string(),
+        message,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e.to_string()))?;
+    let config_path = dir.join("config.json");
+    config
+        .save(&config_path)
+        .map_err(|e| write_error(&config_path, e.to_string()))?;
+    let weights = dir.join("model.safetensors");
+    let remapper = KeyRemapper::from_pattern_iter([
+        ("^head\\.", ""),
+        ("\\.self_attention\\.", ".self."),
+        ("\\.layer_norm\\.", ".LayerNorm."),
+    ])
+    .expect("checkpoint key patterns are valid regexes");
+    let mut store = SafetensorsStore::from_file(&weights)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .remap(remapper)
+        .overwrite(true);
+    model
+        .save_into(&mut store)
+        .map_err(|e| write_error(&weights, e.to_string()))
 }
 
 fn key_remapper(task_patterns: &[(&str, &str)]) -> KeyRemapper {

@@ -1,7 +1,29 @@
 //! # bert-train
 //!
-//! The command-line program of bert-burn and its library parts: backend
-//! selection ([`backend`]) and inference ([`embed`]).
+//! Fine-tuning, evaluation and inference for bert-burn, and the
+//! command-line program built on them.
+//!
+//! - [`train::train`]: fine-tune a classifier with burn-train's `Learner`
+//!   (AdamW without decay on biases and LayerNorm, warm-up + linear decay,
+//!   global gradient clipping, accumulation, best-epoch restore, early
+//!   stopping, resume) and write a [run directory](run).
+//! - [`evaluate::evaluate_run`], [`predict::predict_lines`],
+//!   [`inference::predict_probabilities`]: use a finished run.
+//! - [`embed`]: sentence embeddings.
+//! - [`backend`]: the device of the backend compiled in.
 
 pub mod backend;
+pub mod classifier;
+pub mod data;
 pub mod embed;
+pub mod evaluate;
+pub mod grad_clip;
+pub mod inference;
+pub mod metrics;
+pub mod optim;
+pub mod predict;
+pub mod renderer;
+pub mod report;
+pub mod run;
+pub mod strategy;
+pub mod train;

@@ -1,5 +1,5 @@
-//! `bert-train`: fetch models, embed texts (and, later, train and evaluate).
-//! Usually run through `cargo xtask`, which picks the backend feature.
+//! `bert-train`: fine-tune, evaluate and use BERT models; fetch models and
+//! embed texts. Usually run through `cargo xtask`, which picks the backend feature.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -11,6 +11,10 @@ use bert_data::assets::{AssetCache, MODELS};
 use bert_model::{Pooling, pretrained};
 use bert_train::backend;
 use bert_train::embed::SentenceEmbedder;
+use bert_train::evaluate::evaluate_run;
+use bert_train::predict::{load_run_classifier, predict_lines};
+use bert_train::run::RunDir;
+use bert_train::train::{TrainArgs, train};
 use clap::{Parser, Subcommand};
 
 /// Fine-tune and use BERT models with burn.
@@ -23,6 +27,41 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Fine-tune a text classifier (default: all-MiniLM-L6-v2 on rotten_tomatoes), then report on the test split.
+    Train {
+        #[command(flatten)]
+        args: Box<TrainArgs>,
+        /// Continue the run in --output-dir from its last checkpoint, with its saved arguments.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Evaluate a run on its test split (or another dataset's): report.json and a table.
+    Eval {
+        /// The run directory.
+        #[arg(long)]
+        run: PathBuf,
+        /// Data to evaluate on instead of the run's own test split.
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Examples per forward pass.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+    },
+    /// Label texts (one per line, or JSON lines with text/text_pair) with a run's model.
+    Predict {
+        /// The run directory.
+        #[arg(long)]
+        run: PathBuf,
+        /// Input file.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output JSONL file; standard output if absent.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Examples per forward pass.
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+    },
     /// Install a pretrained model into the cache ($BERT_BURN_HOME) and print its directory.
     Fetch {
         /// Model name (`minilm`).
@@ -51,10 +90,59 @@ enum Command {
     },
 }
 
+fn open_input(path: &PathBuf) -> Result<BufReader<File>> {
+    Ok(BufReader::new(File::open(path).with_context(|| {
+        format!("cannot open {}", path.display())
+    })?))
+}
+
+fn create_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let cache = AssetCache::from_env();
     match cli.command {
+        Command::Train { args, resume } => {
+            println!("backend: {}", backend::name());
+            train(*args, resume, backend::device(), &cache)?;
+        }
+        Command::Eval {
+            run,
+            dataset,
+            batch_size,
+        } => {
+            evaluate_run(
+                &RunDir::new(run),
+                dataset.as_deref(),
+                batch_size,
+                &backend::device(),
+                &cache,
+            )?;
+        }
+        Command::Predict {
+            run,
+            input,
+            output,
+            batch_size,
+        } => {
+            let device = backend::device();
+            let classifier = load_run_classifier(&RunDir::new(run), &device)?;
+            let count = predict_lines(
+                &classifier,
+                open_input(&input)?,
+                create_output(&output)?,
+                batch_size,
+                &device,
+            )?;
+            eprintln!("labelled {count} texts");
+        }
         Command::Fetch { name } => {
             let asset = MODELS.iter().find(|a| a.name == name).with_context(|| {
                 let known: Vec<_> = MODELS.iter().map(|a| a.name).collect();

@@ -10,10 +10,16 @@ use serde::Deserialize;
 /// Largest allowed |ours - Hugging Face| on hidden states (fp32).
 pub const TOLERANCE: f32 = 1e-4;
 
-/// The CPU device the tests run on (ndarray: deprecated by burn, still the reference CPU path).
-#[allow(deprecated)]
+/// The CPU device most tests run on: flex, the default CPU backend.
 pub fn device() -> Device {
-    Device::ndarray()
+    Device::flex()
+}
+
+/// Both CPU backends, for the parity tests: flex, and ndarray (deprecated by
+/// burn, still the reference CPU path).
+#[allow(deprecated)]
+pub fn cpu_devices() -> [(&'static str, Device); 2] {
+    [("flex", Device::flex()), ("ndarray", Device::ndarray())]
 }
 
 /// all-MiniLM-L6-v2, installed into the cache on first use.

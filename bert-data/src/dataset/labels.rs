@@ -1,0 +1,91 @@
+//! [`LabelVocab`]: label names and their class ids, built from the training split.
+
+use std::collections::BTreeSet;
+
+use super::{DatasetError, Example};
+
+/// The classes of a task, in class-id order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelVocab {
+    names: Vec<String>,
+}
+
+impl LabelVocab {
+    /// The distinct labels of `train`: numeric labels in numeric order, others sorted.
+    pub fn from_examples(train: &[Example]) -> Self {
+        let distinct: BTreeSet<&str> = train.iter().map(|e| e.label.as_str()).collect();
+        let mut names: Vec<String> = distinct.into_iter().map(str::to_string).collect();
+        if names.iter().all(|n| n.parse::<i64>().is_ok()) {
+            names.sort_by_key(|n| n.parse::<i64>().unwrap_or_default());
+        }
+        Self { names }
+    }
+
+    /// A vocabulary with these names, in this order (e.g. read back from a run).
+    pub fn from_names(names: Vec<String>) -> Self {
+        Self { names }
+    }
+
+    /// Label names in class-id order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of classes.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are no classes.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Class id of `example`'s label; an error naming file and line if unknown.
+    pub fn id(&self, example: &Example) -> Result<usize, DatasetError> {
+        self.names
+            .iter()
+            .position(|name| *name == example.label)
+            .ok_or_else(|| DatasetError::UnknownLabel {
+                origin: example.origin.to_string(),
+                label: example.label.clone(),
+                known: self.names.join(", "),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::Origin;
+
+    fn example(label: &str, line: usize) -> Example {
+        Example {
+            text: "t".into(),
+            text_pair: None,
+            label: label.into(),
+            origin: Origin {
+                file: "dev.csv".into(),
+                line,
+            },
+        }
+    }
+
+    #[test]
+    fn numeric_labels_sort_numerically() {
+        let vocab =
+            LabelVocab::from_examples(&[example("10", 1), example("2", 2), example("2", 3)]);
+        assert_eq!(vocab.names(), ["2", "10"]);
+        assert_eq!(vocab.id(&example("10", 4)).unwrap(), 1);
+    }
+
+    #[test]
+    fn unknown_label_names_file_line_and_known_labels() {
+        let vocab = LabelVocab::from_examples(&[example("neg", 1), example("pos", 2)]);
+        let err = vocab.id(&example("neutral", 17)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "dev.csv:17: unknown label \"neutral\": the training data has neg, pos"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! Labelled text data: built-in real datasets, local CSV/TSV/JSONL files,
+//! fixed seeded splits and the label vocabulary.
+
+mod builtin;
+mod error;
+mod files;
+mod labels;
+mod split;
+
+pub use builtin::{BuiltinDataset, DATASETS};
+pub use error::DatasetError;
+pub use files::{ColumnSpec, FileFormat, read_file};
+pub use labels::LabelVocab;
+pub use split::{SplitFractions, seeded_split};
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Where an example came from, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The file it was read from.
+    pub file: Arc<str>,
+    /// Its 1-based line (or record) number.
+    pub line: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// One labelled text or text pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Example {
+    /// The text (sentence A).
+    pub text: String,
+    /// Sentence B, for pair tasks.
+    pub text_pair: Option<String>,
+    /// The label as written in the data.
+    pub label: String,
+    /// Where it was read.
+    pub origin: Origin,
+}
+
+/// Train, validation and test examples.
+#[derive(Clone, Debug, Default)]
+pub struct Splits {
+    /// Examples to learn from.
+    pub train: Vec<Example>,
+    /// Examples to pick the best epoch with.
+    pub validation: Vec<Example>,
+    /// Held-out examples for the final report.
+    pub test: Vec<Example>,
+}
+
+impl Splits {
+    /// Keeps at most `max_train` training and `max_eval` validation and test examples.
+    pub fn truncate(mut self, max_train: Option<usize>, max_eval: Option<usize>) -> Self {
+        if let Some(n) = max_train {
+            self.train.truncate(n);
+        }
+        if let Some(n) = max_eval {
+            self.validation.truncate(n);
+            self.test.truncate(n);
+        }
+        self
+    }
+}

@@ -1,0 +1,181 @@
+//! The evaluation report: accuracy, macro-F1, per-class precision, recall
+//! and F1, and the confusion matrix.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+/// Scores of one class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// Of the examples predicted as this class, the share that are.
+    pub precision: f64,
+    /// Of the examples of this class, the share predicted as it.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Examples of this class.
+    pub support: usize,
+}
+
+/// `report.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Share of correct predictions.
+    pub accuracy: f64,
+    /// Unweighted mean of the per-class F1.
+    pub macro_f1: f64,
+    /// Scores by label name.
+    pub per_class: BTreeMap<String, ClassScores>,
+    /// `confusion_matrix[true][predicted]`, in `labels` order.
+    pub confusion_matrix: Vec<Vec<usize>>,
+    /// Label names in class-id order.
+    pub labels: Vec<String>,
+}
+
+fn ratio(numerator: usize, denominator: usize) -> f64 {
+    if denominator == 0 {
+        0.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
+}
+
+impl Report {
+    /// Scores `predicted` class ids against `truth`.
+    pub fn new(labels: &[String], truth: &[usize], predicted: &[usize]) -> Self {
+        let n = labels.len();
+        let mut confusion_matrix = vec![vec![0usize; n]; n];
+        for (&t, &p) in truth.iter().zip(predicted) {
+            confusion_matrix[t][p] += 1;
+        }
+        let correct: usize = (0..n).map(|c| confusion_matrix[c][c]).sum();
+        let per_class: BTreeMap<String, ClassScores> = labels
+            .iter()
+            .enumerate()
+            .map(|(c, name)| {
+                let support: usize = confusion_matrix[c].iter().sum();
+                let predicted_as: usize = confusion_matrix.iter().map(|row| row[c]).sum();
+                let precision = ratio(confusion_matrix[c][c], predicted_as);
+                let recall = ratio(confusion_matrix[c][c], support);
+                let f1 = if precision + recall > 0.0 {
+                    2.0 * precision * recall / (precision + recall)
+                } else {
+                    0.0
+                };
+                (
+                    name.clone(),
+                    ClassScores {
+                        precision,
+                        recall,
+                        f1,
+                        support,
+                    },
+                )
+            })
+            .collect();
+        let macro_f1 = per_class.values().map(|s| s.f1).sum::<f64>() / n.max(1) as f64;
+        Self {
+            accuracy: ratio(correct, truth.len()),
+            macro_f1,
+            per_class,
+            confusion_matrix,
+            labels: labels.to_vec(),
+        }
+    }
+
+    /// A readable table of the report.
+    pub fn table(&self) -> String {
+        let width = self
+            .labels
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(5)
+            .max(9);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "accuracy {:.4}   macro-F1 {:.4}\n",
+            self.accuracy, self.macro_f1
+        );
+        let _ = writeln!(
+            out,
+            "{:width$}  precision  recall      f1  support",
+            "class"
+        );
+        for label in &self.labels {
+            let s = &self.per_class[label];
+            let _ = writeln!(
+                out,
+                "{label:width$}  {:9.4}  {:6.4}  {:6.4}  {:7}",
+                s.precision, s.recall, s.f1, s.support
+            );
+        }
+        let _ = writeln!(out, "\nconfusion matrix (rows: true, columns: predicted)");
+        let cell = self
+            .confusion_matrix
+            .iter()
+            .flatten()
+            .map(|v| v.to_string().len())
+            .max()
+            .unwrap_or(1)
+            .max(self.labels.iter().map(String::len).max().unwrap_or(1));
+        let _ = write!(out, "{:width$}", "");
+        for label in &self.labels {
+            let _ = write!(out, "  {label:>cell$}");
+        }
+        let _ = writeln!(out);
+        for (label, row) in self.labels.iter().zip(&self.confusion_matrix) {
+            let _ = write!(out, "{label:width$}");
+            for value in row {
+                let _ = write!(out, "  {value:>cell$}");
+            }
+            let _ = writeln!(out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_match_a_hand_computed_example() {
+        let labels = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        // true:      a a a b b c
+        // predicted: a a b b c c
+        let report = Report::new(&labels, &[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2]);
+        assert!((report.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        assert_eq!(
+            report.confusion_matrix,
+            vec![vec![2, 1, 0], vec![0, 1, 1], vec![0, 0, 1]]
+        );
+        let a = &report.per_class["a"];
+        assert_eq!((a.precision, a.recall, a.support), (1.0, 2.0 / 3.0, 3));
+        let b = &report.per_class["b"];
+        assert_eq!((b.precision, b.recall), (0.5, 0.5));
+        let c = &report.per_class["c"];
+        assert_eq!((c.precision, c.recall, c.f1), (0.5, 1.0, 2.0 / 3.0));
+        let macro_f1 = (0.8 + 0.5 + 2.0 / 3.0) / 3.0;
+        assert!((report.macro_f1 - macro_f1).abs() < 1e-12);
+        assert!(report.table().contains("accuracy 0.6667"));
+    }
+
+    #[test]
+    fn json_has_the_documented_keys() {
+        let labels = vec!["neg".to_string(), "pos".to_string()];
+        let json = serde_json::to_value(Report::new(&labels, &[0, 1], &[0, 0])).unwrap();
+        for key in [
+            "accuracy",
+            "macro_f1",
+            "per_class",
+            "confusion_matrix",
+            "labels",
+        ] {
+            assert!(json.get(key).is_some(), "missing {key}");
+        }
+    }
+}

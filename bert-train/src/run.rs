@@ -1,0 +1,137 @@
+//! A run directory: everything needed to reuse a fine-tuned model.
+//!
+//! ```text
+//! RUN/config.json          Hugging Face config, with id2label/label2id (the label map)
+//! RUN/model.safetensors    weights with Hugging Face names (bert.*, classifier.*)
+//! RUN/tokenizer.json       the tokenizer, truncation cleared
+//! RUN/training_args.json   the arguments of the run (read back by --resume)
+//! RUN/checkpoint/          per-epoch model, optimiser and scheduler state
+//! RUN/train/, RUN/valid/   burn-train metric logs per epoch
+//! RUN/report.json          test report (also report.txt and PNG plots)
+//! ```
+//! A run directory is itself a Hugging Face model directory.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bert_data::BertTokenizer;
+use bert_data::dataset::LabelVocab;
+use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::pretrained::{self, HeadStatus};
+use bert_model::{BertConfig, BertForSequenceClassification};
+use burn::tensor::Device;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+/// A fine-tuned classifier loaded back from a run.
+pub struct TrainedClassifier {
+    /// Encoder and head.
+    pub model: BertForSequenceClassification,
+    /// The tokenizer, truncating to the run's `max_len`.
+    pub tokenizer: BertTokenizer,
+    /// Class names in class-id order.
+    pub labels: LabelVocab,
+    /// The model's config.
+    pub config: BertConfig,
+}
+
+impl RunDir {
+    /// The run at `root` (not created until something is saved).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A file of the run.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Writes `value` as pretty JSON to `name`.
+    pub fn write_json(&self, name: &str, value: &impl Serialize) -> Result<()> {
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create {}", self.root.display()))?;
+        let path = self.file(name);
+        std::fs::write(&path, serde_json::to_string_pretty(value)?)
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Reads JSON file `name` of the run.
+    pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let path = self.file(name);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
+    }
+
+    /// Saves model, config (with labels) and tokenizer.
+    pub fn save_classifier(
+        &self,
+        model: &BertForSequenceClassification,
+        config: &BertConfig,
+        labels: &LabelVocab,
+        tokenizer: &BertTokenizer,
+    ) -> Result<()> {
+        let config = config.clone().with_labels(labels.names());
+        pretrained::save_for_task(model, &config, &self.root)?;
+        tokenizer.save(self.file("tokenizer.json"))?;
+        Ok(())
+    }
+
+    /// Loads the fine-tuned classifier, tokenizer and labels of the run.
+    pub fn load_classifier(&self, max_len: usize, device: &Device) -> Result<TrainedClassifier> {
+        if !self.file("model.safetensors").is_file() {
+            bail!(
+                "{} is not a finished run: it has no model.safetensors",
+                self.root.display()
+            );
+        }
+        let config = pretrained::load_config(&self.root)?;
+        let labels = LabelVocab::from_names(config.labels());
+        if labels.is_empty() {
+            bail!("{}: config.json has no id2label", self.root.display());
+        }
+        let head = SequenceClassificationHeadConfig::for_model(&config, labels.len()).init(device);
+        let (_, model, status) = pretrained::load_for_task(&self.root, head, device)?;
+        if let HeadStatus::Initialised { .. } = status {
+            bail!(
+                "{}: the checkpoint has no classifier weights",
+                self.root.display()
+            );
+        }
+        let tokenizer = BertTokenizer::from_dir(&self.root)?
+            .with_max_len(max_len.min(config.max_position_embeddings))?;
+        Ok(TrainedClassifier {
+            model,
+            tokenizer,
+            labels,
+            config,
+        })
+    }
+
+    /// The last epoch with a complete checkpoint, if any.
+    pub fn last_checkpoint(&self) -> Option<usize> {
+        let dir = self.file("checkpoint");
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.strip_prefix("scheduler-")?
+                    .strip_suffix(".bpk")?
+                    .parse()
+                    .ok()
+            })
+            .max()
+    }
+}

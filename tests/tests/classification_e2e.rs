@@ -1,0 +1,239 @@
+//! Fine-tuning end to end on a tiny random BERT and real rotten_tomatoes
+//! sentences: learning, saving, reloading, resuming and input errors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bert_burn_tests::{device, minilm_dir};
+use bert_data::BertTokenizer;
+use bert_data::assets::AssetCache;
+use bert_data::classification::{ClassificationBatcher, tokenize_examples};
+use bert_data::dataset::{BuiltinDataset, Example, LabelVocab};
+use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::{BertConfig, BertForTask, BertModel, pretrained};
+use bert_train::evaluate::evaluate_run;
+use bert_train::inference::predict_probabilities;
+use bert_train::run::RunDir;
+use bert_train::train::{TrainArgs, train};
+use clap::Parser;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+/// The seed of burn's random generator is global: tests that build or
+/// train models take turns so that each run is reproducible.
+static SEEDED: Mutex<()> = Mutex::new(());
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bert-burn-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A 2-layer, 32-wide random BERT with MiniLM's (real) uncased tokenizer.
+fn tiny_model_dir(root: &Path) -> PathBuf {
+    let dir = root.join("tiny-model");
+    let config = BertConfig {
+        hidden_size: 32,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        intermediate_size: 64,
+        max_position_embeddings: 128,
+        // Wider than BERT's 0.02 so that a few steps break the symmetry of a random model.
+        initializer_range: 0.2,
+        ..BertConfig::default()
+    }
+    .with_labels(&["negative".to_string(), "positive".to_string()]);
+    let device = device();
+    device.seed(3);
+    let model = BertForTask {
+        bert: BertModel::new(&config, &device),
+        head: SequenceClassificationHeadConfig::for_model(&config, 2).init(&device),
+    };
+    pretrained::save_for_task(&model, &config, &dir).unwrap();
+    std::fs::copy(
+        minilm_dir().join("tokenizer.json"),
+        dir.join("tokenizer.json"),
+    )
+    .unwrap();
+    dir
+}
+
+/// The first `n` training sentences of rotten_tomatoes as a CSV file.
+fn rotten_tomatoes_csv(root: &Path, n: usize) -> (PathBuf, Vec<Example>) {
+    let splits = BuiltinDataset::find("rotten_tomatoes")
+        .unwrap()
+        .load(&AssetCache::from_env())
+        .unwrap();
+    let examples: Vec<Example> = splits.train.into_iter().take(n).collect();
+    let mut csv = String::from("text,label\n");
+    for example in &examples {
+        csv.push_str(&format!(
+            "\"{}\",{}\n",
+            example.text.replace('"', "\"\""),
+            example.label
+        ));
+    }
+    let path = root.join("train.csv");
+    std::fs::write(&path, csv).unwrap();
+    (path, examples)
+}
+
+/// The command-line arguments of a quick run; `extra` flags replace the defaults here.
+fn args(model: &Path, data: &Path, run: &Path, extra: &[&str]) -> TrainArgs {
+    let mut argv: Vec<String> = ["test", "--model", &model.display().to_string()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for (flag, value) in [
+        ("--train-file", data.display().to_string()),
+        ("--validation-file", data.display().to_string()),
+        ("--output-dir", run.display().to_string()),
+        ("--lr", "3e-3".into()),
+        ("--batch-size", "8".into()),
+        ("--max-len", "32".into()),
+        ("--warmup-ratio", "0".into()),
+    ] {
+        if !extra.contains(&flag) {
+            argv.push(flag.into());
+            argv.push(value);
+        }
+    }
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    Cli::try_parse_from(argv).unwrap().args
+}
+
+/// Mean cross-entropy of `model_dir`'s classifier on `examples`.
+fn mean_loss(model_dir: &Path, examples: &[Example]) -> f64 {
+    let device = device();
+    let run = RunDir::new(model_dir);
+    let classifier = run.load_classifier(32, &device).unwrap();
+    let labels = LabelVocab::from_names(vec!["negative".into(), "positive".into()]);
+    let items = tokenize_examples(&classifier.tokenizer, examples, &labels).unwrap();
+    let batcher = ClassificationBatcher::for_tokenizer(&classifier.tokenizer);
+    let probabilities =
+        predict_probabilities(&classifier.model, &items, &batcher, 16, &device).unwrap();
+    let total: f64 = items
+        .iter()
+        .zip(&probabilities)
+        .map(|(item, probs)| -(probs[item.label] as f64).ln())
+        .sum();
+    total / items.len() as f64
+}
+
+#[test]
+fn fine_tunes_saves_reloads_and_resumes() {
+    let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let root = scratch("train");
+    let model = tiny_model_dir(&root);
+    let (data, examples) = rotten_tomatoes_csv(&root, 64);
+    let run = root.join("run");
+    let cache = AssetCache::from_env();
+
+    // Four epochs, then "interrupted": the run is resumed up to twelve.
+    let report = train(
+        args(&model, &data, &run, &["--epochs", "4"]),
+        false,
+        device(),
+        &cache,
+    )
+    .unwrap();
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("training_args.json")).unwrap())
+            .unwrap();
+    saved["epochs"] = 12.into();
+    std::fs::write(run.join("training_args.json"), saved.to_string()).unwrap();
+    let resumed = train(args(&model, &data, &run, &[]), true, device(), &cache).unwrap();
+    assert!(
+        run.join("checkpoint/model-12.bpk").is_file(),
+        "resume did not reach epoch 12"
+    );
+
+    // Memorising 64 sentences: the loss falls and accuracy beats chance.
+    let before = mean_loss(&model, &examples);
+    let after = mean_loss(&run, &examples);
+    assert!(after < before * 0.8, "loss {before:.4} -> {after:.4}");
+    assert!(
+        resumed.accuracy > 0.7,
+        "accuracy {} after 12 epochs",
+        resumed.accuracy
+    );
+    assert!(resumed.accuracy >= report.accuracy - 0.1);
+
+    // The saved run reloads and predicts the same labels.
+    let reloaded = evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache).unwrap();
+    assert_eq!(reloaded.confusion_matrix, resumed.confusion_matrix);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        written["labels"],
+        serde_json::json!(["negative", "positive"])
+    );
+    // The run is a Hugging Face directory with the label map in config.json.
+    let config = pretrained::load_config(&run).unwrap();
+    assert_eq!(config.labels(), ["negative", "positive"]);
+    assert!(BertTokenizer::from_dir(&run).is_ok());
+}
+
+#[test]
+fn unknown_label_in_validation_names_file_and_line() {
+    let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let root = scratch("unknown-label");
+    let model = tiny_model_dir(&root);
+    let (train_file, _) = rotten_tomatoes_csv(&root, 16);
+    let validation = root.join("validation.csv");
+    std::fs::write(&validation, "text,label\ngreat,positive\nmeh,neutral\n").unwrap();
+    let mut args = args(&model, &train_file, &root.join("run"), &[]);
+    args.data.validation_file = Some(validation.clone());
+    let error = train(args, false, device(), &AssetCache::from_env()).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains(&format!(
+            "{}:3: unknown label \"neutral\"",
+            validation.display()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn bad_settings_and_missing_runs_are_reported() {
+    let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let root = scratch("bad-settings");
+    let model = tiny_model_dir(&root);
+    let (data, _) = rotten_tomatoes_csv(&root, 8);
+    let cache = AssetCache::from_env();
+    let cases: [(&[&str], bool, &str); 3] = [
+        (
+            &["--epochs", "0"],
+            false,
+            "--epochs, --batch-size and --grad-accumulation must be at least 1",
+        ),
+        (
+            &["--warmup-ratio", "1.5"],
+            false,
+            "--warmup-ratio must be in [0, 1)",
+        ),
+        (&[], true, "--resume needs a run started before"),
+    ];
+    for (extra, resume, expected) in cases {
+        let run = root.join("never-trained");
+        let error = train(args(&model, &data, &run, extra), resume, device(), &cache).unwrap_err();
+        assert!(
+            format!("{error:#}").contains(expected),
+            "{extra:?}: {error:#}"
+        );
+    }
+    let mut unknown = args(&model, &data, &root.join("run"), &[]);
+    unknown.data.train_file = None;
+    unknown.data.dataset = "no_such_dataset".into();
+    let error = train(unknown, false, device(), &cache).unwrap_err();
+    assert!(
+        format!("{error:#}").contains("unknown dataset \"no_such_dataset\""),
+        "{error:#}"
+    );
+}
