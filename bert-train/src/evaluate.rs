@@ -9,6 +9,7 @@ use burn::tensor::Device;
 
 use crate::data::DataArgs;
 use crate::inference::{argmax, predict_probabilities};
+use crate::plots::{confusion_matrix_png, curves_png};
 use crate::report::Report;
 use crate::run::RunDir;
 use crate::train::TrainArgs;
@@ -34,7 +35,13 @@ pub fn evaluate_and_report(
     println!("\n{split} set, {} examples\n{table}", items.len());
     run.write_json("report.json", &report)?;
     std::fs::write(run.file("report.txt"), &table)?;
-    println!("wrote {}", run.file("report.json").display());
+    confusion_matrix_png(&report, &run.file("confusion_matrix.png"))?;
+    let curves = curves_png(run, &run.file("curves.png"))?;
+    println!(
+        "wrote report.json, report.txt, confusion_matrix.png{} in {}",
+        if curves { ", curves.png" } else { "" },
+        run.root().display()
+    );
     Ok(report)
 }
 

@@ -21,6 +21,7 @@ pub mod grad_clip;
 pub mod inference;
 pub mod metrics;
 pub mod optim;
+pub mod plots;
 pub mod predict;
 pub mod renderer;
 pub mod report;

@@ -173,6 +173,13 @@ fn fine_tunes_saves_reloads_and_resumes() {
         written["labels"],
         serde_json::json!(["negative", "positive"])
     );
+    for image in ["confusion_matrix.png", "curves.png"] {
+        let bytes = std::fs::read(run.join(image)).unwrap();
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000,
+            "{image}"
+        );
+    }
     // The run is a Hugging Face directory with the label map in config.json.
     let config = pretrained::load_config(&run).unwrap();
     assert_eq!(config.labels(), ["negative", "positive"]);
