@@ -74,3 +74,85 @@ pub fn average_and_clip<M: Module>(
     });
     grads
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::Device;
+
+    use super::*;
+
+    fn model() -> Linear {
+        LinearConfig::new(3, 2).init(&Device::flex().autodiff())
+    }
+
+    /// Gradients of `sum(model(x * scale))`.
+    fn grads_of(model: &Linear, scale: f32) -> GradientsParams {
+        let device = model.weight.val().device();
+        let loss = model
+            .forward(Tensor::<2>::ones([4, 3], &device) * scale)
+            .sum();
+        GradientsParams::from_grads(loss.backward(), model)
+    }
+
+    /// Every gradient value, weight first.
+    fn values(model: &Linear, grads: &GradientsParams) -> Vec<f32> {
+        let weight = grads.get::<2>(model.weight.id).unwrap();
+        let bias = grads.get::<1>(model.bias.as_ref().unwrap().id).unwrap();
+        let mut all = weight.into_data().try_to_vec::<f32>().unwrap();
+        all.extend(bias.into_data().try_to_vec::<f32>().unwrap());
+        all
+    }
+
+    fn norm(values: &[f32]) -> f32 {
+        values.iter().map(|v| v * v).sum::<f32>().sqrt()
+    }
+
+    #[test]
+    fn clips_the_global_norm_and_keeps_the_direction() {
+        let model = model();
+        let before = values(&model, &grads_of(&model, 10.0));
+        let clipped = values(
+            &model,
+            &average_and_clip(&model, grads_of(&model, 10.0), 1, Some(1.0)),
+        );
+        assert!(norm(&before) > 10.0);
+        assert!(
+            (norm(&clipped) - 1.0).abs() < 1e-4,
+            "norm {}",
+            norm(&clipped)
+        );
+        let scale = norm(&before) / norm(&clipped);
+        for (b, c) in before.iter().zip(&clipped) {
+            assert!((b / scale - c).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn gradients_under_the_limit_are_not_changed() {
+        let model = model();
+        let before = values(&model, &grads_of(&model, 1.0));
+        assert!(norm(&before) < 100.0);
+        let after = values(
+            &model,
+            &average_and_clip(&model, grads_of(&model, 1.0), 1, Some(100.0)),
+        );
+        assert_eq!(before, after);
+    }
+
+    #[test]
+    fn accumulated_micro_batches_are_averaged() {
+        let model = model();
+        let single = values(&model, &grads_of(&model, 1.0));
+        let mut accumulator = burn::optim::GradientsAccumulator::<Linear>::new();
+        accumulator.accumulate(&model, grads_of(&model, 1.0));
+        accumulator.accumulate(&model, grads_of(&model, 1.0));
+        let averaged = values(
+            &model,
+            &average_and_clip(&model, accumulator.grads(), 2, None),
+        );
+        for (s, a) in single.iter().zip(&averaged) {
+            assert!((s - a).abs() < 1e-5, "{s} vs {a}");
+        }
+    }
+}

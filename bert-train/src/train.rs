@@ -11,6 +11,7 @@ use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::classification::{ClassificationBatcher, ClassificationItem, tokenize_examples};
 use bert_data::dataset::LabelVocab;
+use bert_model::BertConfig;
 use bert_model::heads::SequenceClassificationHeadConfig;
 use bert_model::pretrained::{self, HeadStatus};
 use burn::data::dataloader::DataLoaderBuilder;
@@ -146,9 +147,9 @@ struct PreparedData {
 fn prepare_data(
     args: &TrainArgs,
     model_dir: &std::path::Path,
+    config: &BertConfig,
     cache: &AssetCache,
 ) -> Result<PreparedData> {
-    let config = pretrained::load_config(model_dir)?;
     let tokenizer = BertTokenizer::from_dir(model_dir)?
         .with_max_len(args.max_len.min(config.max_position_embeddings))?;
     let splits = args
@@ -216,11 +217,11 @@ pub fn train(
     };
     device.seed(args.seed);
     let model_dir = cache.resolve_model(&args.model)?;
-    let data = prepare_data(&args, &model_dir, cache)?;
+    let config = pretrained::load_config(&model_dir)?;
+    let data = prepare_data(&args, &model_dir, &config, cache)?;
     run.write_json("training_args.json", &args)?;
 
     let training_device = device.clone().autodiff();
-    let config = pretrained::load_config(&model_dir)?;
     let head = SequenceClassificationHeadConfig::for_model(&config, data.labels.len())
         .init(&training_device);
     let (config, model, status) = pretrained::load_for_task(&model_dir, head, &training_device)?;
