@@ -9,10 +9,11 @@
 //!   stopping, resume) and write a [run directory](run).
 //! - [`evaluate::evaluate_run`], [`predict::predict_lines`],
 //!   [`inference::predict_probabilities`]: use a finished run.
-//! - [`embed`]: sentence embeddings.
+//! - [`embed`]: sentence embeddings; [`bench`]: speed and memory.
 //! - [`backend`]: the device of the backend compiled in.
 
 pub mod backend;
+pub mod bench;
 pub mod classifier;
 pub mod data;
 pub mod embed;

@@ -10,6 +10,7 @@ use bert_data::BertTokenizer;
 use bert_data::assets::{AssetCache, MODELS};
 use bert_model::{Pooling, pretrained};
 use bert_train::backend;
+use bert_train::bench::{BenchArgs, bench};
 use bert_train::embed::SentenceEmbedder;
 use bert_train::evaluate::evaluate_run;
 use bert_train::predict::{load_run_classifier, predict_lines};
@@ -61,6 +62,11 @@ enum Command {
         /// Examples per forward pass.
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
+    },
+    /// Time training or inference steps on synthetic batches (compare with bench/pytorch_peer.py).
+    Bench {
+        #[command(flatten)]
+        args: BenchArgs,
     },
     /// Install a pretrained model into the cache ($BERT_BURN_HOME) and print its directory.
     Fetch {
@@ -142,6 +148,9 @@ fn main() -> Result<()> {
                 &device,
             )?;
             eprintln!("labelled {count} texts");
+        }
+        Command::Bench { args } => {
+            bench(&args, backend::name(), backend::device())?;
         }
         Command::Fetch { name } => {
             let asset = MODELS.iter().find(|a| a.name == name).with_context(|| {

@@ -1,0 +1,245 @@
+//! `bench`: training and inference speed and memory on synthetic batches of
+//! a fixed shape, for comparison with `bench/pytorch_peer.py` (same JSON keys).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use bert_data::assets::{AssetCache, MINILM};
+use bert_data::classification::ClassificationBatch;
+use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::{BertConfig, BertForSequenceClassification, BertInput, BertModel, pretrained};
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor};
+use burn::train::TrainStep;
+use serde::Serialize;
+
+use crate::classifier::TextClassifier;
+use crate::optim::adamw;
+
+/// Which model to time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchModel {
+    /// all-MiniLM-L6-v2 with its real weights (L6, H384).
+    Minilm,
+    /// bert-base geometry (L12, H768, A12, I3072), random weights.
+    BertBase,
+}
+
+/// What a step does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchMode {
+    /// Forward + backward + AdamW step, dropout on.
+    Train,
+    /// Forward only.
+    Infer,
+}
+
+/// Settings of a benchmark.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Model to time.
+    #[arg(long, value_enum, default_value = "minilm")]
+    pub model: BenchModel,
+    /// Step kind.
+    #[arg(long, value_enum, default_value = "train")]
+    pub mode: BenchMode,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Tokens per sequence (no padding).
+    #[arg(long, default_value_t = 128)]
+    pub seq_len: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// JSON-lines file the result is appended to.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+/// One benchmark result; the keys match `bench/pytorch_peer.py`.
+#[derive(Debug, Serialize)]
+pub struct BenchResult {
+    /// `burn-<backend>` or `pytorch`.
+    pub framework: String,
+    /// Model name.
+    pub model: BenchModel,
+    /// Step kind.
+    pub mode: BenchMode,
+    /// Float type.
+    pub dtype: &'static str,
+    /// Sequences per step.
+    pub batch_size: usize,
+    /// Tokens per sequence.
+    pub seq_len: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// Sequences per second (median step).
+    pub samples_per_s: f64,
+    /// Tokens per second (median step).
+    pub tokens_per_s: f64,
+    /// Median step time.
+    pub ms_per_step_median: f64,
+    /// Fastest step.
+    pub ms_per_step_min: f64,
+    /// Slowest step.
+    pub ms_per_step_max: f64,
+    /// Peak resident memory of the process.
+    pub peak_rss_mib: f64,
+    /// CPU model and core count.
+    pub machine: String,
+}
+
+fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassification> {
+    let head =
+        |config: &BertConfig| SequenceClassificationHeadConfig::for_model(config, 2).init(device);
+    Ok(match args.model {
+        BenchModel::Minilm => {
+            let dir = AssetCache::from_env().ensure(&MINILM)?;
+            let config = pretrained::load_config(&dir)?;
+            pretrained::load_for_task(&dir, head(&config), device)?.1
+        }
+        BenchModel::BertBase => {
+            let config = BertConfig::default();
+            bert_model::BertForTask {
+                bert: BertModel::new(&config, device),
+                head: head(&config),
+            }
+        }
+    })
+}
+
+fn batch(args: &BenchArgs, device: &Device) -> ClassificationBatch {
+    let shape = [args.batch_size, args.seq_len];
+    let ids = Tensor::<2>::random(shape, Distribution::Uniform(1000.0, 30000.0), device).int();
+    ClassificationBatch {
+        input: BertInput {
+            input_ids: ids,
+            token_type_ids: Tensor::zeros(shape, device),
+            attention_mask: Tensor::ones(shape, device),
+        },
+        labels: Tensor::<1>::random([args.batch_size], Distribution::Uniform(0.0, 2.0), device)
+            .int(),
+    }
+}
+
+/// The command-line spelling of a value (`bert-base`, `train`).
+fn value_name(value: &impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|name| name.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
+
+/// Runs the benchmark on `device`, prints a table row and appends a JSON line.
+pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchResult> {
+    if args.steps == 0 || args.batch_size == 0 || args.seq_len == 0 {
+        bail!("--steps, --batch-size and --seq-len must be at least 1");
+    }
+    device.seed(0);
+    let mut times = Vec::with_capacity(args.steps);
+    match args.mode {
+        BenchMode::Train => {
+            let device = device.autodiff();
+            let mut classifier = TextClassifier {
+                model: model(args, &device)?,
+            };
+            let mut optimizer = adamw(0.01, 1e-8);
+            for step in 0..args.warmup + args.steps {
+                let batch = batch(args, &device);
+                device.sync()?;
+                let started = Instant::now();
+                let output = TrainStep::step(&classifier, batch);
+                classifier = optimizer.step(1e-5, classifier, output.grads);
+                device.sync()?;
+                if step >= args.warmup {
+                    times.push(started.elapsed().as_secs_f64());
+                }
+            }
+        }
+        BenchMode::Infer => {
+            let model = model(args, &device)?.valid();
+            for step in 0..args.warmup + args.steps {
+                let batch = batch(args, &device);
+                device.sync()?;
+                let started = Instant::now();
+                let logits = model.forward(batch.input);
+                let _ = logits.into_data();
+                if step >= args.warmup {
+                    times.push(started.elapsed().as_secs_f64());
+                }
+            }
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let result = BenchResult {
+        framework: format!("burn-{backend}"),
+        model: args.model,
+        mode: args.mode,
+        dtype: "f32",
+        batch_size: args.batch_size,
+        seq_len: args.seq_len,
+        steps: args.steps,
+        samples_per_s: args.batch_size as f64 / median,
+        tokens_per_s: (args.batch_size * args.seq_len) as f64 / median,
+        ms_per_step_median: median * 1e3,
+        ms_per_step_min: times[0] * 1e3,
+        ms_per_step_max: times[times.len() - 1] * 1e3,
+        peak_rss_mib: peak_rss_mib(),
+        machine: machine(),
+    };
+    println!(
+        "{:<14} {:<9} {:<6} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB",
+        result.framework,
+        value_name(&result.model),
+        value_name(&result.mode),
+        result.batch_size,
+        result.seq_len,
+        result.samples_per_s,
+        result.tokens_per_s,
+        result.ms_per_step_median,
+        result.ms_per_step_min,
+        result.ms_per_step_max,
+        result.peak_rss_mib,
+    );
+    if let Some(path) = &args.output {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(file, "{}", serde_json::to_string(&result)?)?;
+    }
+    Ok(result)
+}
