@@ -66,11 +66,13 @@ pub fn evaluate_run(
         },
         None => args.data,
     };
-    let splits = data.load(cache)?;
-    let test = match args.max_eval_samples {
-        Some(n) if data.train_file.is_none() => splits.test.into_iter().take(n).collect(),
-        _ => splits.test,
+    // The run's own test split is cut as training cut it, so the reports agree.
+    let max_eval = if dataset.is_none() {
+        args.max_eval_samples
+    } else {
+        None
     };
+    let test = data.load(cache)?.truncate(None, max_eval).test;
     let items = tokenize_examples(&classifier.tokenizer, &test, &classifier.labels)?;
     let batcher = ClassificationBatcher::for_tokenizer(&classifier.tokenizer);
     evaluate_and_report(

@@ -2,7 +2,7 @@
 //! sentences: learning, saving, reloading, resuming and input errors.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use bert_burn_tests::{device, minilm_dir};
 use bert_data::BertTokenizer;
@@ -83,6 +83,30 @@ fn rotten_tomatoes_csv(root: &Path, n: usize) -> (PathBuf, Vec<Example>) {
     (path, examples)
 }
 
+/// A tiny model and the first `n` rotten_tomatoes sentences in a fresh
+/// directory, built while holding the turn on burn's global seed.
+struct Fixture {
+    _turn: MutexGuard<'static, ()>,
+    root: PathBuf,
+    model: PathBuf,
+    data: PathBuf,
+    examples: Vec<Example>,
+}
+
+fn fixture(name: &str, n: usize) -> Fixture {
+    let turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let root = scratch(name);
+    let model = tiny_model_dir(&root);
+    let (data, examples) = rotten_tomatoes_csv(&root, n);
+    Fixture {
+        _turn: turn,
+        root,
+        model,
+        data,
+        examples,
+    }
+}
+
 /// The command-line arguments of a quick run; `extra` flags replace the defaults here.
 fn args(model: &Path, data: &Path, run: &Path, extra: &[&str]) -> TrainArgs {
     let mut argv: Vec<String> = ["test", "--model", &model.display().to_string()]
@@ -127,16 +151,19 @@ fn mean_loss(model_dir: &Path, examples: &[Example]) -> f64 {
 
 #[test]
 fn fine_tunes_saves_reloads_and_resumes() {
-    let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    let root = scratch("train");
-    let model = tiny_model_dir(&root);
-    let (data, examples) = rotten_tomatoes_csv(&root, 64);
+    let Fixture {
+        root,
+        model,
+        data,
+        examples,
+        ..
+    } = &fixture("train", 64);
     let run = root.join("run");
     let cache = AssetCache::from_env();
 
     // Four epochs, then "interrupted": the run is resumed up to twelve.
     let report = train(
-        args(&model, &data, &run, &["--epochs", "4"]),
+        args(model, data, &run, &["--epochs", "4"]),
         false,
         device(),
         &cache,
@@ -147,15 +174,15 @@ fn fine_tunes_saves_reloads_and_resumes() {
             .unwrap();
     saved["epochs"] = 12.into();
     std::fs::write(run.join("training_args.json"), saved.to_string()).unwrap();
-    let resumed = train(args(&model, &data, &run, &[]), true, device(), &cache).unwrap();
+    let resumed = train(args(model, data, &run, &[]), true, device(), &cache).unwrap();
     assert!(
         run.join("checkpoint/model-12.bpk").is_file(),
         "resume did not reach epoch 12"
     );
 
     // Memorising 64 sentences: the loss falls and accuracy beats chance.
-    let before = mean_loss(&model, &examples);
-    let after = mean_loss(&run, &examples);
+    let before = mean_loss(model, examples);
+    let after = mean_loss(&run, examples);
     assert!(after < before * 0.8, "loss {before:.4} -> {after:.4}");
     assert!(
         resumed.accuracy > 0.7,
@@ -188,13 +215,15 @@ fn fine_tunes_saves_reloads_and_resumes() {
 
 #[test]
 fn unknown_label_in_validation_names_file_and_line() {
-    let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    let root = scratch("unknown-label");
-    let model = tiny_model_dir(&root);
-    let (train_file, _) = rotten_tomatoes_csv(&root, 16);
+    let Fixture {
+        root,
+        model,
+        data: train_file,
+        ..
+    } = &fixture("unknown-label", 16);
     let validation = root.join("validation.csv");
     std::fs::write(&validation, "text,label\ngreat,positive\nmeh,neutral\n").unwrap();
-    let mut args = args(&model, &train_file, &root.join("run"), &[]);
+    let mut args = args(model, train_file, &root.join("run"), &[]);
     args.data.validation_file = Some(validation.clone());
     let error = train(args, false, device(), &AssetCache::from_env()).unwrap_err();
     let message = format!("{error:#}");
@@ -209,10 +238,9 @@ fn unknown_label_in_validation_names_file_and_line() {
 
 #[test]
 fn bad_settings_and_missing_runs_are_reported() {
-    let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    let root = scratch("bad-settings");
-    let model = tiny_model_dir(&root);
-    let (data, _) = rotten_tomatoes_csv(&root, 8);
+    let Fixture {
+        root, model, data, ..
+    } = &fixture("bad-settings", 8);
     let cache = AssetCache::from_env();
     let cases: [(&[&str], bool, &str); 3] = [
         (
@@ -229,13 +257,13 @@ fn bad_settings_and_missing_runs_are_reported() {
     ];
     for (extra, resume, expected) in cases {
         let run = root.join("never-trained");
-        let error = train(args(&model, &data, &run, extra), resume, device(), &cache).unwrap_err();
+        let error = train(args(model, data, &run, extra), resume, device(), &cache).unwrap_err();
         assert!(
             format!("{error:#}").contains(expected),
             "{extra:?}: {error:#}"
         );
     }
-    let mut unknown = args(&model, &data, &root.join("run"), &[]);
+    let mut unknown = args(model, data, &root.join("run"), &[]);
     unknown.data.train_file = None;
     unknown.data.dataset = "no_such_dataset".into();
     let error = train(unknown, false, device(), &cache).unwrap_err();
