@@ -8,7 +8,9 @@ the same JSON keys, so that one table shows both frameworks.
 
 Train = forward + backward + AdamW step with dropout on (model.train());
 infer = forward only under torch.no_grad(). Inputs are random token ids of a
-fixed shape without padding, as in the Rust harness.
+fixed shape without padding, as in the Rust harness. On a GPU
+(`--device cuda`) every step is synchronised; `--dtype bf16` runs under
+`torch.autocast` (PyTorch's usual mixed precision: fp32 weights and optimiser).
 """
 import argparse
 import json
@@ -22,12 +24,13 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 
-def build_model(name, model_dir):
-    if name == "minilm":
+def build_model(name, model_dir, random_init):
+    if name == "minilm" and not random_init:
         if not model_dir:
-            raise SystemExit("--model minilm needs --model-dir (cargo xtask fetch minilm prints it)")
+            raise SystemExit("--model minilm needs --model-dir (cargo xtask fetch minilm prints it) or --random-init")
         return BertForSequenceClassification.from_pretrained(model_dir, num_labels=2, attn_implementation="eager")
-    config = BertConfig(num_labels=2, attn_implementation="eager")  # bert-base geometry
+    geometry = {"num_hidden_layers": 6, "hidden_size": 384, "intermediate_size": 1536} if name == "minilm" else {}
+    config = BertConfig(num_labels=2, attn_implementation="eager", **geometry)  # bert-base geometry by default
     return BertForSequenceClassification(config)
 
 
@@ -52,28 +55,40 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--output")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
+    parser.add_argument("--random-init", action="store_true", help="the model's geometry with random weights")
     args = parser.parse_args()
 
     torch.manual_seed(0)
     torch.set_num_threads(os.cpu_count())
-    model = build_model(args.model, args.model_dir)
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    model = build_model(args.model, args.model_dir, args.random_init).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, eps=1e-8, weight_decay=0.01)
     shape = (args.batch_size, args.seq_len)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.dtype == "bf16")
     times = []
     for step in range(args.warmup + args.steps):
-        ids = torch.randint(1000, 30000, shape)
-        labels = torch.randint(0, 2, (args.batch_size,))
+        ids = torch.randint(1000, 30000, shape, device=device)
+        labels = torch.randint(0, 2, (args.batch_size,), device=device)
+        mask = torch.ones(shape, dtype=torch.long, device=device)
+        if gpu:
+            torch.cuda.synchronize()
         started = time.perf_counter()
         if args.mode == "train":
             model.train()
-            loss = model(input_ids=ids, attention_mask=torch.ones(shape, dtype=torch.long), labels=labels).loss
+            with autocast:
+                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
         else:
             model.eval()
-            with torch.no_grad():
-                model(input_ids=ids, attention_mask=torch.ones(shape, dtype=torch.long)).logits.numpy()
+            with torch.no_grad(), autocast:
+                model(input_ids=ids, attention_mask=mask).logits.float().cpu().numpy()
+        if gpu:
+            torch.cuda.synchronize()
         if step >= args.warmup:
             times.append(time.perf_counter() - started)
 
@@ -82,7 +97,7 @@ def main():
         "framework": "pytorch",
         "model": args.model,
         "mode": args.mode,
-        "dtype": "f32",
+        "dtype": args.dtype,
         "batch_size": args.batch_size,
         "seq_len": args.seq_len,
         "steps": args.steps,
@@ -92,10 +107,11 @@ def main():
         "ms_per_step_min": min(times) * 1e3,
         "ms_per_step_max": max(times) * 1e3,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": f"{cpu_name()}, {os.cpu_count()} cores",
+        "peak_device_mib": torch.cuda.max_memory_reserved() / 2**20 if gpu else None,
+        "machine": torch.cuda.get_device_name() if gpu else f"{cpu_name()}, {os.cpu_count()} cores",
     }
     print(
-        f"{'pytorch':<14} {args.model:<9} {args.mode:<6} batch {args.batch_size:>3} seq {args.seq_len:>4}: "
+        f"{'pytorch':<14} {args.model:<9} {args.mode:<6} {args.dtype:<4} batch {args.batch_size:>3} seq {args.seq_len:>4}: "
         f"{result['samples_per_s']:>8.2f} samples/s {result['tokens_per_s']:>10.0f} tokens/s  "
         f"{result['ms_per_step_median']:>8.1f} ms/step (min {result['ms_per_step_min']:.1f}, "
         f"max {result['ms_per_step_max']:.1f})  peak RSS {result['peak_rss_mib']:.0f} MiB"

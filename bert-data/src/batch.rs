@@ -3,7 +3,7 @@
 use bert_model::BertInput;
 use burn::tensor::Device;
 
-use crate::tokenizer::Encoding;
+use crate::tokenizer::{BertTokenizer, Encoding};
 
 /// A batch padded to one length, row-major `[batch, seq_len]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +68,44 @@ impl PaddedBatch {
             [self.batch, self.seq_len],
             device,
         )
+    }
+}
+
+/// Pads each batch to its longest item, rounded up to a multiple of
+/// `pad_multiple` and capped at `max_len`: few distinct shapes for JIT
+/// backends. Every task's batcher is this one, with its own targets.
+#[derive(Clone, Debug)]
+pub struct TextBatcher {
+    /// Id of `[PAD]`.
+    pub pad_id: u32,
+    /// Sequence lengths are rounded up to a multiple of this.
+    pub pad_multiple: usize,
+    /// Longest sequence.
+    pub max_len: usize,
+}
+
+impl TextBatcher {
+    /// A batcher matching `tokenizer`, rounding lengths up to multiples of 8.
+    pub fn for_tokenizer(tokenizer: &BertTokenizer) -> Self {
+        Self {
+            pad_id: tokenizer.pad_id(),
+            pad_multiple: 8,
+            max_len: tokenizer.max_len(),
+        }
+    }
+
+    /// Pads `encodings` on the host.
+    pub fn pad<'a>(&self, encodings: impl IntoIterator<Item = &'a Encoding>) -> PaddedBatch {
+        PaddedBatch::pad(encodings, self.pad_id, self.pad_multiple, self.max_len)
+    }
+
+    /// Pads `encodings` and moves them to `device` as model input.
+    pub fn input<'a>(
+        &self,
+        encodings: impl IntoIterator<Item = &'a Encoding>,
+        device: &Device,
+    ) -> BertInput {
+        self.pad(encodings).to_input(device)
     }
 }
 

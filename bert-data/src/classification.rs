@@ -5,7 +5,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::dataset::{DatasetError, Example, LabelVocab};
-use crate::{BertTokenizer, Encoding, PaddedBatch};
+use crate::{BertTokenizer, Encoding, TextBatcher};
 
 /// One tokenized example and its class id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,14 +26,12 @@ pub fn tokenize_examples(
     examples
         .iter()
         .map(|example| {
-            let encoding = match &example.text_pair {
-                Some(pair) => tokenizer.encode_pair(&example.text, pair),
-                None => tokenizer.encode(&example.text),
-            }
-            .map_err(|e| DatasetError::Row {
-                origin: example.origin.to_string(),
-                message: e.to_string(),
-            })?;
+            let encoding = tokenizer
+                .encode_text(&example.text, example.text_pair.as_deref())
+                .map_err(|e| DatasetError::Row {
+                    origin: example.origin.to_string(),
+                    message: e.to_string(),
+                })?;
             Ok(ClassificationItem {
                 encoding,
                 label: labels.id(example)?,
@@ -51,40 +49,11 @@ pub struct ClassificationBatch {
     pub labels: Tensor<1, Int>,
 }
 
-/// Pads each batch to its longest item, rounded up to a multiple of
-/// `pad_multiple` and capped at `max_len`: few distinct shapes for JIT backends.
-#[derive(Clone, Debug)]
-pub struct ClassificationBatcher {
-    /// Id of `[PAD]`.
-    pub pad_id: u32,
-    /// Sequence lengths are rounded up to a multiple of this.
-    pub pad_multiple: usize,
-    /// Longest sequence.
-    pub max_len: usize,
-}
-
-impl ClassificationBatcher {
-    /// A batcher matching `tokenizer`, rounding lengths up to multiples of 8.
-    pub fn for_tokenizer(tokenizer: &BertTokenizer) -> Self {
-        Self {
-            pad_id: tokenizer.pad_id(),
-            pad_multiple: 8,
-            max_len: tokenizer.max_len(),
-        }
-    }
-}
-
-impl Batcher<ClassificationItem, ClassificationBatch> for ClassificationBatcher {
+impl Batcher<ClassificationItem, ClassificationBatch> for TextBatcher {
     fn batch(&self, items: Vec<ClassificationItem>, device: &Device) -> ClassificationBatch {
-        let padded = PaddedBatch::pad(
-            items.iter().map(|item| &item.encoding),
-            self.pad_id,
-            self.pad_multiple,
-            self.max_len,
-        );
         let labels: Vec<i64> = items.iter().map(|item| item.label as i64).collect();
         ClassificationBatch {
-            input: padded.to_input(device),
+            input: self.input(items.iter().map(|item| &item.encoding), device),
             labels: Tensor::from_ints(labels.as_slice(), device),
         }
     }

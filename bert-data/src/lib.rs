@@ -3,13 +3,16 @@
 //! Everything between raw text and model input: installing real assets
 //! ([`assets`]), labelled datasets and splits ([`dataset`]), WordPiece
 //! tokenization ([`BertTokenizer`]), padding into batches ([`PaddedBatch`])
-//! and classification batches ([`classification`]).
+//! and each task's items and batches ([`classification`], [`regression`],
+//! [`token_classification`]).
 
 pub mod assets;
 mod batch;
 pub mod classification;
 pub mod dataset;
+pub mod regression;
+pub mod token_classification;
 mod tokenizer;
 
-pub use batch::PaddedBatch;
+pub use batch::{PaddedBatch, TextBatcher};
 pub use tokenizer::{BertTokenizer, Encoding, TokenizerError};

@@ -225,15 +225,46 @@ impl BertTokenizer {
         self.encode_input((a, b).into())
     }
 
+    /// A single text, or a pair when `pair` is given.
+    pub fn encode_text(&self, text: &str, pair: Option<&str>) -> Result<Encoding, TokenizerError> {
+        match pair {
+            Some(pair) => self.encode_pair(text, pair),
+            None => self.encode(text),
+        }
+    }
+
+    /// `[CLS] words [SEP]` from text already split into words, truncated, with
+    /// the index of the word each token comes from (`None` for specials).
+    pub fn encode_words(
+        &self,
+        words: &[String],
+    ) -> Result<(Encoding, Vec<Option<u32>>), TokenizerError> {
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        let encoding = self.encode_raw(words.as_slice().into())?;
+        Ok((
+            Self::to_encoding(&encoding),
+            encoding.get_word_ids().to_vec(),
+        ))
+    }
+
     fn encode_input(&self, input: tokenizers::EncodeInput<'_>) -> Result<Encoding, TokenizerError> {
-        let encoding = self
-            .inner
+        Ok(Self::to_encoding(&self.encode_raw(input)?))
+    }
+
+    fn encode_raw(
+        &self,
+        input: tokenizers::EncodeInput<'_>,
+    ) -> Result<tokenizers::Encoding, TokenizerError> {
+        self.inner
             .encode(input, true)
-            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
-        Ok(Encoding {
+            .map_err(|e| TokenizerError::Encode(e.to_string()))
+    }
+
+    fn to_encoding(encoding: &tokenizers::Encoding) -> Encoding {
+        Encoding {
             input_ids: encoding.get_ids().to_vec(),
             token_type_ids: encoding.get_type_ids().to_vec(),
-        })
+        }
     }
 
     /// Saves the tokenizer as `tokenizer.json` (without truncation preset).
@@ -261,13 +292,14 @@ fn file_error(path: &Path, error: impl ToString) -> TokenizerError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const VOCAB: &str =
         "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\non\nmat\n##s\n.\nhello\nworld\ncafe\n";
 
-    fn tiny_tokenizer(max_len: usize) -> BertTokenizer {
+    /// A WordPiece tokenizer over a 15-word vocabulary, in a fresh temporary folder.
+    pub(crate) fn tiny_tokenizer(max_len: usize) -> BertTokenizer {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("bert-data-vocab-{}-{n}", std::process::id()));

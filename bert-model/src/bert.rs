@@ -59,7 +59,7 @@ pub struct BertOutput {
 
 fn linear(d_input: usize, d_output: usize, config: &BertConfig, device: &Device) -> Linear {
     LinearConfig::new(d_input, d_output)
-        .with_initializer(normal_init(config))
+        .with_initializer(normal_init(config.initializer_range))
         .init(device)
 }
 
@@ -74,11 +74,8 @@ fn dropout(prob: f64) -> Dropout {
 }
 
 /// BERT's weight initialisation: normal with `initializer_range` std.
-pub(crate) fn normal_init(config: &BertConfig) -> Initializer {
-    Initializer::Normal {
-        mean: 0.0,
-        std: config.initializer_range,
-    }
+pub(crate) fn normal_init(std: f64) -> Initializer {
+    Initializer::Normal { mean: 0.0, std }
 }
 
 /// Word + position + token-type embeddings, then LayerNorm and dropout.
@@ -101,7 +98,7 @@ impl BertEmbeddings {
     pub fn new(config: &BertConfig, device: &Device) -> Self {
         let embedding = |n| {
             EmbeddingConfig::new(n, config.hidden_size)
-                .with_initializer(normal_init(config))
+                .with_initializer(normal_init(config.initializer_range))
                 .init(device)
         };
         Self {

@@ -3,7 +3,7 @@
 use burn::module::Module;
 
 use crate::bert::{BertInput, BertModel};
-use crate::heads::{SequenceClassificationHead, TaskHead};
+use crate::heads::{SequenceClassificationHead, TaskHead, TokenClassificationHead};
 
 /// A [`BertModel`] with a task head on top; trained, saved and loaded as one module.
 #[derive(Module, Debug)]
@@ -23,3 +23,6 @@ impl<H: TaskHead> BertForTask<H> {
 
 /// Hugging Face's `BertForSequenceClassification`.
 pub type BertForSequenceClassification = BertForTask<SequenceClassificationHead>;
+
+/// Hugging Face's `BertForTokenClassification`.
+pub type BertForTokenClassification = BertForTask<TokenClassificationHead>;

@@ -1,39 +1,67 @@
-//! The compute device, chosen by the cargo feature the binary was built with.
+//! The compute device, chosen among the backends the binary was built with.
+//!
+//! A binary usually carries one backend feature. One built with several
+//! (e.g. `--features wgpu,cuda`) uses the first of cuda, wgpu, flex, ndarray,
+//! unless the `BERT_BURN_BACKEND` environment variable names another.
 
+use anyhow::{Result, bail};
 use burn::tensor::Device;
 
-/// Name of the backend compiled in (`cuda`, `wgpu`, `flex` or `ndarray`).
-pub fn name() -> &'static str {
-    if cfg!(feature = "cuda") {
-        "cuda"
-    } else if cfg!(feature = "wgpu") {
-        "wgpu"
-    } else if cfg!(feature = "flex") {
-        "flex"
-    } else {
-        "ndarray"
+#[cfg(not(any(
+    feature = "cuda",
+    feature = "wgpu",
+    feature = "flex",
+    feature = "ndarray"
+)))]
+compile_error!("bert-train needs a backend feature: ndarray, flex, wgpu or cuda");
+
+/// Environment variable that picks one of several compiled-in backends.
+pub const BACKEND_VAR: &str = "BERT_BURN_BACKEND";
+
+/// Backends compiled into this binary, in order of preference.
+pub fn compiled() -> Vec<&'static str> {
+    [
+        ("cuda", cfg!(feature = "cuda")),
+        ("wgpu", cfg!(feature = "wgpu")),
+        ("flex", cfg!(feature = "flex")),
+        ("ndarray", cfg!(feature = "ndarray")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect()
+}
+
+/// Name of the backend in use: `$BERT_BURN_BACKEND` if set, else the first compiled in.
+pub fn name() -> Result<&'static str> {
+    let compiled = compiled();
+    match std::env::var(BACKEND_VAR) {
+        Ok(wanted) => match compiled.iter().find(|name| **name == wanted) {
+            Some(name) => Ok(name),
+            None => bail!(
+                "{BACKEND_VAR}={wanted:?} is not compiled into this binary (it has: {})",
+                compiled.join(", ")
+            ),
+        },
+        Err(_) => Ok(compiled[0]),
     }
 }
 
-/// The device of the compiled-in backend, built explicitly (never `Device::default()`).
-pub fn device() -> Device {
-    #[cfg(feature = "cuda")]
-    return Device::cuda(0usize);
-    #[cfg(all(feature = "wgpu", not(feature = "cuda")))]
-    return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
-    #[cfg(all(feature = "flex", not(any(feature = "cuda", feature = "wgpu"))))]
-    return Device::flex();
-    #[cfg(all(
-        feature = "ndarray",
-        not(any(feature = "cuda", feature = "wgpu", feature = "flex"))
-    ))]
-    #[allow(deprecated)]
-    return Device::ndarray();
-    #[cfg(not(any(
-        feature = "cuda",
-        feature = "wgpu",
-        feature = "flex",
-        feature = "ndarray"
-    )))]
-    compile_error!("bert-train needs one backend feature: ndarray, flex, wgpu or cuda");
+/// The device of the backend in use, built explicitly (never `Device::default()`).
+pub fn device() -> Result<Device> {
+    Ok(device_of(name()?))
+}
+
+fn device_of(name: &str) -> Device {
+    match name {
+        #[cfg(feature = "cuda")]
+        "cuda" => Device::cuda(0usize),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        #[cfg(feature = "flex")]
+        "flex" => Device::flex(),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)]
+        "ndarray" => Device::ndarray(),
+        other => unreachable!("backend {other} is not compiled in"),
+    }
 }

@@ -11,7 +11,7 @@ use bert_data::classification::ClassificationBatch;
 use bert_model::heads::SequenceClassificationHeadConfig;
 use bert_model::{BertConfig, BertForSequenceClassification, BertInput, BertModel, pretrained};
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 use burn::train::TrainStep;
 use serde::Serialize;
 
@@ -38,6 +38,28 @@ pub enum BenchMode {
     Infer,
 }
 
+/// Float type of parameters and activations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchDtype {
+    /// 32-bit float.
+    F32,
+    /// bfloat16 everywhere (burn has no autocast: parameters are bf16 too).
+    Bf16,
+    /// IEEE half everywhere.
+    F16,
+}
+
+impl BenchDtype {
+    fn float_dtype(self) -> FloatDType {
+        match self {
+            Self::F32 => FloatDType::F32,
+            Self::Bf16 => FloatDType::BF16,
+            Self::F16 => FloatDType::F16,
+        }
+    }
+}
+
 /// Settings of a benchmark.
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {
@@ -59,6 +81,13 @@ pub struct BenchArgs {
     /// Untimed steps first.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
+    /// Float type (bf16/f16 need a backend that supports them, e.g. cuda).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: BenchDtype,
+    /// Random weights in the model's geometry instead of its pretrained ones
+    /// (same speed; needs no download, e.g. on an offline GPU machine).
+    #[arg(long)]
+    pub random_init: bool,
     /// JSON-lines file the result is appended to.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -74,7 +103,7 @@ pub struct BenchResult {
     /// Step kind.
     pub mode: BenchMode,
     /// Float type.
-    pub dtype: &'static str,
+    pub dtype: BenchDtype,
     /// Sequences per step.
     pub batch_size: usize,
     /// Tokens per sequence.
@@ -93,6 +122,9 @@ pub struct BenchResult {
     pub ms_per_step_max: f64,
     /// Peak resident memory of the process.
     pub peak_rss_mib: f64,
+    /// Largest device memory the backend's pool had reserved after a step
+    /// (GPU backends; absent where the backend reports none).
+    pub peak_device_mib: Option<f64>,
     /// CPU model and core count.
     pub machine: String,
 }
@@ -100,20 +132,29 @@ pub struct BenchResult {
 fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassification> {
     let head =
         |config: &BertConfig| SequenceClassificationHeadConfig::for_model(config, 2).init(device);
+    let random = |config: BertConfig| bert_model::BertForTask {
+        bert: BertModel::new(&config, device),
+        head: head(&config),
+    };
     Ok(match args.model {
+        BenchModel::Minilm if args.random_init => random(minilm_geometry()),
         BenchModel::Minilm => {
             let dir = AssetCache::from_env().ensure(&MINILM)?;
             let config = pretrained::load_config(&dir)?;
             pretrained::load_for_task(&dir, head(&config), device)?.1
         }
-        BenchModel::BertBase => {
-            let config = BertConfig::default();
-            bert_model::BertForTask {
-                bert: BertModel::new(&config, device),
-                head: head(&config),
-            }
-        }
+        BenchModel::BertBase => random(BertConfig::default()),
     })
+}
+
+/// all-MiniLM-L6-v2's shape (its `config.json`), for `--random-init`.
+fn minilm_geometry() -> BertConfig {
+    BertConfig {
+        num_hidden_layers: 6,
+        hidden_size: 384,
+        intermediate_size: 1536,
+        ..BertConfig::default()
+    }
 }
 
 fn batch(args: &BenchArgs, device: &Device) -> ClassificationBatch {
@@ -167,7 +208,26 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
     if args.steps == 0 || args.batch_size == 0 || args.seq_len == 0 {
         bail!("--steps, --batch-size and --seq-len must be at least 1");
     }
+    if args.model == BenchModel::Minilm && args.dtype != BenchDtype::F32 && !args.random_init {
+        bail!(
+            "--dtype {:?} needs --random-init: the checkpoint is stored in f32",
+            args.dtype
+        );
+    }
+    let mut device = device;
+    if args.dtype != BenchDtype::F32 {
+        device
+            .configure(args.dtype.float_dtype())
+            .map_err(|e| anyhow::anyhow!("backend {backend} cannot run {:?}: {e:?}", args.dtype))?;
+    }
     device.seed(0);
+    let mut peak_device = None;
+    let mut record_device_memory = |device: &Device| {
+        if let Some(usage) = device.memory_pool_usage() {
+            let mib = usage.bytes_reserved as f64 / (1024.0 * 1024.0);
+            peak_device = Some(peak_device.map_or(mib, |peak: f64| peak.max(mib)));
+        }
+    };
     let mut times = Vec::with_capacity(args.steps);
     match args.mode {
         BenchMode::Train => {
@@ -183,6 +243,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
                 let output = TrainStep::step(&classifier, batch);
                 classifier = optimizer.step(1e-5, classifier, output.grads);
                 device.sync()?;
+                record_device_memory(&device);
                 if step >= args.warmup {
                     times.push(started.elapsed().as_secs_f64());
                 }
@@ -196,6 +257,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
                 let started = Instant::now();
                 let logits = model.forward(batch.input);
                 let _ = logits.into_data();
+                record_device_memory(&device);
                 if step >= args.warmup {
                     times.push(started.elapsed().as_secs_f64());
                 }
@@ -208,7 +270,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         framework: format!("burn-{backend}"),
         model: args.model,
         mode: args.mode,
-        dtype: "f32",
+        dtype: args.dtype,
         batch_size: args.batch_size,
         seq_len: args.seq_len,
         steps: args.steps,
@@ -218,13 +280,15 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         ms_per_step_min: times[0] * 1e3,
         ms_per_step_max: times[times.len() - 1] * 1e3,
         peak_rss_mib: peak_rss_mib(),
+        peak_device_mib: peak_device,
         machine: machine(),
     };
     println!(
-        "{:<14} {:<9} {:<6} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB",
+        "{:<14} {:<9} {:<6} {:<4} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}",
         result.framework,
         value_name(&result.model),
         value_name(&result.mode),
+        value_name(&result.dtype),
         result.batch_size,
         result.seq_len,
         result.samples_per_s,
@@ -233,6 +297,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         result.ms_per_step_min,
         result.ms_per_step_max,
         result.peak_rss_mib,
+        peak_device.map_or_else(String::new, |mib| format!(", device {mib:.0} MiB")),
     );
     if let Some(path) = &args.output {
         let mut file = std::fs::OpenOptions::new()

@@ -1,33 +1,18 @@
 //! [`TextClassifier`]: a BERT sequence classifier as burn-train's `Learner` model.
 
-use std::time::Instant;
-
 use bert_data::classification::ClassificationBatch;
 use bert_model::BertForSequenceClassification;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::ExecutionError;
-use burn::train::metric::{AccuracyInput, Adaptor, ConfusionStatsInput, LossInput};
-use burn::train::{ClassificationOutput, InferenceStep, ItemLazy, TrainOutput, TrainStep};
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 
-use crate::metrics::ThroughputInput;
+use crate::step::{Samples, Timed, timed, train_step};
 
 /// Wraps the model so that burn-train can train it: cross-entropy on the logits.
 #[derive(Module, Debug)]
 pub struct TextClassifier {
     /// Encoder and classification head.
     pub model: BertForSequenceClassification,
-}
-
-/// Loss, logits and targets of a batch, and when the step ran (for throughput:
-/// metrics are computed on another thread, so they cannot time the step themselves).
-pub struct ClassifierOutput {
-    /// Loss, logits `[B, num_labels]` and targets `[B]`.
-    pub classification: ClassificationOutput,
-    /// When the step started.
-    pub started: Instant,
-    /// When the step returned.
-    pub finished: Instant,
 }
 
 impl TextClassifier {
@@ -41,71 +26,30 @@ impl TextClassifier {
     }
 }
 
+impl Samples for ClassificationOutput {
+    fn samples(&self) -> usize {
+        self.targets.dims()[0]
+    }
+}
+
 impl TrainStep for TextClassifier {
     type Input = ClassificationBatch;
-    type Output = ClassifierOutput;
+    type Output = Timed<ClassificationOutput>;
 
-    fn step(&self, batch: ClassificationBatch) -> TrainOutput<ClassifierOutput> {
-        let started = Instant::now();
-        let classification = self.forward_classification(batch);
-        let grads = classification.loss.backward();
-        let output = ClassifierOutput {
-            classification,
-            started,
-            finished: Instant::now(),
-        };
-        TrainOutput::new(self, grads, output)
+    fn step(&self, batch: ClassificationBatch) -> TrainOutput<Self::Output> {
+        train_step(self, || {
+            let output = self.forward_classification(batch);
+            let loss = output.loss.clone();
+            (output, loss)
+        })
     }
 }
 
 impl InferenceStep for TextClassifier {
     type Input = ClassificationBatch;
-    type Output = ClassifierOutput;
+    type Output = Timed<ClassificationOutput>;
 
-    fn step(&self, batch: ClassificationBatch) -> ClassifierOutput {
-        let started = Instant::now();
-        let classification = self.forward_classification(batch);
-        ClassifierOutput {
-            classification,
-            started,
-            finished: Instant::now(),
-        }
-    }
-}
-
-impl ItemLazy for ClassifierOutput {
-    fn sync(self) -> Result<Self, ExecutionError> {
-        Ok(Self {
-            classification: self.classification.sync()?,
-            ..self
-        })
-    }
-}
-
-impl Adaptor<AccuracyInput> for ClassifierOutput {
-    fn adapt(&self) -> AccuracyInput {
-        self.classification.adapt()
-    }
-}
-
-impl Adaptor<LossInput> for ClassifierOutput {
-    fn adapt(&self) -> LossInput {
-        self.classification.adapt()
-    }
-}
-
-impl Adaptor<ConfusionStatsInput> for ClassifierOutput {
-    fn adapt(&self) -> ConfusionStatsInput {
-        self.classification.adapt()
-    }
-}
-
-impl Adaptor<ThroughputInput> for ClassifierOutput {
-    fn adapt(&self) -> ThroughputInput {
-        ThroughputInput {
-            samples: self.classification.targets.dims()[0],
-            started: self.started,
-            finished: self.finished,
-        }
+    fn step(&self, batch: ClassificationBatch) -> Self::Output {
+        timed(|| self.forward_classification(batch))
     }
 }

@@ -1,22 +1,27 @@
 //! Choosing the data of a run: a built-in dataset, one local file split for
 //! you, or one local file per split.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{
-    BuiltinDataset, ColumnSpec, SplitFractions, Splits, read_file, seeded_split,
+    BuiltinDataset, ColumnSpec, DatasetError, SplitFractions, Splits, TaggedDataset,
+    TaggedSentence, read_conll, read_file, seeded_split,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::task::Task;
 
 /// Where the examples come from (`--dataset`, `--train-file` ...).
 #[derive(Clone, Debug, Serialize, Deserialize, clap::Args)]
 pub struct DataArgs {
     /// A built-in dataset (rotten_tomatoes, imdb, bbc_news, tweet_sentiment,
-    /// sms_spam) or a .csv/.tsv/.jsonl file that is split 80/10/10 for you.
-    #[arg(long, default_value = "rotten_tomatoes")]
-    pub dataset: String,
+    /// sms_spam; sts_b for regression; twitter_ner for token classification)
+    /// or a file that is split 80/10/10 for you (.csv/.tsv/.jsonl; CoNLL
+    /// `word<TAB>tag` for token classification). Default: the task's built-in one.
+    #[arg(long)]
+    pub dataset: Option<String>,
     /// Training file; with it, `--validation-file` is required and `--dataset` unused.
     #[arg(long, requires = "validation_file")]
     pub train_file: Option<PathBuf>,
@@ -49,43 +54,82 @@ impl DataArgs {
         }
     }
 
-    /// Short description of the data, for logs.
-    pub fn describe(&self) -> String {
-        match &self.train_file {
-            Some(train) => format!("{} (+ validation/test files)", train.display()),
-            None => self.dataset.clone(),
+    /// `--dataset`, or the task's built-in dataset.
+    pub fn dataset_name(&self, task: Task) -> Result<String> {
+        match (&self.dataset, task.default_dataset()) {
+            (Some(name), _) => Ok(name.clone()),
+            (None, Some(name)) => Ok(name.to_string()),
+            (None, None) => bail!(
+                "--task {} has no built-in dataset: give --dataset FILE or --train-file/--validation-file",
+                task.name()
+            ),
         }
     }
 
-    /// Reads the train, validation and test examples.
-    pub fn load(&self, cache: &AssetCache) -> Result<Splits> {
+    /// Short description of the data, for logs.
+    pub fn describe(&self, task: Task) -> String {
+        match &self.train_file {
+            Some(train) => format!("{} (+ validation/test files)", train.display()),
+            None => self
+                .dataset_name(task)
+                .unwrap_or_else(|_| "no dataset".into()),
+        }
+    }
+
+    /// Reads the train, validation and test texts (or pairs) with their labels.
+    pub fn load(&self, cache: &AssetCache, task: Task) -> Result<Splits> {
         let columns = self.columns();
+        let splits = self.load_with(
+            task,
+            |path| read_file(path, &columns),
+            |name| BuiltinDataset::find(name)?.load(cache),
+        )?;
+        if task == Task::PairClassification
+            && let Some(single) = splits.train.iter().find(|e| e.text_pair.is_none())
+        {
+            bail!(
+                "{}: pair classification needs a second text (--text-pair-column)",
+                single.origin
+            );
+        }
+        Ok(splits)
+    }
+
+    /// Reads the train, validation and test sentences of a token task.
+    pub fn load_tagged(&self, cache: &AssetCache, task: Task) -> Result<Splits<TaggedSentence>> {
+        self.load_with(task, read_conll, |name| {
+            TaggedDataset::find(name)?.load(cache)
+        })
+    }
+
+    /// Local files per split, one local file split for you, or a built-in dataset.
+    fn load_with<T: Clone>(
+        &self,
+        task: Task,
+        read: impl Fn(&Path) -> Result<Vec<T>, DatasetError>,
+        builtin: impl FnOnce(&str) -> Result<Splits<T>, DatasetError>,
+    ) -> Result<Splits<T>> {
         if let (Some(train), Some(validation)) = (&self.train_file, &self.validation_file) {
-            let validation = read_file(validation, &columns)?;
+            let validation = read(validation)?;
             let test = match &self.test_file {
-                Some(test) => read_file(test, &columns)?,
+                Some(test) => read(test)?,
                 None => validation.clone(),
             };
             return Ok(Splits {
-                train: read_file(train, &columns)?,
+                train: read(train)?,
                 validation,
                 test,
             });
         }
-        let path = PathBuf::from(&self.dataset);
-        if path.is_file() {
-            let examples = read_file(&path, &columns)?;
-            return Ok(seeded_split(
-                examples,
-                self.split_seed,
-                SplitFractions::default(),
-            ));
-        }
-        let dataset = BuiltinDataset::find(&self.dataset)
-            .with_context(|| format!("--dataset {}", self.dataset))?;
-        let splits = dataset.load(cache)?;
+        let name = self.dataset_name(task)?;
+        let path = PathBuf::from(&name);
+        let splits = if path.is_file() {
+            seeded_split(read(&path)?, self.split_seed, SplitFractions::default())
+        } else {
+            builtin(&name).with_context(|| format!("--dataset {name}"))?
+        };
         if splits.train.is_empty() {
-            bail!("{} has no training examples", self.dataset);
+            bail!("{name} has no training examples");
         }
         Ok(splits)
     }

@@ -1,18 +1,26 @@
-//! `eval`: score a fine-tuned classifier and write `report.json`.
+//! `eval`: score a finished run on test data and write `report.json`.
 
 use anyhow::Result;
+use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
-use bert_data::classification::{ClassificationBatcher, ClassificationItem, tokenize_examples};
+use bert_data::classification::{ClassificationItem, tokenize_examples};
 use bert_data::dataset::LabelVocab;
 use bert_model::BertForSequenceClassification;
 use burn::tensor::Device;
 
+use bert_data::regression::tokenize_regression;
+use bert_data::token_classification::tokenize_tagged;
+use bert_model::heads::TokenClassificationHeadConfig;
+
 use crate::data::DataArgs;
 use crate::inference::{argmax, predict_probabilities};
 use crate::plots::{confusion_matrix_png, curves_png};
+use crate::regression_task::evaluate_regression;
 use crate::report::Report;
 use crate::run::RunDir;
-use crate::train::TrainArgs;
+use crate::task::Task;
+use crate::token_task::evaluate_tagging;
+use crate::train::{RunReport, TrainArgs};
 
 /// Predicts `items`, prints the report table and writes `report.json` and
 /// `report.txt` into the run.
@@ -21,7 +29,7 @@ pub fn evaluate_and_report(
     model: &BertForSequenceClassification,
     items: &[ClassificationItem],
     labels: &LabelVocab,
-    batcher: &ClassificationBatcher,
+    batcher: &TextBatcher,
     batch_size: usize,
     device: &Device,
     run: &RunDir,
@@ -53,12 +61,11 @@ pub fn evaluate_run(
     batch_size: usize,
     device: &Device,
     cache: &AssetCache,
-) -> Result<Report> {
+) -> Result<RunReport> {
     let args: TrainArgs = run.read_json("training_args.json")?;
-    let classifier = run.load_classifier(args.max_len, device)?;
     let data = match dataset {
         Some(dataset) => DataArgs {
-            dataset: dataset.to_string(),
+            dataset: Some(dataset.to_string()),
             train_file: None,
             validation_file: None,
             test_file: None,
@@ -72,17 +79,56 @@ pub fn evaluate_run(
     } else {
         None
     };
-    let test = data.load(cache)?.truncate(None, max_eval).test;
-    let items = tokenize_examples(&classifier.tokenizer, &test, &classifier.labels)?;
-    let batcher = ClassificationBatcher::for_tokenizer(&classifier.tokenizer);
-    evaluate_and_report(
-        &classifier.model,
-        &items,
-        &classifier.labels,
-        &batcher,
-        batch_size,
-        device,
-        run,
-        &data.describe(),
-    )
+    let split = data.describe(args.task);
+    Ok(match args.task {
+        Task::Classification | Task::PairClassification => {
+            let classifier = run.load_classifier(args.max_len, device)?;
+            let test = data.load(cache, args.task)?.truncate(None, max_eval).test;
+            let items = tokenize_examples(&classifier.tokenizer, &test, &classifier.labels)?;
+            RunReport::Classification(evaluate_and_report(
+                &classifier.model,
+                &items,
+                &classifier.labels,
+                &TextBatcher::for_tokenizer(&classifier.tokenizer),
+                batch_size,
+                device,
+                run,
+                &split,
+            )?)
+        }
+        Task::Regression => {
+            let regressor = run.load_classifier(args.max_len, device)?;
+            let test = data.load(cache, args.task)?.truncate(None, max_eval).test;
+            let items = tokenize_regression(&regressor.tokenizer, &test)?;
+            RunReport::Regression(evaluate_regression(
+                &regressor.model,
+                &items,
+                &TextBatcher::for_tokenizer(&regressor.tokenizer),
+                batch_size,
+                device,
+                run,
+                &split,
+            )?)
+        }
+        Task::TokenClassification => {
+            let tagger = run.load_model(args.max_len, device, |config, tags| {
+                TokenClassificationHeadConfig::for_model(config, tags).init(device)
+            })?;
+            let test = data
+                .load_tagged(cache, args.task)?
+                .truncate(None, max_eval)
+                .test;
+            let items = tokenize_tagged(&tagger.tokenizer, &test, &tagger.labels)?;
+            RunReport::TokenClassification(evaluate_tagging(
+                &tagger.model,
+                &items,
+                &tagger.labels,
+                &TextBatcher::for_tokenizer(&tagger.tokenizer),
+                batch_size,
+                device,
+                run,
+                &split,
+            )?)
+        }
+    })
 }

@@ -116,8 +116,8 @@ fn main() -> Result<()> {
     let cache = AssetCache::from_env();
     match cli.command {
         Command::Train { args, resume } => {
-            println!("backend: {}", backend::name());
-            train(*args, resume, backend::device(), &cache)?;
+            println!("backend: {}", backend::name()?);
+            train(*args, resume, backend::device()?, &cache)?;
         }
         Command::Eval {
             run,
@@ -128,7 +128,7 @@ fn main() -> Result<()> {
                 &RunDir::new(run),
                 dataset.as_deref(),
                 batch_size,
-                &backend::device(),
+                &backend::device()?,
                 &cache,
             )?;
         }
@@ -138,7 +138,7 @@ fn main() -> Result<()> {
             output,
             batch_size,
         } => {
-            let device = backend::device();
+            let device = backend::device()?;
             let classifier = load_run_classifier(&RunDir::new(run), &device)?;
             let count = predict_lines(
                 &classifier,
@@ -150,7 +150,7 @@ fn main() -> Result<()> {
             eprintln!("labelled {count} texts");
         }
         Command::Bench { args } => {
-            bench(&args, backend::name(), backend::device())?;
+            bench(&args, backend::name()?, backend::device()?)?;
         }
         Command::Fetch { name } => {
             let asset = MODELS.iter().find(|a| a.name == name).with_context(|| {
@@ -171,8 +171,8 @@ fn main() -> Result<()> {
             max_len,
         } => {
             let dir = cache.resolve_model(&model)?;
-            let device = backend::device();
-            eprintln!("loading {} on {}", dir.display(), backend::name());
+            let device = backend::device()?;
+            eprintln!("loading {} on {}", dir.display(), backend::name()?);
             let (config, bert) = pretrained::load_bert(&dir, &device)?;
             let max_len = max_len.min(config.max_position_embeddings);
             let tokenizer = BertTokenizer::from_dir(&dir)?.with_max_len(max_len)?;
@@ -182,17 +182,8 @@ fn main() -> Result<()> {
                 pooling,
                 device,
             };
-            let reader = BufReader::new(
-                File::open(&input).with_context(|| format!("cannot open {}", input.display()))?,
-            );
-            let writer: Box<dyn Write> = match &output {
-                Some(path) => Box::new(BufWriter::new(
-                    File::create(path)
-                        .with_context(|| format!("cannot create {}", path.display()))?,
-                )),
-                None => Box::new(BufWriter::new(std::io::stdout().lock())),
-            };
-            let count = embedder.embed_lines(reader, writer, batch_size)?;
+            let count =
+                embedder.embed_lines(open_input(&input)?, create_output(&output)?, batch_size)?;
             eprintln!("wrote {count} embeddings");
         }
     }

@@ -2,13 +2,15 @@
 
 use std::io::{BufRead, Write};
 
-use anyhow::{Context, Result};
-use bert_data::classification::{ClassificationBatcher, ClassificationItem};
+use anyhow::{Context, Result, bail};
+use bert_data::TextBatcher;
+use bert_data::classification::ClassificationItem;
 use burn::tensor::Device;
 use serde_json::{Map, Value, json};
 
 use crate::inference::{argmax, predict_probabilities};
 use crate::run::{RunDir, TrainedClassifier};
+use crate::task::Task;
 use crate::train::TrainArgs;
 
 /// One input: a plain line, or a JSON object with `text` and optional `text_pair`.
@@ -41,14 +43,11 @@ pub fn predict_lines(
     let items = inputs
         .iter()
         .map(|(text, pair)| {
-            let encoding = match pair {
-                Some(pair) => classifier.tokenizer.encode_pair(text, pair),
-                None => classifier.tokenizer.encode(text),
-            }?;
+            let encoding = classifier.tokenizer.encode_text(text, pair.as_deref())?;
             Ok(ClassificationItem { encoding, label: 0 })
         })
         .collect::<Result<Vec<_>>>()?;
-    let batcher = ClassificationBatcher::for_tokenizer(&classifier.tokenizer);
+    let batcher = TextBatcher::for_tokenizer(&classifier.tokenizer);
     let probabilities =
         predict_probabilities(&classifier.model, &items, &batcher, batch_size, device)?;
     let names = classifier.labels.names();
@@ -71,5 +70,12 @@ pub fn predict_lines(
 /// Loads the classifier of `run` with the run's truncation length.
 pub fn load_run_classifier(run: &RunDir, device: &Device) -> Result<TrainedClassifier> {
     let args: TrainArgs = run.read_json("training_args.json")?;
+    if !matches!(args.task, Task::Classification | Task::PairClassification) {
+        bail!(
+            "{} is a {} run: predict labels texts with classification runs (use eval for this one)",
+            run.root().display(),
+            args.task.name()
+        );
+    }
     run.load_classifier(args.max_len, device)
 }

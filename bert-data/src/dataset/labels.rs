@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{DatasetError, Example};
+use super::{DatasetError, Example, Origin};
 
 /// The classes of a task, in class-id order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,7 +13,12 @@ pub struct LabelVocab {
 impl LabelVocab {
     /// The distinct labels of `train`: numeric labels in numeric order, others sorted.
     pub fn from_examples(train: &[Example]) -> Self {
-        let distinct: BTreeSet<&str> = train.iter().map(|e| e.label.as_str()).collect();
+        Self::from_labels(train.iter().map(|e| e.label.as_str()))
+    }
+
+    /// The distinct `labels`: numeric labels in numeric order, others sorted.
+    pub fn from_labels<'a>(labels: impl IntoIterator<Item = &'a str>) -> Self {
+        let distinct: BTreeSet<&str> = labels.into_iter().collect();
         let mut names: Vec<String> = distinct.into_iter().map(str::to_string).collect();
         if names.iter().all(|n| n.parse::<i64>().is_ok()) {
             names.sort_by_key(|n| n.parse::<i64>().unwrap_or_default());
@@ -43,12 +48,17 @@ impl LabelVocab {
 
     /// Class id of `example`'s label; an error naming file and line if unknown.
     pub fn id(&self, example: &Example) -> Result<usize, DatasetError> {
+        self.id_of(&example.label, &example.origin)
+    }
+
+    /// Class id of `label`, read at `origin`; an error naming it if unknown.
+    pub fn id_of(&self, label: &str, origin: &Origin) -> Result<usize, DatasetError> {
         self.names
             .iter()
-            .position(|name| *name == example.label)
+            .position(|name| name == label)
             .ok_or_else(|| DatasetError::UnknownLabel {
-                origin: example.origin.to_string(),
-                label: example.label.clone(),
+                origin: origin.to_string(),
+                label: label.to_string(),
                 known: self.names.join(", "),
             })
     }
@@ -57,7 +67,6 @@ impl LabelVocab {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::Origin;
 
     fn example(label: &str, line: usize) -> Example {
         Example {

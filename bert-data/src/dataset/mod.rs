@@ -6,12 +6,14 @@ mod error;
 mod files;
 mod labels;
 mod split;
+mod tagged;
 
 pub use builtin::{BuiltinDataset, DATASETS};
 pub use error::DatasetError;
 pub use files::{ColumnSpec, FileFormat, read_file};
 pub use labels::LabelVocab;
 pub use split::{SplitFractions, seeded_split};
+pub use tagged::{TAGGED_DATASETS, TaggedDataset, TaggedSentence, read_conll};
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,18 +46,18 @@ pub struct Example {
     pub origin: Origin,
 }
 
-/// Train, validation and test examples.
+/// Train, validation and test examples (texts, or tagged sentences).
 #[derive(Clone, Debug, Default)]
-pub struct Splits {
+pub struct Splits<T = Example> {
     /// Examples to learn from.
-    pub train: Vec<Example>,
+    pub train: Vec<T>,
     /// Examples to pick the best epoch with.
-    pub validation: Vec<Example>,
+    pub validation: Vec<T>,
     /// Held-out examples for the final report.
-    pub test: Vec<Example>,
+    pub test: Vec<T>,
 }
 
-impl Splits {
+impl<T> Splits<T> {
     /// Keeps at most `max_train` training and `max_eval` validation and test examples.
     pub fn truncate(mut self, max_train: Option<usize>, max_eval: Option<usize>) -> Self {
         if let Some(n) = max_train {

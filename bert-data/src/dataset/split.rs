@@ -1,6 +1,6 @@
 //! Deterministic, seeded train/validation/test splits.
 
-use super::{Example, Splits};
+use super::Splits;
 
 /// Fractions of the data that go to validation and test; the rest is train.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -24,7 +24,7 @@ impl Default for SplitFractions {
 /// Shuffles `examples` with a fixed-algorithm PRNG seeded by `seed` and cuts
 /// them into train, validation and test. The same input and seed always give
 /// the same splits, on every platform and version.
-pub fn seeded_split(mut examples: Vec<Example>, seed: u64, fractions: SplitFractions) -> Splits {
+pub fn seeded_split<T>(mut examples: Vec<T>, seed: u64, fractions: SplitFractions) -> Splits<T> {
     let mut rng = SplitMix64(seed);
     for i in (1..examples.len()).rev() {
         let j = (rng.next() % (i as u64 + 1)) as usize;
@@ -58,7 +58,7 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::Origin;
+    use crate::dataset::{Example, Origin};
 
     fn examples(n: usize) -> Vec<Example> {
         (0..n)

@@ -4,8 +4,10 @@
 //! a [`BertModel`](crate::BertModel), so adding a task means adding a head.
 
 mod sequence_classification;
+mod token_classification;
 
 pub use sequence_classification::{SequenceClassificationHead, SequenceClassificationHeadConfig};
+pub use token_classification::{TokenClassificationHead, TokenClassificationHeadConfig};
 
 use burn::module::{Module, ModuleDisplay};
 

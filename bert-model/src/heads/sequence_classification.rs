@@ -35,14 +35,10 @@ impl SequenceClassificationHeadConfig {
 
     /// Creates a randomly initialised head.
     pub fn init(&self, device: &Device) -> SequenceClassificationHead {
-        let init_config = BertConfig {
-            initializer_range: self.initializer_range,
-            ..BertConfig::default()
-        };
         SequenceClassificationHead {
             dropout: DropoutConfig::new(self.dropout).init(),
             classifier: LinearConfig::new(self.hidden_size, self.num_labels)
-                .with_initializer(normal_init(&init_config))
+                .with_initializer(normal_init(self.initializer_range))
                 .init(device),
         }
     }

