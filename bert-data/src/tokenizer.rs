@@ -210,6 +210,19 @@ impl BertTokenizer {
         self.inner.token_to_id(token)
     }
 
+    /// Id of a special token such as `[MASK]`; an error if the vocabulary lacks it.
+    pub fn special_id(&self, token: &'static str) -> Result<u32, TokenizerError> {
+        special_id(&self.inner, token)
+    }
+
+    /// Word-piece ids of `text` without specials, at most `max_len` of them.
+    pub fn word_piece_ids(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        self.inner
+            .encode(text, false)
+            .map(|encoding| encoding.get_ids().to_vec())
+            .map_err(|e| TokenizerError::Encode(e.to_string()))
+    }
+
     /// The underlying `tokenizers` tokenizer.
     pub fn inner(&self) -> &Tokenizer {
         &self.inner

@@ -63,7 +63,18 @@ fn linear(d_input: usize, d_output: usize, config: &BertConfig, device: &Device)
         .init(device)
 }
 
-fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
+impl HiddenAct {
+    /// Applies the activation.
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Self::Gelu => gelu(x),
+            Self::GeluTanh => gelu_approximate(x),
+            Self::Relu => relu(x),
+        }
+    }
+}
+
+pub(crate) fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
     LayerNormConfig::new(config.hidden_size)
         .with_epsilon(config.layer_norm_eps)
         .init(device)
@@ -237,12 +248,7 @@ pub struct BertIntermediate {
 impl BertIntermediate {
     /// `[B, S, H]` to `[B, S, intermediate_size]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let expanded = self.dense.forward(hidden);
-        match self.activation {
-            HiddenAct::Gelu => gelu(expanded),
-            HiddenAct::GeluTanh => gelu_approximate(expanded),
-            HiddenAct::Relu => relu(expanded),
-        }
+        self.activation.apply(self.dense.forward(hidden))
     }
 }
 

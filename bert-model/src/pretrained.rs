@@ -21,8 +21,15 @@ use crate::config::{BertConfig, ConfigError};
 use crate::heads::{KNOWN_HEAD_PREFIXES, TaskHead};
 use crate::task::BertForTask;
 
-/// Buffers that checkpoints carry but that are not weights.
-const NON_WEIGHT_BUFFERS: &[&str] = &["embeddings.position_ids", "bert.embeddings.position_ids"];
+/// Tensors that checkpoints may carry but that are not weights of their own:
+/// the position-ids buffer, and the MLM decoder, tied to the word embeddings
+/// and to `cls.predictions.bias`.
+const NON_WEIGHT_BUFFERS: &[&str] = &[
+    "embeddings.position_ids",
+    "bert.embeddings.position_ids",
+    "head.cls.predictions.decoder.weight",
+    "head.cls.predictions.decoder.bias",
+];
 
 /// Why a model directory could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{
-    BuiltinDataset, ColumnSpec, DatasetError, SplitFractions, Splits, TaggedDataset,
-    TaggedSentence, read_conll, read_file, seeded_split,
+    BuiltinDataset, ColumnSpec, DatasetError, Example, SplitFractions, Splits, TaggedDataset,
+    TaggedSentence, read_conll, read_file, read_utf8, seeded_split,
 };
+use bert_data::pretraining::split_documents;
 use serde::{Deserialize, Serialize};
 
 use crate::task::Task;
@@ -93,6 +94,30 @@ impl DataArgs {
             );
         }
         Ok(splits)
+    }
+
+    /// Reads the train, validation and test documents (sentences) of
+    /// pre-training: the texts of a built-in dataset, or `.txt` files with
+    /// one document per paragraph.
+    pub fn load_documents(&self, cache: &AssetCache, task: Task) -> Result<Splits<Vec<String>>> {
+        self.load_with(
+            task,
+            |path| Ok(split_documents(&read_utf8(path)?)),
+            |name| {
+                let splits = BuiltinDataset::find(name)?.load(cache)?;
+                let documents = |examples: Vec<Example>| {
+                    examples
+                        .iter()
+                        .flat_map(|e| split_documents(&e.text))
+                        .collect()
+                };
+                Ok(Splits {
+                    train: documents(splits.train),
+                    validation: documents(splits.validation),
+                    test: documents(splits.test),
+                })
+            },
+        )
     }
 
     /// Reads the train, validation and test sentences of a token task.

@@ -8,13 +8,16 @@ use bert_data::dataset::LabelVocab;
 use bert_model::BertForSequenceClassification;
 use burn::tensor::Device;
 
+use bert_data::pretraining::{MaskingBatcher, pretraining_items};
 use bert_data::regression::tokenize_regression;
 use bert_data::token_classification::tokenize_tagged;
-use bert_model::heads::TokenClassificationHeadConfig;
+use bert_model::heads::{PreTrainingHead, TokenClassificationHeadConfig};
 
 use crate::data::DataArgs;
 use crate::inference::{argmax, predict_probabilities};
 use crate::plots::{confusion_matrix_png, curves_png};
+use crate::pretrain_task::evaluate_pretraining;
+use crate::pretrainer::Pretrainer;
 use crate::regression_task::evaluate_regression;
 use crate::report::Report;
 use crate::run::RunDir;
@@ -104,6 +107,27 @@ pub fn evaluate_run(
                 &regressor.model,
                 &items,
                 &TextBatcher::for_tokenizer(&regressor.tokenizer),
+                batch_size,
+                device,
+                run,
+                &split,
+            )?)
+        }
+        Task::Mlm => {
+            let trained = run.load_model(args.max_len, device, |config, _| {
+                PreTrainingHead::new(config, device)
+            })?;
+            let documents = data
+                .load_documents(cache, args.task)?
+                .truncate(None, max_eval)
+                .test;
+            let items = pretraining_items(&trained.tokenizer, &documents, args.nsp, args.seed + 2)?;
+            RunReport::Pretraining(evaluate_pretraining(
+                &Pretrainer {
+                    model: trained.model,
+                },
+                &items,
+                &MaskingBatcher::new(&trained.tokenizer, args.seed)?,
                 batch_size,
                 device,
                 run,

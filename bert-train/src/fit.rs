@@ -132,21 +132,24 @@ impl RunSetup {
     }
 
     /// Trains `model` on `train`, validating on `valid` after each epoch, and
-    /// returns the model of the epoch `selection` picks. `add_metrics`
-    /// registers the task's own metrics; loss, learning rate and throughput
-    /// are always there.
-    pub fn fit<M, I>(
+    /// returns the model of the epoch `selection` picks. `batchers` make the
+    /// training and the validation batches. `add_metrics` registers the
+    /// task's own metrics; loss, learning rate and throughput are always there.
+    pub fn fit<M, I, Bt>(
         &self,
         model: M,
-        train: Vec<I>,
-        valid: Vec<I>,
+        (train, valid): (Vec<I>, Vec<I>),
+        (train_batcher, valid_batcher): (Bt, Bt),
         selection: Selection,
         add_metrics: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
     ) -> Result<M>
     where
         M: LearnerModel,
         I: Clone + Send + Sync + std::fmt::Debug + 'static,
-        TextBatcher: Batcher<I, <M as TrainStep>::Input> + Batcher<I, <M as InferenceStep>::Input>,
+        Bt: Batcher<I, <M as TrainStep>::Input>
+            + Batcher<I, <M as InferenceStep>::Input>
+            + Clone
+            + 'static,
         <M as TrainStep>::Input: Clone + Send + std::fmt::Debug + 'static,
         <M as InferenceStep>::Input: Clone + Send + std::fmt::Debug + 'static,
         <M as TrainStep>::Output: Adaptor<LossInput> + Adaptor<ThroughputInput>,
@@ -154,12 +157,11 @@ impl RunSetup {
     {
         let args = &self.args;
         self.run.write_json("training_args.json", args)?;
-        let batcher = self.batcher();
         let steps_per_epoch = train
             .len()
             .div_ceil(args.batch_size)
             .div_ceil(args.grad_accumulation);
-        let estimate = self.estimate_epoch_seconds(&model, &train, valid.len(), &batcher);
+        let estimate = self.estimate_epoch_seconds(&model, &train, valid.len(), &train_batcher);
         println!(
             "training {} on {}: {} epochs x {} steps (batch {} x {}), {} examples/epoch, ~{:.0} s per epoch estimated",
             args.model,
@@ -172,12 +174,12 @@ impl RunSetup {
             estimate,
         );
 
-        let train_loader = DataLoaderBuilder::new(batcher.clone())
+        let train_loader = DataLoaderBuilder::new(train_batcher)
             .batch_size(args.batch_size)
             .shuffle(args.seed)
             .num_workers(1)
             .build(InMemDataset::new(train));
-        let valid_loader = DataLoaderBuilder::new(batcher)
+        let valid_loader = DataLoaderBuilder::new(valid_batcher)
             .batch_size(args.batch_size)
             .num_workers(1)
             .build(InMemDataset::new(valid));
@@ -227,17 +229,17 @@ impl RunSetup {
     }
 
     /// Times one training step on a typical batch to estimate an epoch's duration.
-    fn estimate_epoch_seconds<M, I>(
+    fn estimate_epoch_seconds<M, I, Bt>(
         &self,
         model: &M,
         train: &[I],
         num_valid: usize,
-        batcher: &TextBatcher,
+        batcher: &Bt,
     ) -> f64
     where
         M: TrainStep,
         I: Clone,
-        TextBatcher: Batcher<I, <M as TrainStep>::Input>,
+        Bt: Batcher<I, <M as TrainStep>::Input>,
     {
         let device = self.training_device();
         let sample: Vec<I> = train.iter().take(self.args.batch_size).cloned().collect();

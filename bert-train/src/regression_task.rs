@@ -181,7 +181,13 @@ pub fn train_regressor(setup: &RunSetup, cache: &AssetCache) -> Result<Regressio
     let head = SequenceClassificationHeadConfig::for_model(&setup.config, 1).init(&device);
     let (config, model, _) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
     let selection = Selection::by(&LossMetric::new(), Direction::Lowest, args.patience);
-    let trained = setup.fit(TextRegressor { model }, train, validation, selection, |t| t)?;
+    let trained = setup.fit(
+        TextRegressor { model },
+        (train, validation),
+        (setup.batcher(), setup.batcher()),
+        selection,
+        |t| t,
+    )?;
     let model = trained.model.valid();
     setup.run.save(
         &model,

@@ -91,13 +91,17 @@ impl RunDir {
 
     /// Loads the fine-tuned classifier, tokenizer and labels of the run.
     pub fn load_classifier(&self, max_len: usize, device: &Device) -> Result<TrainedClassifier> {
+        let config = pretrained::load_config(&self.root)?;
+        if config.labels().is_empty() {
+            bail!("{}: config.json has no id2label", self.root.display());
+        }
         self.load_model(max_len, device, |config, labels| {
             SequenceClassificationHeadConfig::for_model(config, labels).init(device)
         })
     }
 
     /// Loads the run's model with the head `head(config, number of labels)`,
-    /// its tokenizer (truncating to `max_len`) and labels.
+    /// its tokenizer (truncating to `max_len`) and labels (none for pre-training).
     pub fn load_model<H: TaskHead>(
         &self,
         max_len: usize,
@@ -112,9 +116,6 @@ impl RunDir {
         }
         let config = pretrained::load_config(&self.root)?;
         let labels = LabelVocab::from_names(config.labels());
-        if labels.is_empty() {
-            bail!("{}: config.json has no id2label", self.root.display());
-        }
         let head = head(&config, labels.len());
         let (_, model, status) = pretrained::load_for_task(&self.root, head, device)?;
         if let HeadStatus::Initialised { .. } = status {

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::{ExecutionError, Tensor};
-use burn::train::metric::{AccuracyInput, Adaptor, ConfusionStatsInput, LossInput};
+use burn::train::metric::{
+    AccuracyInput, Adaptor, ConfusionStatsInput, LossInput, PerplexityInput,
+};
 use burn::train::{ItemLazy, TrainOutput};
 
 use crate::metrics::ThroughputInput;
@@ -92,6 +94,12 @@ impl<O: Adaptor<AccuracyInput>> Adaptor<AccuracyInput> for Timed<O> {
 
 impl<O: Adaptor<ConfusionStatsInput>> Adaptor<ConfusionStatsInput> for Timed<O> {
     fn adapt(&self) -> ConfusionStatsInput {
+        self.output.adapt()
+    }
+}
+
+impl<O: Adaptor<PerplexityInput>> Adaptor<PerplexityInput> for Timed<O> {
+    fn adapt(&self) -> PerplexityInput {
         self.output.adapt()
     }
 }

@@ -15,6 +15,9 @@ pub enum Task {
     Regression,
     /// One BIO tag per word, predicted on its first word piece.
     TokenClassification,
+    /// Masked-LM pre-training (or domain adaptation) on raw text, plus
+    /// next-sentence prediction with `--nsp`.
+    Mlm,
 }
 
 impl Task {
@@ -25,6 +28,7 @@ impl Task {
             Self::PairClassification => None,
             Self::Regression => Some("sts_b"),
             Self::TokenClassification => Some("twitter_ner"),
+            Self::Mlm => Some("imdb"),
         }
     }
 
@@ -35,6 +39,7 @@ impl Task {
             Self::PairClassification => "pair-classification",
             Self::Regression => "regression",
             Self::TokenClassification => "token-classification",
+            Self::Mlm => "mlm",
         }
     }
 }

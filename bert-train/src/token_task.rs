@@ -217,10 +217,16 @@ pub fn train_tagger(setup: &RunSetup, cache: &AssetCache) -> Result<TokenReport>
         BestMetric::Loss => Selection::by(&LossMetric::new(), Direction::Lowest, args.patience),
         _ => Selection::by(&accuracy(), Direction::Highest, args.patience),
     };
-    let trained = setup.fit(TokenTagger { model }, train, validation, selection, |t| {
-        t.metric_train_numeric(accuracy())
-            .metric_valid_numeric(accuracy())
-    })?;
+    let trained = setup.fit(
+        TokenTagger { model },
+        (train, validation),
+        (setup.batcher(), setup.batcher()),
+        selection,
+        |t| {
+            t.metric_train_numeric(accuracy())
+                .metric_valid_numeric(accuracy())
+        },
+    )?;
     let model = trained.model.valid();
     setup
         .run

@@ -20,6 +20,7 @@ use crate::classifier::TextClassifier;
 use crate::data::DataArgs;
 use crate::evaluate::evaluate_and_report;
 use crate::fit::{RunSetup, Selection};
+use crate::pretrain_task::{PretrainingReport, train_pretraining};
 use crate::regression_task::{RegressionReport, train_regressor};
 use crate::report::Report;
 use crate::run::RunDir;
@@ -42,7 +43,7 @@ impl BestMetric {
     /// The metric a task selects by when `--best-metric` is not given.
     pub fn default_for(task: Task) -> Self {
         match task {
-            Task::Regression => Self::Loss,
+            Task::Regression | Task::Mlm => Self::Loss,
             _ => Self::Accuracy,
         }
     }
@@ -61,6 +62,11 @@ pub struct TrainArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub data: DataArgs,
+    /// With `--task mlm`: train next-sentence prediction too, on sentence pairs
+    /// (half true successors, half random sentences of other documents).
+    #[arg(long)]
+    #[serde(default)]
+    pub nsp: bool,
     /// Passes over the training data.
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
@@ -138,7 +144,7 @@ impl TrainArgs {
         let supported = match self.task {
             Task::Classification | Task::PairClassification => true,
             Task::Regression => best == BestMetric::Loss,
-            Task::TokenClassification => best != BestMetric::MacroF1,
+            Task::TokenClassification | Task::Mlm => best != BestMetric::MacroF1,
         };
         if !supported {
             bail!(
@@ -171,6 +177,8 @@ pub enum RunReport {
     Regression(RegressionReport),
     /// Token classification.
     TokenClassification(TokenReport),
+    /// Masked-LM (and next-sentence) pre-training.
+    Pretraining(PretrainingReport),
 }
 
 /// Fine-tunes for `args.task`, saves the run and returns (and writes) the test report.
@@ -187,6 +195,7 @@ pub fn train(
         }
         Task::Regression => RunReport::Regression(train_regressor(&setup, cache)?),
         Task::TokenClassification => RunReport::TokenClassification(train_tagger(&setup, cache)?),
+        Task::Mlm => RunReport::Pretraining(train_pretraining(&setup, cache)?),
     })
 }
 
@@ -262,8 +271,8 @@ fn train_classifier(setup: &RunSetup, cache: &AssetCache) -> Result<Report> {
     };
     let trained = setup.fit(
         TextClassifier { model },
-        data.train,
-        data.validation,
+        (data.train, data.validation),
+        (setup.batcher(), setup.batcher()),
         selection,
         |training| {
             training

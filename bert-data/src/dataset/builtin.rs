@@ -203,7 +203,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, DatasetError> {
 }
 
 /// The whole file as text; an error naming the file if it is not UTF-8.
-pub(super) fn read_utf8(path: &Path) -> Result<String, DatasetError> {
+pub fn read_utf8(path: &Path) -> Result<String, DatasetError> {
     String::from_utf8(read_bytes(path)?).map_err(|e| DatasetError::File {
         path: path.display().to_string(),
         message: format!("not valid UTF-8 text: {e}"),

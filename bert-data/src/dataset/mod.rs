@@ -8,11 +8,11 @@ mod labels;
 mod split;
 mod tagged;
 
-pub use builtin::{BuiltinDataset, DATASETS};
+pub use builtin::{BuiltinDataset, DATASETS, read_utf8};
 pub use error::DatasetError;
 pub use files::{ColumnSpec, FileFormat, read_file};
 pub use labels::LabelVocab;
-pub use split::{SplitFractions, seeded_split};
+pub use split::{SplitFractions, SplitMix64, seeded_split};
 pub use tagged::{TAGGED_DATASETS, TaggedDataset, TaggedSentence, read_conll};
 
 use std::fmt;

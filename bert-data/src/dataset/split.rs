@@ -25,9 +25,9 @@ impl Default for SplitFractions {
 /// them into train, validation and test. The same input and seed always give
 /// the same splits, on every platform and version.
 pub fn seeded_split<T>(mut examples: Vec<T>, seed: u64, fractions: SplitFractions) -> Splits<T> {
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::new(seed);
     for i in (1..examples.len()).rev() {
-        let j = (rng.next() % (i as u64 + 1)) as usize;
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         examples.swap(i, j);
     }
     let n = examples.len();
@@ -43,10 +43,27 @@ pub fn seeded_split<T>(mut examples: Vec<T>, seed: u64, fractions: SplitFraction
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and fixed forever.
-struct SplitMix64(u64);
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// A uniform number in `[0, 1)`.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A uniform number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_f64() * n as f64) as usize
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

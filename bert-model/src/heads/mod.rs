@@ -3,9 +3,14 @@
 //! A head implements [`TaskHead`]; [`BertForTask`](crate::BertForTask) pairs it with
 //! a [`BertModel`](crate::BertModel), so adding a task means adding a head.
 
+mod pretraining;
 mod sequence_classification;
 mod token_classification;
 
+pub use pretraining::{
+    BertForPreTraining, LmPredictionHead, PreTrainingHead, PreTrainingHeads, PreTrainingOutput,
+    PredictionTransform,
+};
 pub use sequence_classification::{SequenceClassificationHead, SequenceClassificationHeadConfig};
 pub use token_classification::{TokenClassificationHead, TokenClassificationHeadConfig};
 
