@@ -4,13 +4,15 @@
 //! ([`assets`]), labelled datasets and splits ([`dataset`]), WordPiece
 //! tokenization ([`BertTokenizer`]), padding into batches ([`PaddedBatch`])
 //! and each task's items and batches ([`classification`], [`regression`],
-//! [`token_classification`], [`pretraining`] with BERT's masking).
+//! [`token_classification`], [`question_answering`], [`pretraining`] with
+//! BERT's masking).
 
 pub mod assets;
 mod batch;
 pub mod classification;
 pub mod dataset;
 pub mod pretraining;
+pub mod question_answering;
 pub mod regression;
 pub mod token_classification;
 mod tokenizer;

@@ -39,4 +39,7 @@ pub use bert::{
 pub use config::{BertConfig, ConfigError, HiddenAct};
 pub use heads::TaskHead;
 pub use pooling::{Pooling, l2_normalize, mean_pool};
-pub use task::{BertForSequenceClassification, BertForTask, BertForTokenClassification};
+pub use task::{
+    BertForQuestionAnswering, BertForSequenceClassification, BertForTask,
+    BertForTokenClassification,
+};

@@ -3,7 +3,9 @@
 use burn::module::Module;
 
 use crate::bert::{BertInput, BertModel};
-use crate::heads::{SequenceClassificationHead, TaskHead, TokenClassificationHead};
+use crate::heads::{
+    QuestionAnsweringHead, SequenceClassificationHead, TaskHead, TokenClassificationHead,
+};
 
 /// A [`BertModel`] with a task head on top; trained, saved and loaded as one module.
 #[derive(Module, Debug)]
@@ -26,3 +28,6 @@ pub type BertForSequenceClassification = BertForTask<SequenceClassificationHead>
 
 /// Hugging Face's `BertForTokenClassification`.
 pub type BertForTokenClassification = BertForTask<TokenClassificationHead>;
+
+/// Hugging Face's `BertForQuestionAnswering`.
+pub type BertForQuestionAnswering = BertForTask<QuestionAnsweringHead>;

@@ -10,6 +10,7 @@ use bert_data::dataset::{
     TaggedSentence, read_conll, read_file, read_utf8, seeded_split,
 };
 use bert_data::pretraining::split_documents;
+use bert_data::question_answering::{QaExample, read_squad};
 use serde::{Deserialize, Serialize};
 
 use crate::task::Task;
@@ -118,6 +119,16 @@ impl DataArgs {
                 })
             },
         )
+    }
+
+    /// Reads the train, validation and test questions of a SQuAD v1.1 task.
+    pub fn load_questions(&self, task: Task) -> Result<Splits<QaExample>> {
+        self.load_with(task, read_squad, |name| {
+            Err(DatasetError::UnknownDataset {
+                name: name.to_string(),
+                known: "none for question answering: give a SQuAD v1.1 .json file".into(),
+            })
+        })
     }
 
     /// Reads the train, validation and test sentences of a token task.

@@ -9,15 +9,17 @@ use bert_model::BertForSequenceClassification;
 use burn::tensor::Device;
 
 use bert_data::pretraining::{MaskingBatcher, pretraining_items};
+use bert_data::question_answering::qa_features;
 use bert_data::regression::tokenize_regression;
 use bert_data::token_classification::tokenize_tagged;
-use bert_model::heads::{PreTrainingHead, TokenClassificationHeadConfig};
+use bert_model::heads::{PreTrainingHead, QuestionAnsweringHead, TokenClassificationHeadConfig};
 
 use crate::data::DataArgs;
 use crate::inference::{argmax, predict_probabilities};
 use crate::plots::{confusion_matrix_png, curves_png};
 use crate::pretrain_task::evaluate_pretraining;
 use crate::pretrainer::Pretrainer;
+use crate::qa_task::{evaluate_qa, windows};
 use crate::regression_task::evaluate_regression;
 use crate::report::Report;
 use crate::run::RunDir;
@@ -72,9 +74,9 @@ pub fn evaluate_run(
             train_file: None,
             validation_file: None,
             test_file: None,
-            ..args.data
+            ..args.data.clone()
         },
-        None => args.data,
+        None => args.data.clone(),
     };
     // The run's own test split is cut as training cut it, so the reports agree.
     let max_eval = if dataset.is_none() {
@@ -107,6 +109,27 @@ pub fn evaluate_run(
                 &regressor.model,
                 &items,
                 &TextBatcher::for_tokenizer(&regressor.tokenizer),
+                batch_size,
+                device,
+                run,
+                &split,
+            )?)
+        }
+        Task::QuestionAnswering => {
+            let answerer = run.load_model(args.max_len, device, |config, _| {
+                QuestionAnsweringHead::new(config, device)
+            })?;
+            let examples = data
+                .load_questions(args.task)?
+                .truncate(None, max_eval)
+                .test;
+            let features = qa_features(&answerer.tokenizer, &examples, windows(&args))?;
+            RunReport::QuestionAnswering(evaluate_qa(
+                &answerer.model,
+                &examples,
+                &features,
+                args.max_answer_len,
+                &TextBatcher::for_tokenizer(&answerer.tokenizer),
                 batch_size,
                 device,
                 run,

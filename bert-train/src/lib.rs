@@ -4,8 +4,8 @@
 //! command-line program built on them.
 //!
 //! - [`train::train`]: fine-tune for a [task](task::Task) (text or pair
-//!   classification, regression, token classification, masked-LM and
-//!   next-sentence pre-training) with burn-train's
+//!   classification, regression, token classification, question answering,
+//!   masked-LM and next-sentence pre-training) with burn-train's
 //!   `Learner` ([`fit`]: AdamW without decay on biases and LayerNorm, warm-up
 //!   then linear decay, global gradient clipping, accumulation, best-epoch
 //!   restore, early stopping, resume) and write a [run directory](run).
@@ -30,11 +30,13 @@ pub mod plots;
 pub mod predict;
 pub mod pretrain_task;
 pub mod pretrainer;
+pub mod qa_task;
 pub mod regression_task;
 pub mod regressor;
 pub mod renderer;
 pub mod report;
 pub mod run;
+pub mod span_extractor;
 pub mod step;
 pub mod strategy;
 pub mod tagger;

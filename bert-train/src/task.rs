@@ -15,6 +15,9 @@ pub enum Task {
     Regression,
     /// One BIO tag per word, predicted on its first word piece.
     TokenClassification,
+    /// Extractive question answering on SQuAD v1.1 files: start and end
+    /// vectors over passage tokens, long passages in overlapping windows.
+    QuestionAnswering,
     /// Masked-LM pre-training (or domain adaptation) on raw text, plus
     /// next-sentence prediction with `--nsp`.
     Mlm,
@@ -28,6 +31,7 @@ impl Task {
             Self::PairClassification => None,
             Self::Regression => Some("sts_b"),
             Self::TokenClassification => Some("twitter_ner"),
+            Self::QuestionAnswering => None,
             Self::Mlm => Some("imdb"),
         }
     }
@@ -39,6 +43,7 @@ impl Task {
             Self::PairClassification => "pair-classification",
             Self::Regression => "regression",
             Self::TokenClassification => "token-classification",
+            Self::QuestionAnswering => "question-answering",
             Self::Mlm => "mlm",
         }
     }

@@ -21,6 +21,7 @@ use crate::data::DataArgs;
 use crate::evaluate::evaluate_and_report;
 use crate::fit::{RunSetup, Selection};
 use crate::pretrain_task::{PretrainingReport, train_pretraining};
+use crate::qa_task::{QaReport, train_answerer};
 use crate::regression_task::{RegressionReport, train_regressor};
 use crate::report::Report;
 use crate::run::RunDir;
@@ -47,6 +48,14 @@ impl BestMetric {
             _ => Self::Accuracy,
         }
     }
+}
+
+fn default_doc_stride() -> usize {
+    128
+}
+
+fn default_max_answer_len() -> usize {
+    30
 }
 
 /// Every setting of a fine-tuning run; saved as `training_args.json`.
@@ -91,9 +100,19 @@ pub struct TrainArgs {
     /// Clip the global gradient norm to this (0 disables clipping).
     #[arg(long, default_value_t = 1.0)]
     pub max_grad_norm: f64,
-    /// Longest tokenized example; longer ones are truncated.
+    /// Longest tokenized example; longer ones are truncated (question
+    /// answering cuts passages into windows instead).
     #[arg(long, default_value_t = 64)]
     pub max_len: usize,
+    /// Question answering: tokens shared by consecutive passage windows
+    /// (at most half a window is used).
+    #[arg(long, default_value_t = 128)]
+    #[serde(default = "default_doc_stride")]
+    pub doc_stride: usize,
+    /// Question answering: longest predicted answer, in tokens.
+    #[arg(long, default_value_t = 30)]
+    #[serde(default = "default_max_answer_len")]
+    pub max_answer_len: usize,
     /// Seed of weight initialisation, dropout and shuffling.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -144,7 +163,9 @@ impl TrainArgs {
         let supported = match self.task {
             Task::Classification | Task::PairClassification => true,
             Task::Regression => best == BestMetric::Loss,
-            Task::TokenClassification | Task::Mlm => best != BestMetric::MacroF1,
+            Task::TokenClassification | Task::Mlm | Task::QuestionAnswering => {
+                best != BestMetric::MacroF1
+            }
         };
         if !supported {
             bail!(
@@ -179,6 +200,8 @@ pub enum RunReport {
     TokenClassification(TokenReport),
     /// Masked-LM (and next-sentence) pre-training.
     Pretraining(PretrainingReport),
+    /// Extractive question answering.
+    QuestionAnswering(QaReport),
 }
 
 /// Fine-tunes for `args.task`, saves the run and returns (and writes) the test report.
@@ -196,6 +219,7 @@ pub fn train(
         Task::Regression => RunReport::Regression(train_regressor(&setup, cache)?),
         Task::TokenClassification => RunReport::TokenClassification(train_tagger(&setup, cache)?),
         Task::Mlm => RunReport::Pretraining(train_pretraining(&setup, cache)?),
+        Task::QuestionAnswering => RunReport::QuestionAnswering(train_answerer(&setup)?),
     })
 }
 

@@ -4,6 +4,7 @@
 //! a [`BertModel`](crate::BertModel), so adding a task means adding a head.
 
 mod pretraining;
+mod question_answering;
 mod sequence_classification;
 mod token_classification;
 
@@ -11,6 +12,7 @@ pub use pretraining::{
     BertForPreTraining, LmPredictionHead, PreTrainingHead, PreTrainingHeads, PreTrainingOutput,
     PredictionTransform,
 };
+pub use question_answering::{QuestionAnsweringHead, SpanLogits};
 pub use sequence_classification::{SequenceClassificationHead, SequenceClassificationHeadConfig};
 pub use token_classification::{TokenClassificationHead, TokenClassificationHeadConfig};
 
