@@ -34,6 +34,19 @@ def build_model(name, model_dir, random_init):
     return BertForSequenceClassification(config)
 
 
+def geometry(name):
+    """(layers, hidden, intermediate) of the bench's models."""
+    return (6, 384, 1536) if name == "minilm" else (12, 768, 3072)
+
+
+def step_flop(name, mode, batch, seq_len):
+    """The Rust harness's `step_flop`: encoder matrix products only."""
+    layers, h, i = geometry(name)
+    tokens = batch * seq_len
+    forward = tokens * layers * (8 * h * h + 4 * h * i + 4 * seq_len * h)
+    return {"train": 3 * forward, "infer": forward, "matmul": 2 * tokens * h * i}[mode]
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as info:
@@ -49,7 +62,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=["minilm", "bert-base"], default="minilm")
     parser.add_argument("--model-dir")
-    parser.add_argument("--mode", choices=["train", "infer"], default="train")
+    parser.add_argument("--mode", choices=["train", "infer", "matmul"], default="train")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--steps", type=int, default=5)
@@ -64,7 +77,10 @@ def main():
     torch.set_num_threads(os.cpu_count())
     device = torch.device(args.device)
     gpu = device.type == "cuda"
-    model = build_model(args.model, args.model_dir, args.random_init).to(device)
+    model = build_model(args.model, args.model_dir, args.random_init or args.mode == "matmul").to(device)
+    _, hidden, intermediate = geometry(args.model)
+    a = torch.randn(args.batch_size * args.seq_len, hidden, device=device)
+    b = torch.randn(hidden, intermediate, device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, eps=1e-8, weight_decay=0.01)
     shape = (args.batch_size, args.seq_len)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.dtype == "bf16")
@@ -76,7 +92,9 @@ def main():
         if gpu:
             torch.cuda.synchronize()
         started = time.perf_counter()
-        if args.mode == "train":
+        if args.mode == "matmul":
+            (a @ b).sum().item()
+        elif args.mode == "train":
             model.train()
             with autocast:
                 loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
@@ -103,6 +121,7 @@ def main():
         "steps": args.steps,
         "samples_per_s": args.batch_size / median,
         "tokens_per_s": args.batch_size * args.seq_len / median,
+        "gflop_per_s": step_flop(args.model, args.mode, args.batch_size, args.seq_len) / median / 1e9,
         "ms_per_step_median": median * 1e3,
         "ms_per_step_min": min(times) * 1e3,
         "ms_per_step_max": max(times) * 1e3,
@@ -112,7 +131,8 @@ def main():
     }
     print(
         f"{'pytorch':<14} {args.model:<9} {args.mode:<6} {args.dtype:<4} batch {args.batch_size:>3} seq {args.seq_len:>4}: "
-        f"{result['samples_per_s']:>8.2f} samples/s {result['tokens_per_s']:>10.0f} tokens/s  "
+        f"{result['samples_per_s']:>8.2f} samples/s {result['tokens_per_s']:>10.0f} tokens/s "
+        f"{result['gflop_per_s']:>8.1f} GFLOP/s  "
         f"{result['ms_per_step_median']:>8.1f} ms/step (min {result['ms_per_step_min']:.1f}, "
         f"max {result['ms_per_step_max']:.1f})  peak RSS {result['peak_rss_mib']:.0f} MiB"
     )

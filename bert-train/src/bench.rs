@@ -36,6 +36,9 @@ pub enum BenchMode {
     Train,
     /// Forward only.
     Infer,
+    /// The model's feed-forward matrix product alone, `[batch x seq, H] x
+    /// [H, intermediate]`: how fast the backend's matmul is on this machine.
+    Matmul,
 }
 
 /// Float type of parameters and activations.
@@ -114,6 +117,9 @@ pub struct BenchResult {
     pub samples_per_s: f64,
     /// Tokens per second (median step).
     pub tokens_per_s: f64,
+    /// Arithmetic rate of the median step: the encoder's matrix products
+    /// (see [`step_flop`]), or the one product in `matmul` mode.
+    pub gflop_per_s: f64,
     /// Median step time.
     pub ms_per_step_median: f64,
     /// Fastest step.
@@ -145,6 +151,35 @@ fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassificat
         }
         BenchModel::BertBase => random(BertConfig::default()),
     })
+}
+
+/// The bench's model geometry without building the model.
+fn geometry(model: BenchModel) -> BertConfig {
+    match model {
+        BenchModel::Minilm => minilm_geometry(),
+        BenchModel::BertBase => BertConfig::default(),
+    }
+}
+
+/// Floating-point operations of one step's encoder matrix products: per token
+/// and layer, `8 H^2` (query, key, value, output), `4 H I` (feed-forward) and
+/// `4 T H` (scores and context), each a multiply and an add; training counts
+/// three times the forward (the backward needs two products per forward one).
+/// Embeddings, pooler, head, softmax and normalisation are left out.
+pub fn step_flop(config: &BertConfig, mode: BenchMode, batch: usize, seq_len: usize) -> f64 {
+    let (h, i, t) = (
+        config.hidden_size as f64,
+        config.intermediate_size as f64,
+        seq_len as f64,
+    );
+    let tokens = (batch * seq_len) as f64;
+    let forward =
+        tokens * config.num_hidden_layers as f64 * (8.0 * h * h + 4.0 * h * i + 4.0 * t * h);
+    match mode {
+        BenchMode::Train => 3.0 * forward,
+        BenchMode::Infer => forward,
+        BenchMode::Matmul => 2.0 * tokens * h * i,
+    }
 }
 
 /// all-MiniLM-L6-v2's shape (its `config.json`), for `--random-init`.
@@ -249,6 +284,26 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
                 }
             }
         }
+        BenchMode::Matmul => {
+            let config = geometry(args.model);
+            let rows = args.batch_size * args.seq_len;
+            let dist = Distribution::Normal(0.0, 1.0);
+            let a = Tensor::<2>::random([rows, config.hidden_size], dist, &device);
+            let b = Tensor::<2>::random(
+                [config.hidden_size, config.intermediate_size],
+                dist,
+                &device,
+            );
+            for step in 0..args.warmup + args.steps {
+                device.sync()?;
+                let started = Instant::now();
+                let _ = a.clone().matmul(b.clone()).sum().into_data();
+                record_device_memory(&device);
+                if step >= args.warmup {
+                    times.push(started.elapsed().as_secs_f64());
+                }
+            }
+        }
         BenchMode::Infer => {
             let model = model(args, &device)?.valid();
             for step in 0..args.warmup + args.steps {
@@ -276,6 +331,13 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         steps: args.steps,
         samples_per_s: args.batch_size as f64 / median,
         tokens_per_s: (args.batch_size * args.seq_len) as f64 / median,
+        gflop_per_s: step_flop(
+            &geometry(args.model),
+            args.mode,
+            args.batch_size,
+            args.seq_len,
+        ) / median
+            / 1e9,
         ms_per_step_median: median * 1e3,
         ms_per_step_min: times[0] * 1e3,
         ms_per_step_max: times[times.len() - 1] * 1e3,
@@ -284,7 +346,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         machine: machine(),
     };
     println!(
-        "{:<14} {:<9} {:<6} {:<4} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}",
+        "{:<14} {:<9} {:<6} {:<4} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s {:>8.1} GFLOP/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}",
         result.framework,
         value_name(&result.model),
         value_name(&result.mode),
@@ -293,6 +355,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         result.seq_len,
         result.samples_per_s,
         result.tokens_per_s,
+        result.gflop_per_s,
         result.ms_per_step_median,
         result.ms_per_step_min,
         result.ms_per_step_max,

@@ -13,7 +13,7 @@ use bert_train::backend;
 use bert_train::bench::{BenchArgs, bench};
 use bert_train::embed::SentenceEmbedder;
 use bert_train::evaluate::evaluate_run;
-use bert_train::predict::{load_run_classifier, predict_lines};
+use bert_train::predict::predict_run;
 use bert_train::run::RunDir;
 use bert_train::train::{TrainArgs, train};
 use clap::{Parser, Subcommand};
@@ -48,7 +48,7 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
     },
-    /// Label texts (one per line, or JSON lines with text/text_pair) with a run's model.
+    /// Apply a run's model to inputs (one text per line, or JSON lines), as its task does.
     Predict {
         /// The run directory.
         #[arg(long)]
@@ -138,16 +138,14 @@ fn main() -> Result<()> {
             output,
             batch_size,
         } => {
-            let device = backend::device()?;
-            let classifier = load_run_classifier(&RunDir::new(run), &device)?;
-            let count = predict_lines(
-                &classifier,
+            let count = predict_run(
+                &RunDir::new(run),
                 open_input(&input)?,
                 create_output(&output)?,
                 batch_size,
-                &device,
+                &backend::device()?,
             )?;
-            eprintln!("labelled {count} texts");
+            eprintln!("predicted {count} inputs");
         }
         Command::Bench { args } => {
             bench(&args, backend::name()?, backend::device()?)?;

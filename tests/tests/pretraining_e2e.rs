@@ -13,6 +13,7 @@ use bert_data::pretraining::{MaskingBatcher, pretraining_items, split_documents}
 use bert_model::heads::PreTrainingHead;
 use bert_model::pretrained;
 use bert_train::evaluate::evaluate_run;
+use bert_train::predict::predict_run;
 use bert_train::pretrain_task::evaluate_pretraining;
 use bert_train::pretrainer::Pretrainer;
 use bert_train::run::RunDir;
@@ -131,6 +132,17 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         other => panic!("expected a pre-training report, got {other:?}"),
     }
 
+    let error = predict_run(
+        &RunDir::new(&run),
+        "text\n".as_bytes(),
+        Vec::new(),
+        8,
+        &device(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("is a pre-training run"), "{error}");
+
     // Domain-adaptive pre-training, then classification from the run.
     let classifier_run = root.join("classifier").display().to_string();
     let args = parse(&[
@@ -151,4 +163,5 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         RunReport::Classification(report) => assert_eq!(report.labels, ["negative", "positive"]),
         other => panic!("expected a classification report, got {other:?}"),
     }
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -11,6 +11,7 @@ use bert_data::assets::AssetCache;
 use bert_data::dataset::{BuiltinDataset, SplitMix64};
 use bert_data::question_answering::{QaWindows, qa_features, read_squad};
 use bert_train::evaluate::evaluate_run;
+use bert_train::predict::predict_run;
 use bert_train::run::RunDir;
 use bert_train::train::{RunReport, TrainArgs, train};
 use clap::Parser;
@@ -164,6 +165,19 @@ fn learns_to_find_spans_on_a_generated_task() {
     );
     assert!(report.f1 >= report.exact_match);
 
+    let input = r#"{"question": "what is the code word?", "context": "a fine film . the code word is violin . it drags ."}"#;
+    let mut output = Vec::new();
+    predict_run(
+        &RunDir::new(&run),
+        input.as_bytes(),
+        &mut output,
+        8,
+        &device(),
+    )
+    .unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(line["answer"], "violin");
+
     match evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache).unwrap() {
         RunReport::QuestionAnswering(reloaded) => {
             assert_eq!(
@@ -173,4 +187,5 @@ fn learns_to_find_spans_on_a_generated_task() {
         }
         other => panic!("expected a question-answering report, got {other:?}"),
     }
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -15,6 +15,7 @@ use bert_data::token_classification::{TokenItem, tokenize_tagged};
 use bert_model::heads::{SequenceClassificationHeadConfig, TokenClassificationHeadConfig};
 use bert_model::pretrained;
 use bert_train::evaluate::evaluate_run;
+use bert_train::predict::predict_run;
 use bert_train::regressor::TextRegressor;
 use bert_train::run::RunDir;
 use bert_train::tagger::TokenTagger;
@@ -118,6 +119,28 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     let after = loss(&run, &items, &tokenizer);
     assert!(after < before * 0.5, "MSE {before:.3} -> {after:.3}");
 
+    // predict gives a score per pair, keeping the input's fields.
+    let input =
+        "{\"text\": \"A man is eating.\", \"text_pair\": \"A man eats food.\"}\nA dog runs.\n";
+    let mut output = Vec::new();
+    let count = predict_run(
+        &RunDir::new(&run),
+        input.as_bytes(),
+        &mut output,
+        8,
+        &device,
+    )
+    .unwrap();
+    assert_eq!(count, 2);
+    for line in String::from_utf8(output).unwrap().lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            value["score"].as_f64().is_some_and(f64::is_finite),
+            "{line}"
+        );
+        assert!(value["text"].is_string());
+    }
+
     // The saved run evaluates to the same report.
     let reloaded = evaluate_run(&RunDir::new(&run), None, 16, &device, &cache).unwrap();
     match reloaded {
@@ -127,6 +150,7 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
         }
         other => panic!("expected a regression report, got {other:?}"),
     }
+    std::fs::remove_dir_all(&run).unwrap();
 }
 
 #[test]
@@ -187,6 +211,25 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
     });
     assert!(after < before * 0.5, "loss {before:.3} -> {after:.3}");
 
+    let mut output = Vec::new();
+    let input = "Going to New York with @paul tomorrow\n{\"words\": [\"Hi\", \"London\"]}\n";
+    predict_run(
+        &RunDir::new(&run),
+        input.as_bytes(),
+        &mut output,
+        8,
+        &device,
+    )
+    .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(output)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["tags"].as_array().unwrap().len(), 7);
+    assert_eq!(lines[1]["words"], serde_json::json!(["Hi", "London"]));
+    assert_eq!(lines[1]["tags"].as_array().unwrap().len(), 2);
+
     match evaluate_run(&RunDir::new(&run), None, 16, &device, &cache).unwrap() {
         RunReport::TokenClassification(reloaded) => {
             assert_eq!(reloaded.split, "twitter_ner");
@@ -200,4 +243,5 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
         }
         other => panic!("expected a token report, got {other:?}"),
     }
+    std::fs::remove_dir_all(&run).unwrap();
 }
