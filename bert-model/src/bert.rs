@@ -175,12 +175,13 @@ impl BertSelfAttention {
             x.reshape([batch, seq_len, self.num_heads, head_size])
                 .swap_dims(1, 2)
         };
-        let query = split_heads(self.query.forward(hidden.clone()));
+        // Scaling the queries rather than the scores: S/head_size times fewer elements.
+        let scale = (head_size as f64).sqrt().recip();
+        let query = split_heads(self.query.forward(hidden.clone()) * scale);
         let key = split_heads(self.key.forward(hidden.clone()));
         let value = split_heads(self.value.forward(hidden));
 
-        let scale = (head_size as f64).sqrt().recip();
-        let scores = query.matmul(key.swap_dims(2, 3)) * scale + mask_bias;
+        let scores = query.matmul(key.swap_dims(2, 3)) + mask_bias;
         let probs = self.dropout.forward(softmax(scores, 3));
         probs
             .matmul(value)

@@ -16,6 +16,7 @@ use burn::train::TrainStep;
 use serde::Serialize;
 
 use crate::classifier::TextClassifier;
+use crate::layer_profile::profile_layer;
 use crate::optim::adamw;
 
 /// Which model to time.
@@ -39,6 +40,9 @@ pub enum BenchMode {
     /// The model's feed-forward matrix product alone, `[batch x seq, H] x
     /// [H, intermediate]`: how fast the backend's matmul is on this machine.
     Matmul,
+    /// Forward time of one encoder layer, part by part, beside its bare
+    /// matrix products (a table; no JSON line).
+    Profile,
 }
 
 /// Float type of parameters and activations.
@@ -179,6 +183,7 @@ pub fn step_flop(config: &BertConfig, mode: BenchMode, batch: usize, seq_len: us
         BenchMode::Train => 3.0 * forward,
         BenchMode::Infer => forward,
         BenchMode::Matmul => 2.0 * tokens * h * i,
+        BenchMode::Profile => forward / config.num_hidden_layers as f64,
     }
 }
 
@@ -265,6 +270,31 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
     };
     let mut times = Vec::with_capacity(args.steps);
     match args.mode {
+        BenchMode::Profile => {
+            let parts = profile_layer(
+                &geometry(args.model),
+                args.batch_size,
+                args.seq_len,
+                args.steps,
+                &device,
+            )?;
+            println!(
+                "{backend}, one {} layer, batch {} seq {}, forward:",
+                value_name(&args.model),
+                args.batch_size,
+                args.seq_len
+            );
+            println!("{:<32} {:>9} {:>14}", "part", "ms", "its matmuls ms");
+            for part in &parts {
+                println!(
+                    "{:<32} {:>9.2} {:>14.2}",
+                    part.name, part.ms, part.matmul_ms
+                );
+                times.push(part.ms / 1e3);
+            }
+            let total: f64 = times.iter().sum();
+            times = vec![total];
+        }
         BenchMode::Train => {
             let device = device.autodiff();
             let mut classifier = TextClassifier {

@@ -24,6 +24,7 @@ pub mod evaluate;
 pub mod fit;
 pub mod grad_clip;
 pub mod inference;
+pub mod layer_profile;
 pub mod metrics;
 pub mod optim;
 pub mod plots;

@@ -287,3 +287,52 @@ fn bad_settings_and_missing_runs_are_reported() {
         "{error:#}"
     );
 }
+
+#[test]
+fn pair_classification_trains_on_sentence_pairs_and_needs_them() {
+    let Fixture { root, model, .. } = &fixture("pairs", 0);
+    // STS-B pairs labelled by their score: a real pair task.
+    let pairs = BuiltinDataset::find("sts_b")
+        .unwrap()
+        .load(&AssetCache::from_env())
+        .unwrap()
+        .train;
+    let mut csv = String::from("first\tsecond\tlabel\n");
+    let unquoted = pairs.iter().filter(|p| {
+        !p.text.contains('"') && !p.text_pair.as_deref().unwrap_or_default().contains('"')
+    });
+    for pair in unquoted.take(48) {
+        let score: f64 = pair.label.parse().unwrap();
+        let label = if score >= 2.5 { "similar" } else { "different" };
+        let second = pair.text_pair.as_deref().unwrap();
+        csv.push_str(&format!("{}\t{second}\t{label}\n", pair.text));
+    }
+    let data = root.join("pairs.tsv");
+    std::fs::write(&data, csv).unwrap();
+    let columns = [
+        "--task",
+        "pair-classification",
+        "--text-column",
+        "first",
+        "--text-pair-column",
+        "second",
+        "--epochs",
+        "2",
+    ];
+    let report = classification(train(
+        args(model, &data, &root.join("run"), &columns),
+        false,
+        device(),
+        &AssetCache::from_env(),
+    ));
+    assert_eq!(report.labels, ["different", "similar"]);
+    assert_eq!(report.confusion_matrix.iter().flatten().sum::<usize>(), 48);
+
+    let single = args(model, &data, &root.join("run-single"), &columns[..4]);
+    let error = train(single, false, device(), &AssetCache::from_env()).unwrap_err();
+    assert!(
+        format!("{error:#}")
+            .contains("pair classification needs a second text (--text-pair-column)"),
+        "{error:#}"
+    );
+}
