@@ -7,7 +7,7 @@
 //! `MODEL_DIR` is a Hugging Face BERT directory, e.g. the one
 //! `cargo xtask fetch minilm` prints. Without it, a tiny random model is used.
 
-use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{BertConfig, BertForSequenceClassification, BertInput, BertModel};
 use burn::tensor::Device;
@@ -21,8 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = match std::env::args().nth(1) {
         Some(dir) => {
             let config = pretrained::load_config(&dir)?;
-            let head =
-                SequenceClassificationHeadConfig::for_model(&config, labels.len()).init(&device);
+            let head = ClassifierHeadConfig::for_model(&config, labels.len()).init(&device);
             let (_, model, status) = pretrained::load_for_task(&dir, head, &device)?;
             if let HeadStatus::Initialised { missing } = status {
                 println!(
@@ -42,8 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             BertForSequenceClassification {
                 bert: BertModel::new(&config, &device),
-                head: SequenceClassificationHeadConfig::for_model(&config, labels.len())
-                    .init(&device),
+                head: ClassifierHeadConfig::for_model(&config, labels.len()).init(&device),
             }
         }
     };

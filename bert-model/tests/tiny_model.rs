@@ -1,7 +1,7 @@
 //! Behaviour of the model on tiny random configurations: shapes, padding
 //! masks, activations and swappable heads.
 
-use bert_model::heads::{SequenceClassificationHeadConfig, TaskHead};
+use bert_model::heads::{ClassifierHeadConfig, TaskHead};
 use bert_model::{BertConfig, BertForTask, BertInput, BertModel, BertOutput, HiddenAct};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -147,7 +147,7 @@ fn classification_head_gives_one_logit_per_label() {
     let config = tiny_config();
     let model = BertForTask {
         bert: BertModel::new(&config, &device),
-        head: SequenceClassificationHeadConfig::for_model(&config, 3).init(&device),
+        head: ClassifierHeadConfig::for_model(&config, 3).init(&device),
     };
     assert_eq!(model.head.num_labels(), 3);
     let logits = model.forward(BertInput::from_rows(
@@ -184,7 +184,7 @@ fn heads_are_swappable_over_the_same_encoder() {
 
     let classifier = BertForTask {
         bert: bert.clone(),
-        head: SequenceClassificationHeadConfig::for_model(&config, 4).init(&device),
+        head: ClassifierHeadConfig::for_model(&config, 4).init(&device),
     };
     let tagger = BertForTask {
         bert,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use bert_data::assets::{AssetCache, MINILM};
 use bert_data::classification::ClassificationBatch;
-use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::heads::ClassifierHeadConfig;
 use bert_model::{BertConfig, BertForSequenceClassification, BertInput, BertModel, pretrained};
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, FloatDType, Tensor};
@@ -140,8 +140,7 @@ pub struct BenchResult {
 }
 
 fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassification> {
-    let head =
-        |config: &BertConfig| SequenceClassificationHeadConfig::for_model(config, 2).init(device);
+    let head = |config: &BertConfig| ClassifierHeadConfig::for_model(config, 2).init(device);
     let random = |config: BertConfig| bert_model::BertForTask {
         bert: BertModel::new(&config, device),
         head: head(&config),

@@ -4,9 +4,9 @@ use bert_data::classification::ClassificationBatch;
 use bert_model::BertForSequenceClassification;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use burn::train::ClassificationOutput;
 
-use crate::step::{Samples, Timed, timed, train_step};
+use crate::step::{Samples, learner_steps};
 
 /// Wraps the model so that burn-train can train it: cross-entropy on the logits.
 #[derive(Module, Debug)]
@@ -32,24 +32,9 @@ impl Samples for ClassificationOutput {
     }
 }
 
-impl TrainStep for TextClassifier {
-    type Input = ClassificationBatch;
-    type Output = Timed<ClassificationOutput>;
-
-    fn step(&self, batch: ClassificationBatch) -> TrainOutput<Self::Output> {
-        train_step(self, || {
-            let output = self.forward_classification(batch);
-            let loss = output.loss.clone();
-            (output, loss)
-        })
-    }
-}
-
-impl InferenceStep for TextClassifier {
-    type Input = ClassificationBatch;
-    type Output = Timed<ClassificationOutput>;
-
-    fn step(&self, batch: ClassificationBatch) -> Self::Output {
-        timed(|| self.forward_classification(batch))
-    }
-}
+learner_steps!(
+    TextClassifier,
+    ClassificationBatch,
+    ClassificationOutput,
+    forward_classification
+);

@@ -12,7 +12,7 @@ use bert_data::pretraining::{MaskingBatcher, pretraining_items};
 use bert_data::question_answering::qa_features;
 use bert_data::regression::tokenize_regression;
 use bert_data::token_classification::tokenize_tagged;
-use bert_model::heads::{PreTrainingHead, QuestionAnsweringHead, TokenClassificationHeadConfig};
+use bert_model::heads::{ClassifierHeadConfig, PreTrainingHead, QuestionAnsweringHead};
 
 use crate::data::DataArgs;
 use crate::inference::{argmax, predict_probabilities};
@@ -45,13 +45,15 @@ pub fn evaluate_and_report(
     let truth: Vec<usize> = items.iter().map(|item| item.label).collect();
     let report = Report::new(labels.names(), &truth, &predicted);
     let table = report.table();
-    println!("\n{split} set, {} examples\n{table}", items.len());
-    run.write_json("report.json", &report)?;
-    std::fs::write(run.file("report.txt"), &table)?;
+    run.write_report(
+        &report,
+        &table,
+        &format!("{split} set, {} examples", items.len()),
+    )?;
     confusion_matrix_png(&report, &run.file("confusion_matrix.png"))?;
     let curves = curves_png(run, &run.file("curves.png"))?;
     println!(
-        "wrote report.json, report.txt, confusion_matrix.png{} in {}",
+        "wrote confusion_matrix.png{} in {}",
         if curves { ", curves.png" } else { "" },
         run.root().display()
     );
@@ -159,7 +161,7 @@ pub fn evaluate_run(
         }
         Task::TokenClassification => {
             let tagger = run.load_model(args.max_len, device, |config, tags| {
-                TokenClassificationHeadConfig::for_model(config, tags).init(device)
+                ClassifierHeadConfig::for_model(config, tags).init_token(device)
             })?;
             let test = data
                 .load_tagged(cache, args.task)?

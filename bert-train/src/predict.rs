@@ -17,7 +17,7 @@ use bert_data::dataset::{Origin, TaggedSentence};
 use bert_data::question_answering::{QaExample, qa_features};
 use bert_data::regression::RegressionItem;
 use bert_data::token_classification::tokenize_tagged;
-use bert_model::heads::{QuestionAnsweringHead, TokenClassificationHeadConfig};
+use bert_model::heads::{ClassifierHeadConfig, QuestionAnsweringHead};
 use burn::tensor::Device;
 use serde_json::{Map, Value, json};
 
@@ -168,7 +168,7 @@ pub fn predict_run(
         }
         Task::TokenClassification => {
             let tagger = run.load_model(args.max_len, device, |config, tags| {
-                TokenClassificationHeadConfig::for_model(config, tags).init(device)
+                ClassifierHeadConfig::for_model(config, tags).init_token(device)
             })?;
             let sentences = inputs
                 .iter()

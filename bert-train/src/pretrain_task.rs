@@ -110,10 +110,7 @@ pub fn evaluate_pretraining(
         nsp_accuracy: (nsp_total > 0).then(|| nsp_correct as f64 / nsp_total as f64),
     };
     let table = report.table();
-    println!("\n{split} set\n{table}");
-    run.write_json("report.json", &report)?;
-    std::fs::write(run.file("report.txt"), &table)?;
-    println!("wrote report.json, report.txt in {}", run.root().display());
+    run.write_report(&report, &table, &format!("{split} set"))?;
     Ok(report)
 }
 

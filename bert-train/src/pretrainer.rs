@@ -7,10 +7,10 @@ use bert_model::heads::BertForPreTraining;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{ExecutionError, Int, Tensor};
+use burn::train::ItemLazy;
 use burn::train::metric::{AccuracyInput, Adaptor, LossInput, PerplexityInput};
-use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
 
-use crate::step::{Samples, Timed, timed, train_step};
+use crate::step::{Samples, learner_steps};
 
 /// Wraps the model so that burn-train can train it.
 #[derive(Module, Debug)]
@@ -107,24 +107,9 @@ impl Adaptor<PerplexityInput> for PretrainingOutput {
     }
 }
 
-impl TrainStep for Pretrainer {
-    type Input = PretrainingBatch;
-    type Output = Timed<PretrainingOutput>;
-
-    fn step(&self, batch: PretrainingBatch) -> TrainOutput<Self::Output> {
-        train_step(self, || {
-            let output = self.forward_pretraining(batch);
-            let loss = output.loss.clone();
-            (output, loss)
-        })
-    }
-}
-
-impl InferenceStep for Pretrainer {
-    type Input = PretrainingBatch;
-    type Output = Timed<PretrainingOutput>;
-
-    fn step(&self, batch: PretrainingBatch) -> Self::Output {
-        timed(|| self.forward_pretraining(batch))
-    }
-}
+learner_steps!(
+    Pretrainer,
+    PretrainingBatch,
+    PretrainingOutput,
+    forward_pretraining
+);

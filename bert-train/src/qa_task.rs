@@ -225,10 +225,7 @@ pub fn evaluate_qa(
     )?;
     let report = QaReport::new(split, examples, &predictions, features.len());
     let table = report.table();
-    println!("\n{split} set\n{table}");
-    run.write_json("report.json", &report)?;
-    std::fs::write(run.file("report.txt"), &table)?;
-    println!("wrote report.json, report.txt in {}", run.root().display());
+    run.write_report(&report, &table, &format!("{split} set"))?;
     Ok(report)
 }
 

@@ -9,7 +9,7 @@ use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
 use bert_data::regression::{RegressionItem, tokenize_regression};
 use bert_model::BertForSequenceClassification;
-use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained;
 use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
@@ -143,10 +143,7 @@ pub fn evaluate_regression(
     let truth: Vec<f64> = items.iter().map(|item| f64::from(item.target)).collect();
     let report = RegressionReport::new(split, &truth, &predicted);
     let table = report.table();
-    println!("\n{split} set\n{table}");
-    run.write_json("report.json", &report)?;
-    std::fs::write(run.file("report.txt"), &table)?;
-    println!("wrote report.json, report.txt in {}", run.root().display());
+    run.write_report(&report, &table, &format!("{split} set"))?;
     Ok(report)
 }
 
@@ -178,7 +175,7 @@ pub fn train_regressor(setup: &RunSetup, cache: &AssetCache) -> Result<Regressio
         started.elapsed().as_secs_f64()
     );
     let device = setup.training_device();
-    let head = SequenceClassificationHeadConfig::for_model(&setup.config, 1).init(&device);
+    let head = ClassifierHeadConfig::for_model(&setup.config, 1).init(&device);
     let (config, model, _) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
     let selection = Selection::by(&LossMetric::new(), Direction::Lowest, args.patience);
     let trained = setup.fit(

@@ -5,9 +5,9 @@ use bert_data::regression::RegressionBatch;
 use bert_model::BertForSequenceClassification;
 use burn::module::Module;
 use burn::nn::loss::{MseLoss, Reduction};
-use burn::train::{InferenceStep, RegressionOutput, TrainOutput, TrainStep};
+use burn::train::RegressionOutput;
 
-use crate::step::{Samples, Timed, timed, train_step};
+use crate::step::{Samples, learner_steps};
 
 /// Wraps the model so that burn-train can train it: MSE on the single output.
 #[derive(Module, Debug)]
@@ -32,24 +32,9 @@ impl Samples for RegressionOutput {
     }
 }
 
-impl TrainStep for TextRegressor {
-    type Input = RegressionBatch;
-    type Output = Timed<RegressionOutput>;
-
-    fn step(&self, batch: RegressionBatch) -> TrainOutput<Self::Output> {
-        train_step(self, || {
-            let output = self.forward_regression(batch);
-            let loss = output.loss.clone();
-            (output, loss)
-        })
-    }
-}
-
-impl InferenceStep for TextRegressor {
-    type Input = RegressionBatch;
-    type Output = Timed<RegressionOutput>;
-
-    fn step(&self, batch: RegressionBatch) -> Self::Output {
-        timed(|| self.forward_regression(batch))
-    }
-}
+learner_steps!(
+    TextRegressor,
+    RegressionBatch,
+    RegressionOutput,
+    forward_regression
+);

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::dataset::LabelVocab;
-use bert_model::heads::{SequenceClassificationHead, SequenceClassificationHeadConfig};
+use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::tensor::Device;
@@ -69,6 +69,16 @@ impl RunDir {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// Prints `table` under `heading` and writes `report.json` and `report.txt`.
+    pub fn write_report(&self, report: &impl Serialize, table: &str, heading: &str) -> Result<()> {
+        println!("\n{heading}\n{table}");
+        self.write_json("report.json", report)?;
+        let path = self.file("report.txt");
+        std::fs::write(&path, table).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote report.json, report.txt in {}", self.root.display());
+        Ok(())
+    }
+
     /// Reads JSON file `name` of the run.
     pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
         let path = self.file(name);
@@ -96,7 +106,7 @@ impl RunDir {
             bail!("{}: config.json has no id2label", self.root.display());
         }
         self.load_model(max_len, device, |config, labels| {
-            SequenceClassificationHeadConfig::for_model(config, labels).init(device)
+            ClassifierHeadConfig::for_model(config, labels).init(device)
         })
     }
 

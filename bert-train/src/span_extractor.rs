@@ -6,10 +6,10 @@ use bert_model::BertForQuestionAnswering;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{ExecutionError, Int, Tensor};
+use burn::train::ItemLazy;
 use burn::train::metric::{AccuracyInput, Adaptor, LossInput};
-use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
 
-use crate::step::{Samples, Timed, timed, train_step};
+use crate::step::{Samples, learner_steps};
 
 /// Wraps the model so that burn-train can train it.
 #[derive(Module, Debug)]
@@ -73,24 +73,4 @@ impl Adaptor<AccuracyInput> for SpanOutput {
     }
 }
 
-impl TrainStep for SpanExtractor {
-    type Input = QaBatch;
-    type Output = Timed<SpanOutput>;
-
-    fn step(&self, batch: QaBatch) -> TrainOutput<Self::Output> {
-        train_step(self, || {
-            let output = self.forward_spans(batch);
-            let loss = output.loss.clone();
-            (output, loss)
-        })
-    }
-}
-
-impl InferenceStep for SpanExtractor {
-    type Input = QaBatch;
-    type Output = Timed<SpanOutput>;
-
-    fn step(&self, batch: QaBatch) -> Self::Output {
-        timed(|| self.forward_spans(batch))
-    }
-}
+learner_steps!(SpanExtractor, QaBatch, SpanOutput, forward_spans);

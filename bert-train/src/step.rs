@@ -61,6 +61,35 @@ pub fn train_step<M: Module, O>(
     )
 }
 
+/// Implements burn-train's `TrainStep` and `InferenceStep` for a model
+/// wrapper whose method `$forward(batch)` returns an output with a `loss`.
+macro_rules! learner_steps {
+    ($model:ty, $batch:ty, $output:ty, $forward:ident) => {
+        impl burn::train::TrainStep for $model {
+            type Input = $batch;
+            type Output = $crate::step::Timed<$output>;
+
+            fn step(&self, batch: $batch) -> burn::train::TrainOutput<Self::Output> {
+                $crate::step::train_step(self, || {
+                    let output = self.$forward(batch);
+                    let loss = output.loss.clone();
+                    (output, loss)
+                })
+            }
+        }
+
+        impl burn::train::InferenceStep for $model {
+            type Input = $batch;
+            type Output = $crate::step::Timed<$output>;
+
+            fn step(&self, batch: $batch) -> Self::Output {
+                $crate::step::timed(|| self.$forward(batch))
+            }
+        }
+    };
+}
+pub(crate) use learner_steps;
+
 impl<O: ItemLazy> ItemLazy for Timed<O> {
     fn sync(self) -> Result<Self, ExecutionError> {
         Ok(Self {

@@ -6,10 +6,10 @@ use bert_model::BertForTokenClassification;
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{ExecutionError, Int, Tensor};
+use burn::train::ItemLazy;
 use burn::train::metric::{AccuracyInput, Adaptor, LossInput};
-use burn::train::{InferenceStep, ItemLazy, TrainOutput, TrainStep};
 
-use crate::step::{Samples, Timed, timed, train_step};
+use crate::step::{Samples, learner_steps};
 
 /// Wraps the model so that burn-train can train it.
 #[derive(Module, Debug)]
@@ -101,27 +101,7 @@ impl Adaptor<AccuracyInput> for TokenOutput {
     }
 }
 
-impl TrainStep for TokenTagger {
-    type Input = TokenBatch;
-    type Output = Timed<TokenOutput>;
-
-    fn step(&self, batch: TokenBatch) -> TrainOutput<Self::Output> {
-        train_step(self, || {
-            let output = self.forward_tokens(batch);
-            let loss = output.loss.clone();
-            (output, loss)
-        })
-    }
-}
-
-impl InferenceStep for TokenTagger {
-    type Input = TokenBatch;
-    type Output = Timed<TokenOutput>;
-
-    fn step(&self, batch: TokenBatch) -> Self::Output {
-        timed(|| self.forward_tokens(batch))
-    }
-}
+learner_steps!(TokenTagger, TokenBatch, TokenOutput, forward_tokens);
 
 #[cfg(test)]
 mod tests {

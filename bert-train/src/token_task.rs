@@ -12,7 +12,7 @@ use bert_data::assets::AssetCache;
 use bert_data::dataset::LabelVocab;
 use bert_data::token_classification::{IGNORE, TokenItem, tokenize_tagged};
 use bert_model::BertForTokenClassification;
-use bert_model::heads::TokenClassificationHeadConfig;
+use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained;
 use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
@@ -159,10 +159,11 @@ pub fn evaluate_tagging(
         .collect();
     let report = TokenReport::new(split, &sentences);
     let table = report.table();
-    println!("\n{split} set, {} sentences\n{table}", items.len());
-    run.write_json("report.json", &report)?;
-    std::fs::write(run.file("report.txt"), &table)?;
-    println!("wrote report.json, report.txt in {}", run.root().display());
+    run.write_report(
+        &report,
+        &table,
+        &format!("{split} set, {} sentences", items.len()),
+    )?;
     Ok(report)
 }
 
@@ -210,7 +211,7 @@ pub fn train_tagger(setup: &RunSetup, cache: &AssetCache) -> Result<TokenReport>
         setup.tokenizer.max_len(),
     );
     let device = setup.training_device();
-    let head = TokenClassificationHeadConfig::for_model(&setup.config, tags.len()).init(&device);
+    let head = ClassifierHeadConfig::for_model(&setup.config, tags.len()).init_token(&device);
     let (config, model, _) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
     let accuracy = || AccuracyMetric::new().with_pad_token(tags.len());
     let selection = match args.best_metric() {

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::classification::{ClassificationItem, tokenize_examples};
 use bert_data::dataset::LabelVocab;
-use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained::{self, HeadStatus};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -276,8 +276,7 @@ fn train_classifier(setup: &RunSetup, cache: &AssetCache) -> Result<Report> {
     let args = &setup.args;
     let data = prepare_data(setup, cache)?;
     let device = setup.training_device();
-    let head =
-        SequenceClassificationHeadConfig::for_model(&setup.config, data.labels.len()).init(&device);
+    let head = ClassifierHeadConfig::for_model(&setup.config, data.labels.len()).init(&device);
     let (config, model, status) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
     if let HeadStatus::Initialised { .. } = status {
         println!(

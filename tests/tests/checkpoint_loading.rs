@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use bert_burn_tests::{assert_close, device, minilm_dir, values};
-use bert_model::heads::{SequenceClassificationHead, SequenceClassificationHeadConfig};
+use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::pretrained::{self, HeadStatus, LoadError};
 use bert_model::{BertConfig, BertInput};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -62,7 +62,7 @@ fn classifier_head(num_labels: usize) -> SequenceClassificationHead {
         hidden_size: 384,
         ..BertConfig::default()
     };
-    SequenceClassificationHeadConfig::for_model(&config, num_labels).init(&device())
+    ClassifierHeadConfig::for_model(&config, num_labels).init(&device())
 }
 
 fn load_error(dir: &Path) -> String {
@@ -238,8 +238,7 @@ fn pytorch_bin_classifier_checkpoint_matches_hugging_face() {
     let expected: TinyExpected = bert_burn_tests::read_json("tiny-bert-pt/expected.json");
     let config = pretrained::load_config(&dir).unwrap();
     assert_eq!(config.labels(), ["neg", "neu", "pos"]);
-    let head =
-        SequenceClassificationHeadConfig::for_model(&config, config.labels().len()).init(&device());
+    let head = ClassifierHeadConfig::for_model(&config, config.labels().len()).init(&device());
     let (_, model, status) = pretrained::load_for_task(&dir, head, &device()).unwrap();
     assert_eq!(status, HeadStatus::Loaded);
 
@@ -284,7 +283,7 @@ fn saved_classifier_has_hugging_face_names_and_reloads_identically() {
     .with_labels(&["a".to_string(), "b".to_string(), "c".to_string()]);
     let model = bert_model::BertForTask {
         bert: bert_model::BertModel::new(&config, &device),
-        head: SequenceClassificationHeadConfig::for_model(&config, 3).init(&device),
+        head: ClassifierHeadConfig::for_model(&config, 3).init(&device),
     };
     let dir = std::env::temp_dir().join(format!("bert-burn-saved-{}", std::process::id()));
     pretrained::save_for_task(&model, &config, &dir).unwrap();
@@ -316,7 +315,7 @@ fn saved_classifier_has_hugging_face_names_and_reloads_identically() {
         "only weights are saved: {names:?}"
     );
 
-    let head = SequenceClassificationHeadConfig::for_model(&config, 3).init(&device);
+    let head = ClassifierHeadConfig::for_model(&config, 3).init(&device);
     let (loaded_config, loaded, status) = pretrained::load_for_task(&dir, head, &device).unwrap();
     assert_eq!(status, HeadStatus::Loaded);
     assert_eq!(loaded_config.labels(), ["a", "b", "c"]);

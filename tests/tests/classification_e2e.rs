@@ -10,7 +10,7 @@ use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
 use bert_data::classification::tokenize_examples;
 use bert_data::dataset::{BuiltinDataset, Example, LabelVocab};
-use bert_model::heads::SequenceClassificationHeadConfig;
+use bert_model::heads::ClassifierHeadConfig;
 use bert_model::{BertConfig, BertForTask, BertModel, pretrained};
 use bert_train::evaluate::evaluate_run;
 use bert_train::inference::predict_probabilities;
@@ -54,7 +54,7 @@ fn tiny_model_dir(root: &Path) -> PathBuf {
     device.seed(3);
     let model = BertForTask {
         bert: BertModel::new(&config, &device),
-        head: SequenceClassificationHeadConfig::for_model(&config, 2).init(&device),
+        head: ClassifierHeadConfig::for_model(&config, 2).init(&device),
     };
     pretrained::save_for_task(&model, &config, &dir).unwrap();
     std::fs::copy(

@@ -120,6 +120,7 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         .collect();
     let before = mlm_loss(&minilm_dir(), &documents, &root);
     let after = mlm_loss(&run, &documents, &root);
+    println!("training-set MLM loss {before:.3} -> {after:.3}");
     assert!(after < before * 0.8, "MLM loss {before:.3} -> {after:.3}");
 
     // The run reloads (tied decoder, cls.* heads) to the same test report.

@@ -260,9 +260,27 @@ fn read_tweets(dir: &Path) -> Result<Vec<Example>, DatasetError> {
 
 fn read_sms_spam(dir: &Path) -> Result<Vec<Example>, DatasetError> {
     // Tab-separated `label TAB text` without a header, despite the .csv name.
-    let path = dir.join("spam_collection.csv");
+    parse_lines(&dir.join("spam_collection.csv"), |line, origin| {
+        let (label, message) = line.split_once('\t').ok_or_else(|| DatasetError::Row {
+            origin: origin.to_string(),
+            message: "expected `label<TAB>text`".into(),
+        })?;
+        Ok(Example {
+            text: message.trim().to_string(),
+            text_pair: None,
+            label: label.trim().to_string(),
+            origin,
+        })
+    })
+}
+
+/// Parses every non-blank line of a UTF-8 file with `parse(line, origin)`.
+fn parse_lines<T>(
+    path: &Path,
+    parse: impl Fn(&str, Origin) -> Result<T, DatasetError>,
+) -> Result<Vec<T>, DatasetError> {
     let file: Arc<str> = path.display().to_string().into();
-    read_utf8(&path)?
+    read_utf8(path)?
         .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -271,16 +289,7 @@ fn read_sms_spam(dir: &Path) -> Result<Vec<Example>, DatasetError> {
                 file: file.clone(),
                 line: index + 1,
             };
-            let (label, message) = line.split_once('\t').ok_or_else(|| DatasetError::Row {
-                origin: origin.to_string(),
-                message: "expected `label<TAB>text`".into(),
-            })?;
-            Ok(Example {
-                text: message.trim().to_string(),
-                text_pair: None,
-                label: label.trim().to_string(),
-                origin,
-            })
+            parse(line, origin)
         })
         .collect()
 }
@@ -297,32 +306,22 @@ fn read_sts_b(dir: &Path) -> Result<Splits, DatasetError> {
 /// GLUE's STS-B layout: tab-separated, no quoting, no header; columns 5-7
 /// are score, sentence 1, sentence 2 (some rows carry extra columns after).
 fn read_sts_file(path: &Path) -> Result<Vec<Example>, DatasetError> {
-    let file: Arc<str> = path.display().to_string().into();
-    read_utf8(path)?
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| {
-            let origin = Origin {
-                file: file.clone(),
-                line: index + 1,
-            };
-            let fields: Vec<&str> = line.split('\t').collect();
-            if fields.len() < 7 {
-                return Err(DatasetError::Row {
-                    origin: origin.to_string(),
-                    message: format!(
-                        "expected at least 7 tab-separated fields (genre, file, year, id, score, sentence 1, sentence 2), found {}",
-                        fields.len()
-                    ),
-                });
-            }
-            Ok(Example {
-                text: fields[5].trim().to_string(),
-                text_pair: Some(fields[6].trim().to_string()),
-                label: fields[4].trim().to_string(),
-                origin,
-            })
+    parse_lines(path, |line, origin| {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() < 7 {
+            return Err(DatasetError::Row {
+                origin: origin.to_string(),
+                message: format!(
+                    "expected at least 7 tab-separated fields (genre, file, year, id, score, sentence 1, sentence 2), found {}",
+                    fields.len()
+                ),
+            });
+        }
+        Ok(Example {
+            text: fields[5].trim().to_string(),
+            text_pair: Some(fields[6].trim().to_string()),
+            label: fields[4].trim().to_string(),
+            origin,
         })
-        .collect()
+    })
 }

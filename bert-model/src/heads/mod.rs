@@ -3,18 +3,20 @@
 //! A head implements [`TaskHead`]; [`BertForTask`](crate::BertForTask) pairs it with
 //! a [`BertModel`](crate::BertModel), so adding a task means adding a head.
 
+mod classifier_config;
 mod pretraining;
 mod question_answering;
 mod sequence_classification;
 mod token_classification;
 
+pub use classifier_config::ClassifierHeadConfig;
 pub use pretraining::{
     BertForPreTraining, LmPredictionHead, PreTrainingHead, PreTrainingHeads, PreTrainingOutput,
     PredictionTransform,
 };
 pub use question_answering::{QuestionAnsweringHead, SpanLogits};
-pub use sequence_classification::{SequenceClassificationHead, SequenceClassificationHeadConfig};
-pub use token_classification::{TokenClassificationHead, TokenClassificationHeadConfig};
+pub use sequence_classification::SequenceClassificationHead;
+pub use token_classification::TokenClassificationHead;
 
 use burn::module::{Module, ModuleDisplay};
 

@@ -1,50 +1,14 @@
 //! Token classification: dropout + linear on every token's hidden state
 //! (Hugging Face `BertForTokenClassification`).
 
-use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
-use burn::tensor::{Device, Tensor};
+use burn::nn::{Dropout, Linear};
+use burn::tensor::Tensor;
 
 use super::TaskHead;
-use crate::bert::{BertOutput, normal_init};
-use crate::config::BertConfig;
+use crate::bert::BertOutput;
 
-/// Settings of a [`TokenClassificationHead`].
-#[derive(Config, Debug)]
-pub struct TokenClassificationHeadConfig {
-    /// Width of the hidden states it reads (`hidden_size`).
-    pub hidden_size: usize,
-    /// Number of tags.
-    pub num_labels: usize,
-    /// Dropout before the classifier.
-    #[config(default = 0.1)]
-    pub dropout: f64,
-    /// Standard deviation of the classifier's initial weights.
-    #[config(default = 0.02)]
-    pub initializer_range: f64,
-}
-
-impl TokenClassificationHeadConfig {
-    /// The head Hugging Face would build for `config` and `num_labels` tags.
-    pub fn for_model(config: &BertConfig, num_labels: usize) -> Self {
-        Self::new(config.hidden_size, num_labels)
-            .with_dropout(config.classifier_dropout_prob())
-            .with_initializer_range(config.initializer_range)
-    }
-
-    /// Creates a randomly initialised head.
-    pub fn init(&self, device: &Device) -> TokenClassificationHead {
-        TokenClassificationHead {
-            dropout: DropoutConfig::new(self.dropout).init(),
-            classifier: LinearConfig::new(self.hidden_size, self.num_labels)
-                .with_initializer(normal_init(self.initializer_range))
-                .init(device),
-        }
-    }
-}
-
-/// Dropout + linear on each token.
+/// Dropout + linear on each token (build it with [`ClassifierHeadConfig::init_token`](super::ClassifierHeadConfig::init_token)).
 #[derive(Module, Debug)]
 pub struct TokenClassificationHead {
     /// Dropout on the hidden states.
