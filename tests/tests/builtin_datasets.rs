@@ -26,12 +26,7 @@ fn label_counts(name: &str) -> (BTreeMap<String, usize>, [usize; 3]) {
         );
         *counts.entry(example.label.clone()).or_insert(0) += 1;
     }
-    let sizes = [
-        splits.train.len(),
-        splits.validation.len(),
-        splits.test.len(),
-    ];
-    (counts, sizes)
+    (counts, splits.lens())
 }
 
 #[test]
@@ -75,12 +70,7 @@ fn sts_b_keeps_its_official_splits_of_scored_pairs() {
         .unwrap()
         .load(&AssetCache::from_env())
         .unwrap();
-    let sizes = [
-        splits.train.len(),
-        splits.validation.len(),
-        splits.test.len(),
-    ];
-    assert_eq!(sizes, [5749, 1500, 1379]);
+    assert_eq!(splits.lens(), [5749, 1500, 1379]);
     let first = &splits.validation[0];
     assert_eq!(
         (
@@ -115,12 +105,7 @@ fn twitter_ner_has_every_sentence_and_tag() {
         .unwrap()
         .load(&AssetCache::from_env())
         .unwrap();
-    let sizes = [
-        splits.train.len(),
-        splits.validation.len(),
-        splits.test.len(),
-    ];
-    assert_eq!(sizes, [1916, 239, 239]);
+    assert_eq!(splits.lens(), [1916, 239, 239]);
     let mut tags: BTreeMap<&str, usize> = BTreeMap::new();
     for sentence in splits
         .train

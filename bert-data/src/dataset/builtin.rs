@@ -141,17 +141,7 @@ pub const DATASETS: &[BuiltinDataset] = &[
 impl BuiltinDataset {
     /// The built-in dataset called `name`.
     pub fn find(name: &str) -> Result<&'static Self, DatasetError> {
-        DATASETS
-            .iter()
-            .find(|d| d.name == name)
-            .ok_or_else(|| DatasetError::UnknownDataset {
-                name: name.to_string(),
-                known: DATASETS
-                    .iter()
-                    .map(|d| d.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        super::find_named(DATASETS, name, |d| d.name)
     }
 
     /// Installs the dataset if needed and returns its fixed split.

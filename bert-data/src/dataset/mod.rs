@@ -57,7 +57,26 @@ pub struct Splits<T = Example> {
     pub test: Vec<T>,
 }
 
+/// The entry of `all` called `name`; an error listing every name otherwise.
+fn find_named<T>(
+    all: &'static [T],
+    name: &str,
+    name_of: fn(&T) -> &'static str,
+) -> Result<&'static T, DatasetError> {
+    all.iter()
+        .find(|entry| name_of(entry) == name)
+        .ok_or_else(|| DatasetError::UnknownDataset {
+            name: name.to_string(),
+            known: all.iter().map(name_of).collect::<Vec<_>>().join(", "),
+        })
+}
+
 impl<T> Splits<T> {
+    /// Numbers of train, validation and test examples.
+    pub fn lens(&self) -> [usize; 3] {
+        [self.train.len(), self.validation.len(), self.test.len()]
+    }
+
     /// Keeps at most `max_train` training and `max_eval` validation and test examples.
     pub fn truncate(mut self, max_train: Option<usize>, max_eval: Option<usize>) -> Self {
         if let Some(n) = max_train {

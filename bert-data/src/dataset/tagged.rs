@@ -95,17 +95,7 @@ pub const TAGGED_DATASETS: &[TaggedDataset] = &[TaggedDataset {
 impl TaggedDataset {
     /// The built-in tagged dataset called `name`.
     pub fn find(name: &str) -> Result<&'static Self, DatasetError> {
-        TAGGED_DATASETS
-            .iter()
-            .find(|d| d.name == name)
-            .ok_or_else(|| DatasetError::UnknownDataset {
-                name: name.to_string(),
-                known: TAGGED_DATASETS
-                    .iter()
-                    .map(|d| d.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        super::find_named(TAGGED_DATASETS, name, |d| d.name)
     }
 
     /// Installs the dataset if needed and returns its fixed 80/10/10 split
