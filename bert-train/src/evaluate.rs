@@ -17,7 +17,7 @@ use bert_model::heads::{ClassifierHeadConfig, PreTrainingHead, QuestionAnswering
 use crate::data::DataArgs;
 use crate::inference::{argmax, predict_probabilities};
 use crate::plots::{confusion_matrix_png, curves_png};
-use crate::pretrain_task::evaluate_pretraining;
+use crate::pretrain_task::{evaluate_pretraining, test_pairing_seed};
 use crate::pretrainer::Pretrainer;
 use crate::qa_task::{evaluate_qa, windows};
 use crate::regression_task::evaluate_regression;
@@ -146,7 +146,12 @@ pub fn evaluate_run(
                 .load_documents(cache, args.task)?
                 .truncate(None, max_eval)
                 .test;
-            let items = pretraining_items(&trained.tokenizer, &documents, args.nsp, args.seed + 2)?;
+            let items = pretraining_items(
+                &trained.tokenizer,
+                &documents,
+                args.nsp,
+                test_pairing_seed(args.seed),
+            )?;
             RunReport::Pretraining(evaluate_pretraining(
                 &Pretrainer {
                     model: trained.model,

@@ -26,6 +26,12 @@ use crate::train::BestMetric;
 /// Seed of the masks drawn for evaluation: the same masks on every evaluation.
 const EVAL_MASK_SEED: u64 = 1234;
 
+/// Seed of the sentence pairing of the test split (training uses `seed`,
+/// validation `seed + 1`): `eval` rebuilds the same test pairs.
+pub fn test_pairing_seed(seed: u64) -> u64 {
+    seed + 2
+}
+
 /// `report.json` of a pre-training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PretrainingReport {
@@ -128,7 +134,7 @@ pub fn train_pretraining(setup: &RunSetup, cache: &AssetCache) -> Result<Pretrai
     let (train, validation, test) = (
         items(&splits.train, args.seed)?,
         items(&splits.validation, args.seed + 1)?,
-        items(&splits.test, args.seed + 2)?,
+        items(&splits.test, test_pairing_seed(args.seed))?,
     );
     if train.is_empty() {
         bail!(
