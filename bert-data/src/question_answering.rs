@@ -294,9 +294,8 @@ mod tests {
 
     #[test]
     fn reads_squad_and_rejects_a_misplaced_answer() {
-        let dir = std::env::temp_dir().join(format!("bert-data-squad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("squad.json");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("squad.json");
         let file = |start: usize| {
             format!(
                 r#"{{"version": "1.1", "data": [{{"title": "t", "paragraphs": [{{"context": "Café in Paris.", "qas": [{{"id": "a", "question": "Where?", "answers": [{{"text": "Paris", "answer_start": {start}}}]}}]}}]}}]}}"#

@@ -311,13 +311,10 @@ pub(crate) mod tests {
     const VOCAB: &str =
         "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\nsat\non\nmat\n##s\n.\nhello\nworld\ncafe\n";
 
-    /// A WordPiece tokenizer over a 15-word vocabulary, in a fresh temporary folder.
+    /// A WordPiece tokenizer over a 15-word vocabulary, read from a temporary file.
     pub(crate) fn tiny_tokenizer(max_len: usize) -> BertTokenizer {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("bert-data-vocab-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let vocab = dir.join("vocab.txt");
+        let dir = tempfile::tempdir().unwrap();
+        let vocab = dir.path().join("vocab.txt");
         std::fs::write(&vocab, VOCAB).unwrap();
         BertTokenizer::from_vocab(vocab, None)
             .unwrap()

@@ -29,6 +29,15 @@ pub fn minilm_dir() -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot install all-MiniLM-L6-v2: {e}"))
 }
 
+/// A fresh folder for one test's files. Dropping the guard removes it and
+/// everything in it, also when the test fails.
+pub fn scratch_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("bert-burn-test-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"))
+}
+
 /// Path of a file under `tests/fixtures/`.
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,13 +2,12 @@
 //! checkpoints that do not fit. Variants are written from the real
 //! all-MiniLM-L6-v2 weights.
 
-use std::path::{Path, PathBuf};
-
-use bert_burn_tests::{assert_close, device, minilm_dir, values};
+use bert_burn_tests::{assert_close, device, minilm_dir, scratch_dir, values};
 use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::pretrained::{self, HeadStatus, LoadError};
 use bert_model::{BertConfig, BertInput};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use tempfile::TempDir;
 
 /// One checkpoint tensor: name, shape and little-endian f32 values.
 struct Entry {
@@ -25,11 +24,12 @@ fn f32_entry(name: &str, shape: &[usize], values: impl Iterator<Item = f32>) -> 
     }
 }
 
-/// Writes a copy of all-MiniLM-L6-v2 whose tensors went through `edit`, and returns its directory.
-fn minilm_variant(name: &str, edit: impl FnOnce(&mut Vec<Entry>)) -> PathBuf {
+/// Writes a copy of all-MiniLM-L6-v2 whose tensors went through `edit` into
+/// a temporary directory, removed when the returned guard drops.
+fn minilm_variant(edit: impl FnOnce(&mut Vec<Entry>)) -> TempDir {
     let source = minilm_dir();
-    let dir = std::env::temp_dir().join(format!("bert-burn-variant-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = scratch_dir();
+    let dir = scratch.path();
     std::fs::copy(source.join("config.json"), dir.join("config.json")).unwrap();
     let bytes = std::fs::read(source.join("model.safetensors")).unwrap();
     let tensors = SafeTensors::deserialize(&bytes).unwrap();
@@ -54,7 +54,7 @@ fn minilm_variant(name: &str, edit: impl FnOnce(&mut Vec<Entry>)) -> PathBuf {
         })
         .collect();
     safetensors::serialize_to_file(views, None, &dir.join("model.safetensors")).unwrap();
-    dir
+    scratch
 }
 
 fn classifier_head(num_labels: usize) -> SequenceClassificationHead {
@@ -65,9 +65,9 @@ fn classifier_head(num_labels: usize) -> SequenceClassificationHead {
     ClassifierHeadConfig::for_model(&config, num_labels).init(&device())
 }
 
-fn load_error(dir: &Path) -> String {
+fn load_error(dir: &TempDir) -> String {
     match pretrained::load_bert(dir, &device()) {
-        Ok(_) => panic!("{} loaded although it does not fit", dir.display()),
+        Ok(_) => panic!("{} loaded although it does not fit", dir.path().display()),
         Err(error) => error.to_string(),
     }
 }
@@ -85,7 +85,7 @@ fn sample_input() -> BertInput {
 #[test]
 fn bert_prefixed_checkpoint_with_classifier_loads_the_head() {
     let classifier: Vec<f32> = (0..2 * 384).map(|i| (i as f32 * 0.37).sin()).collect();
-    let dir = minilm_variant("prefixed", |entries| {
+    let dir = minilm_variant(|entries| {
         for entry in entries.iter_mut() {
             entry.name = format!("bert.{}", entry.name);
         }
@@ -141,7 +141,7 @@ fn base_checkpoint_reports_the_head_as_initialised() {
 
 #[test]
 fn a_partly_present_head_is_an_error() {
-    let dir = minilm_variant("partial-head", |entries| {
+    let dir = minilm_variant(|entries| {
         entries.push(f32_entry(
             "classifier.weight",
             &[2, 384],
@@ -156,7 +156,7 @@ fn a_partly_present_head_is_an_error() {
 
 #[test]
 fn missing_tensor_is_named() {
-    let dir = minilm_variant("missing", |entries| {
+    let dir = minilm_variant(|entries| {
         entries.retain(|e| e.name != "encoder.layer.3.output.dense.bias");
     });
     let error = load_error(&dir);
@@ -169,7 +169,7 @@ fn missing_tensor_is_named() {
 
 #[test]
 fn unexpected_tensor_is_named() {
-    let dir = minilm_variant("unexpected", |entries| {
+    let dir = minilm_variant(|entries| {
         entries.push(f32_entry(
             "encoder.layer.0.attention.rotary.weight",
             &[4],
@@ -185,7 +185,7 @@ fn unexpected_tensor_is_named() {
 
 #[test]
 fn wrongly_shaped_tensor_is_named_with_both_shapes() {
-    let dir = minilm_variant("shape", |entries| {
+    let dir = minilm_variant(|entries| {
         let entry = entries
             .iter_mut()
             .find(|e| e.name == "embeddings.token_type_embeddings.weight")
@@ -209,9 +209,12 @@ fn wrongly_shaped_tensor_is_named_with_both_shapes() {
 
 #[test]
 fn directory_without_weights_is_reported() {
-    let dir = std::env::temp_dir().join(format!("bert-burn-no-weights-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(minilm_dir().join("config.json"), dir.join("config.json")).unwrap();
+    let dir = scratch_dir();
+    std::fs::copy(
+        minilm_dir().join("config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
     let error = pretrained::load_bert(&dir, &device()).err().unwrap();
     assert!(matches!(error, LoadError::NoWeights { .. }), "{error}");
     assert!(
@@ -285,10 +288,10 @@ fn saved_classifier_has_hugging_face_names_and_reloads_identically() {
         bert: bert_model::BertModel::new(&config, &device),
         head: ClassifierHeadConfig::for_model(&config, 3).init(&device),
     };
-    let dir = std::env::temp_dir().join(format!("bert-burn-saved-{}", std::process::id()));
+    let dir = scratch_dir();
     pretrained::save_for_task(&model, &config, &dir).unwrap();
 
-    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let bytes = std::fs::read(dir.path().join("model.safetensors")).unwrap();
     let saved = SafeTensors::deserialize(&bytes).unwrap();
     let mut names: Vec<String> = saved.names().into_iter().map(str::to_string).collect();
     names.sort();

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use bert_burn_tests::{device, minilm_dir};
+use bert_burn_tests::{device, minilm_dir, scratch_dir};
 use bert_data::BertTokenizer;
 use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
@@ -18,6 +18,7 @@ use bert_train::report::Report;
 use bert_train::run::RunDir;
 use bert_train::train::{RunReport, TrainArgs, train};
 use clap::Parser;
+use tempfile::TempDir;
 
 #[derive(Parser)]
 struct Cli {
@@ -28,13 +29,6 @@ struct Cli {
 /// The seed of burn's random generator is global: tests that build or
 /// train models take turns so that each run is reproducible.
 static SEEDED: Mutex<()> = Mutex::new(());
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bert-burn-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A 2-layer, 32-wide random BERT with MiniLM's (real) uncased tokenizer.
 fn tiny_model_dir(root: &Path) -> PathBuf {
@@ -89,19 +83,23 @@ fn rotten_tomatoes_csv(root: &Path, n: usize) -> (PathBuf, Vec<Example>) {
 /// directory, built while holding the turn on burn's global seed.
 struct Fixture {
     _turn: MutexGuard<'static, ()>,
+    /// Removes `root` when the test ends.
+    _scratch: TempDir,
     root: PathBuf,
     model: PathBuf,
     data: PathBuf,
     examples: Vec<Example>,
 }
 
-fn fixture(name: &str, n: usize) -> Fixture {
+fn fixture(n: usize) -> Fixture {
     let turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    let root = scratch(name);
+    let scratch = scratch_dir();
+    let root = scratch.path().to_path_buf();
     let model = tiny_model_dir(&root);
     let (data, examples) = rotten_tomatoes_csv(&root, n);
     Fixture {
         _turn: turn,
+        _scratch: scratch,
         root,
         model,
         data,
@@ -167,7 +165,7 @@ fn fine_tunes_saves_reloads_and_resumes() {
         data,
         examples,
         ..
-    } = &fixture("train", 64);
+    } = &fixture(64);
     let run = root.join("run");
     let cache = AssetCache::from_env();
 
@@ -235,7 +233,7 @@ fn unknown_label_in_validation_names_file_and_line() {
         model,
         data: train_file,
         ..
-    } = &fixture("unknown-label", 16);
+    } = &fixture(16);
     let validation = root.join("validation.csv");
     std::fs::write(&validation, "text,label\ngreat,positive\nmeh,neutral\n").unwrap();
     let mut args = args(model, train_file, &root.join("run"), &[]);
@@ -255,7 +253,7 @@ fn unknown_label_in_validation_names_file_and_line() {
 fn bad_settings_and_missing_runs_are_reported() {
     let Fixture {
         root, model, data, ..
-    } = &fixture("bad-settings", 8);
+    } = &fixture(8);
     let cache = AssetCache::from_env();
     let cases: [(&[&str], bool, &str); 3] = [
         (
@@ -290,7 +288,7 @@ fn bad_settings_and_missing_runs_are_reported() {
 
 #[test]
 fn pair_classification_trains_on_sentence_pairs_and_needs_them() {
-    let Fixture { root, model, .. } = &fixture("pairs", 0);
+    let Fixture { root, model, .. } = &fixture(0);
     // STS-B pairs labelled by their score: a real pair task.
     let pairs = BuiltinDataset::find("sts_b")
         .unwrap()

@@ -3,9 +3,9 @@
 //! evaluates to the same report, and `train --model RUN` fine-tunes a
 //! classifier from it (domain-adaptive pre-training).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use bert_burn_tests::{device, minilm_dir};
+use bert_burn_tests::{device, minilm_dir, scratch_dir};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::BuiltinDataset;
@@ -30,13 +30,6 @@ fn parse(argv: &[&str]) -> TrainArgs {
     Cli::try_parse_from(std::iter::once("test").chain(argv.iter().copied()))
         .unwrap()
         .args
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bert-burn-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// MLM loss of `model_dir` (its heads, or new ones) on `documents`, fixed masks.
@@ -66,7 +59,8 @@ fn mlm_loss(model_dir: &Path, documents: &[Vec<String>], scratch: &Path) -> f64 
 #[test]
 fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
     let cache = AssetCache::from_env();
-    let root = scratch("mlm");
+    let scratch = scratch_dir();
+    let root = scratch.path();
     let run = root.join("run");
     let run_arg = run.display().to_string();
     let minilm = minilm_dir().display().to_string();
@@ -118,8 +112,8 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         .iter()
         .flat_map(|e| split_documents(&e.text))
         .collect();
-    let before = mlm_loss(&minilm_dir(), &documents, &root);
-    let after = mlm_loss(&run, &documents, &root);
+    let before = mlm_loss(&minilm_dir(), &documents, root);
+    let after = mlm_loss(&run, &documents, root);
     println!("training-set MLM loss {before:.3} -> {after:.3}");
     assert!(after < before * 0.8, "MLM loss {before:.3} -> {after:.3}");
 
@@ -164,5 +158,4 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         RunReport::Classification(report) => assert_eq!(report.labels, ["negative", "positive"]),
         other => panic!("expected a classification report, got {other:?}"),
     }
-    std::fs::remove_dir_all(&root).unwrap();
 }

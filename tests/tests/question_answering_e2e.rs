@@ -3,9 +3,9 @@
 //! all-MiniLM-L6-v2 learns to find spans on a generated task (passages of
 //! real rotten_tomatoes sentences hiding a code word). Neither is a benchmark.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use bert_burn_tests::{device, fixture, minilm_dir};
+use bert_burn_tests::{device, fixture, minilm_dir, scratch_dir};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{BuiltinDataset, SplitMix64};
@@ -97,16 +97,10 @@ fn generated_squad(path: &Path, sentences: &[String], n: usize, rng: &mut SplitM
     std::fs::write(path, squad.to_string()).unwrap();
 }
 
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bert-burn-qa-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn learns_to_find_spans_on_a_generated_task() {
-    let root = scratch();
+    let scratch = scratch_dir();
+    let root = scratch.path();
     let cache = AssetCache::from_env();
     let sentences: Vec<String> = BuiltinDataset::find("rotten_tomatoes")
         .unwrap()
@@ -187,5 +181,4 @@ fn learns_to_find_spans_on_a_generated_task() {
         }
         other => panic!("expected a question-answering report, got {other:?}"),
     }
-    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -3,10 +3,10 @@
 //! task dispatch, each head's training loss falls, the run saves, reloads
 //! and evaluates to the same report.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
-use bert_burn_tests::{device, minilm_dir};
+use bert_burn_tests::{device, minilm_dir, scratch_dir};
 use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{BuiltinDataset, LabelVocab, TaggedDataset};
@@ -34,12 +34,6 @@ struct Cli {
 static SEEDED: Mutex<()> = Mutex::new(());
 
 const TRAIN_SAMPLES: usize = 64;
-
-fn run_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bert-burn-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn args(task: &str, run: &Path) -> TrainArgs {
     let model = minilm_dir().display().to_string();
@@ -80,7 +74,8 @@ fn mean_loss<I: Clone>(items: &[I], loss_of: impl Fn(Vec<I>) -> f32) -> f32 {
 fn regression_on_sts_b_learns_and_reports_correlations() {
     let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let cache = AssetCache::from_env();
-    let run = run_dir("sts-b");
+    let scratch = scratch_dir();
+    let run = scratch.path().join("run");
     let device = device();
     device.seed(1);
     let report = match train(args("regression", &run), false, device.clone(), &cache).unwrap() {
@@ -148,14 +143,14 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
         }
         other => panic!("expected a regression report, got {other:?}"),
     }
-    std::fs::remove_dir_all(&run).unwrap();
 }
 
 #[test]
 fn token_classification_on_twitter_ner_learns_and_scores_entities() {
     let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let cache = AssetCache::from_env();
-    let run = run_dir("twitter-ner");
+    let scratch = scratch_dir();
+    let run = scratch.path().join("run");
     let device = device();
     device.seed(1);
     let report = match train(
@@ -242,5 +237,4 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
         }
         other => panic!("expected a token report, got {other:?}"),
     }
-    std::fs::remove_dir_all(&run).unwrap();
 }

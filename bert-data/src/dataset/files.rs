@@ -218,23 +218,22 @@ fn read_jsonl(
 mod tests {
     use super::*;
 
-    fn write(name: &str, body: &[u8]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("bert-data-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, body).unwrap();
-        path
+    /// A temporary file whose name ends in `name` (so its extension picks the format).
+    fn write(name: &str, body: &[u8]) -> tempfile::NamedTempFile {
+        let file = tempfile::Builder::new().suffix(name).tempfile().unwrap();
+        std::fs::write(file.path(), body).unwrap();
+        file
     }
 
     fn error(name: &str, body: &[u8], columns: &ColumnSpec) -> String {
-        read_file(&write(name, body), columns)
+        read_file(write(name, body).path(), columns)
             .unwrap_err()
             .to_string()
     }
 
     #[test]
     fn reads_csv_with_quotes_and_pairs() {
-        let path = write(
+        let file = write(
             "pairs.csv",
             b"id,premise,hypothesis,gold\n1,\"A, b\",\"c \"\"d\"\"\",yes\n2,e,f,no\n",
         );
@@ -243,7 +242,7 @@ mod tests {
             text_pair: Some("hypothesis".into()),
             label: "gold".into(),
         };
-        let examples = read_file(&path, &columns).unwrap();
+        let examples = read_file(file.path(), &columns).unwrap();
         assert_eq!(examples.len(), 2);
         assert_eq!(examples[0].text, "A, b");
         assert_eq!(examples[0].text_pair.as_deref(), Some("c \"d\""));
@@ -259,12 +258,15 @@ mod tests {
             text_pair: None,
             label: "0".into(),
         };
-        assert_eq!(read_file(&tsv, &by_number).unwrap()[0].text, "Win now");
+        assert_eq!(
+            read_file(tsv.path(), &by_number).unwrap()[0].text,
+            "Win now"
+        );
         let jsonl = write(
             "a.jsonl",
             b"{\"text\": \"good\", \"label\": 1}\n\n{\"text\": \"bad\", \"label\": 0}\n",
         );
-        let examples = read_file(&jsonl, &ColumnSpec::default()).unwrap();
+        let examples = read_file(jsonl.path(), &ColumnSpec::default()).unwrap();
         assert_eq!(examples[1].label, "0");
         assert_eq!(examples[1].origin.line, 3);
     }
