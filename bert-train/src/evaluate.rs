@@ -15,7 +15,7 @@ use bert_data::token_classification::tokenize_tagged;
 use bert_model::heads::{ClassifierHeadConfig, PreTrainingHead, QuestionAnsweringHead};
 
 use crate::data::DataArgs;
-use crate::inference::{argmax, predict_probabilities};
+use crate::inference::{Batches, argmax, predict_probabilities};
 use crate::plots::{confusion_matrix_png, curves_png};
 use crate::pretrain_task::{evaluate_pretraining, test_pairing_seed};
 use crate::pretrainer::Pretrainer;
@@ -29,18 +29,15 @@ use crate::train::{RunReport, TrainArgs};
 
 /// Predicts `items`, prints the report table and writes `report.json` and
 /// `report.txt` into the run.
-#[allow(clippy::too_many_arguments)]
 pub fn evaluate_and_report(
     model: &BertForSequenceClassification,
     items: &[ClassificationItem],
     labels: &LabelVocab,
-    batcher: &TextBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches,
     run: &RunDir,
     split: &str,
 ) -> Result<Report> {
-    let probabilities = predict_probabilities(model, items, batcher, batch_size, device)?;
+    let probabilities = predict_probabilities(model, items, batches)?;
     let predicted: Vec<usize> = probabilities.iter().map(|p| argmax(p)).collect();
     let truth: Vec<usize> = items.iter().map(|item| item.label).collect();
     let report = Report::new(labels.names(), &truth, &predicted);
@@ -96,9 +93,11 @@ pub fn evaluate_run(
                 &classifier.model,
                 &items,
                 &classifier.labels,
-                &TextBatcher::for_tokenizer(&classifier.tokenizer),
-                batch_size,
-                device,
+                &Batches::new(
+                    &TextBatcher::for_tokenizer(&classifier.tokenizer),
+                    batch_size,
+                    device,
+                ),
                 run,
                 &split,
             )?)
@@ -110,9 +109,11 @@ pub fn evaluate_run(
             RunReport::Regression(evaluate_regression(
                 &regressor.model,
                 &items,
-                &TextBatcher::for_tokenizer(&regressor.tokenizer),
-                batch_size,
-                device,
+                &Batches::new(
+                    &TextBatcher::for_tokenizer(&regressor.tokenizer),
+                    batch_size,
+                    device,
+                ),
                 run,
                 &split,
             )?)
@@ -131,9 +132,11 @@ pub fn evaluate_run(
                 &examples,
                 &features,
                 args.max_answer_len,
-                &TextBatcher::for_tokenizer(&answerer.tokenizer),
-                batch_size,
-                device,
+                &Batches::new(
+                    &TextBatcher::for_tokenizer(&answerer.tokenizer),
+                    batch_size,
+                    device,
+                ),
                 run,
                 &split,
             )?)
@@ -157,9 +160,11 @@ pub fn evaluate_run(
                     model: trained.model,
                 },
                 &items,
-                &MaskingBatcher::new(&trained.tokenizer, args.seed)?,
-                batch_size,
-                device,
+                &Batches::new(
+                    &MaskingBatcher::new(&trained.tokenizer, args.seed)?,
+                    batch_size,
+                    device,
+                ),
                 run,
                 &split,
             )?)
@@ -177,9 +182,11 @@ pub fn evaluate_run(
                 &tagger.model,
                 &items,
                 &tagger.labels,
-                &TextBatcher::for_tokenizer(&tagger.tokenizer),
-                batch_size,
-                device,
+                &Batches::new(
+                    &TextBatcher::for_tokenizer(&tagger.tokenizer),
+                    batch_size,
+                    device,
+                ),
                 run,
                 &split,
             )?)

@@ -2,42 +2,75 @@
 //! and `predict`.
 
 use bert_data::TextBatcher;
-use bert_data::classification::ClassificationItem;
+use bert_data::classification::{ClassificationBatch, ClassificationItem};
 use bert_model::BertForSequenceClassification;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
-/// Runs `forward` on `items` in batches of `batch_size` and returns the rows
-/// of its `[B, N]` outputs, in item order.
-pub fn batched_rows<I: Clone>(
-    items: &[I],
-    batch_size: usize,
-    forward: impl Fn(Vec<I>) -> Tensor<2>,
-) -> anyhow::Result<Vec<Vec<f32>>> {
-    let mut rows = Vec::with_capacity(items.len());
-    for chunk in items.chunks(batch_size.max(1)) {
-        let output = forward(chunk.to_vec());
-        let [_, width] = output.dims();
-        let values = output
-            .into_data()
-            .try_to_vec_as::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading predictions: {e:?}"))?;
-        rows.extend(values.chunks(width.max(1)).map(<[f32]>::to_vec));
+/// How inference feeds items to a model: `batcher` makes batches of at
+/// most `size` items on `device`.
+pub struct Batches<'a, Bt = TextBatcher> {
+    /// Turns items into a batch.
+    pub batcher: &'a Bt,
+    /// Items per batch.
+    pub size: usize,
+    /// Where the batches go.
+    pub device: &'a Device,
+}
+
+impl<'a, Bt> Batches<'a, Bt> {
+    /// Batches of at most `size` items made by `batcher` on `device`.
+    pub fn new(batcher: &'a Bt, size: usize, device: &'a Device) -> Self {
+        Self {
+            batcher,
+            size,
+            device,
+        }
     }
-    Ok(rows)
+
+    /// Batches of `items`, in order.
+    pub fn of<I: Clone, O>(&self, items: &[I]) -> impl Iterator<Item = O>
+    where
+        Bt: Batcher<I, O>,
+    {
+        items
+            .chunks(self.size.max(1))
+            .map(|chunk| self.batcher.batch(chunk.to_vec(), self.device))
+    }
+
+    /// Runs `forward` on every batch of `items` and returns the rows of its
+    /// `[B, N]` outputs, in item order.
+    pub fn rows<I: Clone, O>(
+        &self,
+        items: &[I],
+        forward: impl Fn(O) -> Tensor<2>,
+    ) -> anyhow::Result<Vec<Vec<f32>>>
+    where
+        Bt: Batcher<I, O>,
+    {
+        let mut rows = Vec::with_capacity(items.len());
+        for batch in self.of(items) {
+            let output = forward(batch);
+            let [_, width] = output.dims();
+            let values = output
+                .into_data()
+                .try_to_vec_as::<f32>()
+                .map_err(|e| anyhow::anyhow!("reading predictions: {e:?}"))?;
+            rows.extend(values.chunks(width.max(1)).map(<[f32]>::to_vec));
+        }
+        Ok(rows)
+    }
 }
 
 /// Softmax probabilities `[num_labels]` for every item, in order.
 pub fn predict_probabilities(
     model: &BertForSequenceClassification,
     items: &[ClassificationItem],
-    batcher: &TextBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches,
 ) -> anyhow::Result<Vec<Vec<f32>>> {
-    batched_rows(items, batch_size, |chunk| {
-        softmax(model.forward(batcher.batch(chunk, device).input), 1)
+    batches.rows(items, |batch: ClassificationBatch| {
+        softmax(model.forward(batch.input), 1)
     })
 }
 

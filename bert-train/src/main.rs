@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Fine-tune a text classifier (default: all-MiniLM-L6-v2 on rotten_tomatoes), then report on the test split.
+    /// Fine-tune for a task (default: classification, all-MiniLM-L6-v2 on rotten_tomatoes), then report on the test split.
     Train {
         #[command(flatten)]
         args: Box<TrainArgs>,

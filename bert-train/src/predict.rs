@@ -21,7 +21,7 @@ use bert_model::heads::{ClassifierHeadConfig, QuestionAnsweringHead};
 use burn::tensor::Device;
 use serde_json::{Map, Value, json};
 
-use crate::inference::{argmax, predict_probabilities};
+use crate::inference::{Batches, argmax, predict_probabilities};
 use crate::qa_task::{predict_answers, windows};
 use crate::regression_task::predict_values;
 use crate::run::{RunDir, TrainedClassifier};
@@ -88,8 +88,11 @@ fn classify(
         .map(|encoding| ClassificationItem { encoding, label: 0 })
         .collect();
     let batcher = TextBatcher::for_tokenizer(&classifier.tokenizer);
-    let probabilities =
-        predict_probabilities(&classifier.model, &items, &batcher, batch_size, device)?;
+    let probabilities = predict_probabilities(
+        &classifier.model,
+        &items,
+        &Batches::new(&batcher, batch_size, device),
+    )?;
     let names = classifier.labels.names();
     Ok(probabilities
         .iter()
@@ -161,7 +164,8 @@ pub fn predict_run(
                 })
                 .collect();
             let batcher = TextBatcher::for_tokenizer(&regressor.tokenizer);
-            predict_values(&regressor.model, &items, &batcher, batch_size, device)?
+            let batches = Batches::new(&batcher, batch_size, device);
+            predict_values(&regressor.model, &items, &batches)?
                 .into_iter()
                 .map(|score| json!({ "score": score }))
                 .collect()
@@ -198,7 +202,8 @@ pub fn predict_run(
                 .collect::<Result<Vec<_>>>()?;
             let items = tokenize_tagged(&tagger.tokenizer, &sentences, &tagger.labels)?;
             let batcher = TextBatcher::for_tokenizer(&tagger.tokenizer);
-            let tags = predict_tags(&tagger.model, &items, &batcher, batch_size, device)?;
+            let batches = Batches::new(&batcher, batch_size, device);
+            let tags = predict_tags(&tagger.model, &items, &batches)?;
             sentences
                 .into_iter()
                 .zip(tags)
@@ -234,9 +239,7 @@ pub fn predict_run(
                 &examples,
                 &features,
                 args.max_answer_len,
-                &batcher,
-                batch_size,
-                device,
+                &Batches::new(&batcher, batch_size, device),
             )?
             .into_iter()
             .map(|answer| json!({ "answer": answer }))

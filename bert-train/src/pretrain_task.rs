@@ -11,14 +11,14 @@ use bert_data::assets::AssetCache;
 use bert_data::pretraining::{MaskingBatcher, PretrainingItem, pretraining_items};
 use bert_model::heads::PreTrainingHead;
 use bert_model::pretrained::{self, HeadStatus};
-use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 use burn::train::metric::store::Direction;
 use burn::train::metric::{AccuracyMetric, LossMetric, PerplexityMetric};
 use serde::{Deserialize, Serialize};
 
 use crate::fit::{RunSetup, Selection};
+use crate::inference::Batches;
 use crate::pretrainer::Pretrainer;
 use crate::run::RunDir;
 use crate::train::BestMetric;
@@ -77,21 +77,18 @@ fn matches(a: Tensor<1, Int>, b: Tensor<1, Int>) -> usize {
 
 /// Scores `model` on `items` with fixed masks, prints the summary and writes
 /// `report.json` and `report.txt`.
-#[allow(clippy::too_many_arguments)]
 pub fn evaluate_pretraining(
     model: &Pretrainer,
     items: &[PretrainingItem],
-    batcher: &MaskingBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches<MaskingBatcher>,
     run: &RunDir,
     split: &str,
 ) -> Result<PretrainingReport> {
-    let batcher = batcher.restarted(EVAL_MASK_SEED);
+    let batcher = batches.batcher.restarted(EVAL_MASK_SEED);
     let (mut loss_sum, mut masked, mut correct) = (0.0, 0usize, 0usize);
     let (mut nsp_correct, mut nsp_total) = (0usize, 0usize);
-    for chunk in items.chunks(batch_size.max(1)) {
-        let output = model.forward_pretraining(batcher.batch(chunk.to_vec(), device));
+    for batch in Batches::new(&batcher, batches.size, batches.device).of(items) {
+        let output = model.forward_pretraining(batch);
         let count = output.mlm_labels.dims()[0];
         loss_sum += output.mlm_loss.into_scalar::<f64>() * count as f64;
         masked += count;
@@ -195,9 +192,7 @@ pub fn train_pretraining(setup: &RunSetup, cache: &AssetCache) -> Result<Pretrai
     evaluate_pretraining(
         &trained,
         &test,
-        &batcher,
-        args.batch_size,
-        &setup.device,
+        &Batches::new(&batcher, args.batch_size, &setup.device),
         &setup.run,
         "test",
     )

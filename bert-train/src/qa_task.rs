@@ -7,20 +7,18 @@ use std::fmt::Write;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use bert_data::TextBatcher;
-use bert_data::question_answering::{QaExample, QaFeature, QaWindows, qa_features};
+use bert_data::question_answering::{QaBatch, QaExample, QaFeature, QaWindows, qa_features};
 use bert_model::BertForQuestionAnswering;
 use bert_model::heads::QuestionAnsweringHead;
 use bert_model::pretrained;
-use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use burn::train::metric::store::Direction;
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use serde::{Deserialize, Serialize};
 
 use crate::fit::{RunSetup, Selection};
-use crate::inference::batched_rows;
+use crate::inference::Batches;
 use crate::run::RunDir;
 use crate::span_extractor::SpanExtractor;
 use crate::train::{BestMetric, TrainArgs};
@@ -163,12 +161,10 @@ pub fn predict_answers(
     examples: &[QaExample],
     features: &[QaFeature],
     max_answer_len: usize,
-    batcher: &TextBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches,
 ) -> Result<Vec<String>> {
-    let rows = batched_rows(features, batch_size, |chunk| {
-        let logits = model.forward(batcher.batch(chunk, device).input);
+    let rows = batches.rows(features, |batch: QaBatch| {
+        let logits = model.forward(batch.input);
         Tensor::cat(vec![logits.start, logits.end], 1)
     })?;
     let mut best: Vec<Option<(f32, usize, usize, usize)>> = vec![None; examples.len()];
@@ -202,27 +198,16 @@ pub fn windows(args: &TrainArgs) -> QaWindows {
 }
 
 /// Predicts answers, prints the summary and writes `report.json` and `report.txt`.
-#[allow(clippy::too_many_arguments)]
 pub fn evaluate_qa(
     model: &BertForQuestionAnswering,
     examples: &[QaExample],
     features: &[QaFeature],
     max_answer_len: usize,
-    batcher: &TextBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches,
     run: &RunDir,
     split: &str,
 ) -> Result<QaReport> {
-    let predictions = predict_answers(
-        model,
-        examples,
-        features,
-        max_answer_len,
-        batcher,
-        batch_size,
-        device,
-    )?;
+    let predictions = predict_answers(model, examples, features, max_answer_len, batches)?;
     let report = QaReport::new(split, examples, &predictions, features.len());
     let table = report.table();
     run.write_report(&report, &table, &format!("{split} set"))?;
@@ -282,9 +267,7 @@ pub fn train_answerer(setup: &RunSetup) -> Result<QaReport> {
         &splits.test,
         &test,
         args.max_answer_len,
-        &setup.batcher(),
-        args.batch_size,
-        &setup.device,
+        &Batches::new(&setup.batcher(), args.batch_size, &setup.device),
         &setup.run,
         "test",
     )

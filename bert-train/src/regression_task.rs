@@ -5,21 +5,18 @@ use std::fmt::Write;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
-use bert_data::regression::{RegressionItem, tokenize_regression};
+use bert_data::regression::{RegressionBatch, RegressionItem, tokenize_regression};
 use bert_model::BertForSequenceClassification;
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained;
-use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
-use burn::tensor::Device;
 use burn::train::metric::LossMetric;
 use burn::train::metric::store::Direction;
 use serde::{Deserialize, Serialize};
 
 use crate::fit::{RunSetup, Selection};
-use crate::inference::batched_rows;
+use crate::inference::Batches;
 use crate::regressor::TextRegressor;
 use crate::run::RunDir;
 
@@ -119,13 +116,9 @@ pub fn ranks(values: &[f64]) -> Vec<f64> {
 pub fn predict_values(
     model: &BertForSequenceClassification,
     items: &[RegressionItem],
-    batcher: &TextBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches,
 ) -> Result<Vec<f64>> {
-    let rows = batched_rows(items, batch_size, |chunk| {
-        model.forward(batcher.batch(chunk, device).input)
-    })?;
+    let rows = batches.rows(items, |batch: RegressionBatch| model.forward(batch.input))?;
     Ok(rows.iter().map(|row| f64::from(row[0])).collect())
 }
 
@@ -133,13 +126,11 @@ pub fn predict_values(
 pub fn evaluate_regression(
     model: &BertForSequenceClassification,
     items: &[RegressionItem],
-    batcher: &TextBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches,
     run: &RunDir,
     split: &str,
 ) -> Result<RegressionReport> {
-    let predicted = predict_values(model, items, batcher, batch_size, device)?;
+    let predicted = predict_values(model, items, batches)?;
     let truth: Vec<f64> = items.iter().map(|item| f64::from(item.target)).collect();
     let report = RegressionReport::new(split, &truth, &predicted);
     let table = report.table();
@@ -195,9 +186,7 @@ pub fn train_regressor(setup: &RunSetup, cache: &AssetCache) -> Result<Regressio
     evaluate_regression(
         &model,
         &test,
-        &setup.batcher(),
-        args.batch_size,
-        &setup.device,
+        &Batches::new(&setup.batcher(), args.batch_size, &setup.device),
         &setup.run,
         "test",
     )

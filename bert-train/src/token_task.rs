@@ -7,23 +7,20 @@ use std::fmt::Write;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::LabelVocab;
-use bert_data::token_classification::{IGNORE, TokenItem, tokenize_tagged};
+use bert_data::token_classification::{IGNORE, TokenBatch, TokenItem, tokenize_tagged};
 use bert_model::BertForTokenClassification;
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained;
-use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
-use burn::tensor::Device;
 use burn::train::metric::store::Direction;
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use serde::{Deserialize, Serialize};
 
 use crate::entities::{EntityScores, score_entities};
 use crate::fit::{RunSetup, Selection};
-use crate::inference::batched_rows;
+use crate::inference::Batches;
 use crate::run::RunDir;
 use crate::tagger::TokenTagger;
 use crate::train::BestMetric;
@@ -108,12 +105,10 @@ impl TokenReport {
 pub fn predict_tags(
     model: &BertForTokenClassification,
     items: &[TokenItem],
-    batcher: &TextBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches,
 ) -> Result<Vec<Vec<usize>>> {
-    let rows = batched_rows(items, batch_size, |chunk| {
-        let logits = model.forward(batcher.batch(chunk, device).input);
+    let rows = batches.rows(items, |batch: TokenBatch| {
+        let logits = model.forward(batch.input);
         logits.argmax(2).squeeze_dim::<2>(2).float()
     })?;
     Ok(items
@@ -131,18 +126,15 @@ pub fn predict_tags(
 }
 
 /// Predicts `items`, prints the table and writes `report.json` and `report.txt`.
-#[allow(clippy::too_many_arguments)]
 pub fn evaluate_tagging(
     model: &BertForTokenClassification,
     items: &[TokenItem],
     tags: &LabelVocab,
-    batcher: &TextBatcher,
-    batch_size: usize,
-    device: &Device,
+    batches: &Batches,
     run: &RunDir,
     split: &str,
 ) -> Result<TokenReport> {
-    let predicted = predict_tags(model, items, batcher, batch_size, device)?;
+    let predicted = predict_tags(model, items, batches)?;
     let name = |id: usize| tags.names()[id].clone();
     let sentences: Vec<(Vec<String>, Vec<String>)> = items
         .iter()
@@ -237,9 +229,7 @@ pub fn train_tagger(setup: &RunSetup, cache: &AssetCache) -> Result<TokenReport>
         &model,
         &test,
         &tags,
-        &setup.batcher(),
-        args.batch_size,
-        &setup.device,
+        &Batches::new(&setup.batcher(), args.batch_size, &setup.device),
         &setup.run,
         "test",
     )

@@ -20,6 +20,7 @@ use crate::classifier::TextClassifier;
 use crate::data::DataArgs;
 use crate::evaluate::evaluate_and_report;
 use crate::fit::{RunSetup, Selection};
+use crate::inference::Batches;
 use crate::pretrain_task::{PretrainingReport, train_pretraining};
 use crate::qa_task::{QaReport, train_answerer};
 use crate::regression_task::{RegressionReport, train_regressor};
@@ -313,9 +314,7 @@ fn train_classifier(setup: &RunSetup, cache: &AssetCache) -> Result<Report> {
         &model,
         &data.test,
         &data.labels,
-        &setup.batcher(),
-        args.batch_size,
-        &setup.device,
+        &Batches::new(&setup.batcher(), args.batch_size, &setup.device),
         &setup.run,
         "test",
     )

@@ -13,7 +13,7 @@ use bert_data::dataset::{BuiltinDataset, Example, LabelVocab};
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::{BertConfig, BertForTask, BertModel, pretrained};
 use bert_train::evaluate::evaluate_run;
-use bert_train::inference::predict_probabilities;
+use bert_train::inference::{Batches, predict_probabilities};
 use bert_train::report::Report;
 use bert_train::run::RunDir;
 use bert_train::train::{RunReport, TrainArgs, train};
@@ -147,8 +147,8 @@ fn mean_loss(model_dir: &Path, examples: &[Example]) -> f64 {
     let labels = LabelVocab::from_names(vec!["negative".into(), "positive".into()]);
     let items = tokenize_examples(&classifier.tokenizer, examples, &labels).unwrap();
     let batcher = TextBatcher::for_tokenizer(&classifier.tokenizer);
-    let probabilities =
-        predict_probabilities(&classifier.model, &items, &batcher, 16, &device).unwrap();
+    let batches = Batches::new(&batcher, 16, &device);
+    let probabilities = predict_probabilities(&classifier.model, &items, &batches).unwrap();
     let total: f64 = items
         .iter()
         .zip(&probabilities)

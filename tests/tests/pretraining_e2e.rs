@@ -13,6 +13,7 @@ use bert_data::pretraining::{MaskingBatcher, pretraining_items, split_documents}
 use bert_model::heads::PreTrainingHead;
 use bert_model::pretrained;
 use bert_train::evaluate::evaluate_run;
+use bert_train::inference::Batches;
 use bert_train::predict::predict_run;
 use bert_train::pretrain_task::evaluate_pretraining;
 use bert_train::pretrainer::Pretrainer;
@@ -46,9 +47,7 @@ fn mlm_loss(model_dir: &Path, documents: &[Vec<String>], scratch: &Path) -> f64 
     let report = evaluate_pretraining(
         &Pretrainer { model },
         &items,
-        &MaskingBatcher::new(&tokenizer, 0).unwrap(),
-        16,
-        &device,
+        &Batches::new(&MaskingBatcher::new(&tokenizer, 0).unwrap(), 16, &device),
         &RunDir::new(scratch),
         "train",
     )
