@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::{BertTokenizer, TextBatcher};
-use bert_model::BertConfig;
 use bert_model::pretrained;
+use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::InMemDataset;
@@ -124,6 +124,14 @@ impl RunSetup {
     /// The device training runs on.
     pub fn training_device(&self) -> Device {
         self.device.clone().autodiff()
+    }
+
+    /// Saves the trained `model` with `config` and this run's tokenizer into
+    /// the run directory, and says where.
+    pub fn save<H: TaskHead>(&self, model: &BertForTask<H>, config: &BertConfig) -> Result<()> {
+        self.run.save(model, config, &self.tokenizer)?;
+        println!("saved {}", self.run.root().display());
+        Ok(())
     }
 
     /// The batcher of this run's tokenizer.

@@ -187,8 +187,7 @@ pub fn train_pretraining(setup: &RunSetup, cache: &AssetCache) -> Result<Pretrai
         },
     )?;
     let trained = trained.valid();
-    setup.run.save(&trained.model, &config, &setup.tokenizer)?;
-    println!("saved {}", setup.run.root().display());
+    setup.save(&trained.model, &config)?;
     evaluate_pretraining(
         &trained,
         &test,

@@ -260,8 +260,7 @@ pub fn train_answerer(setup: &RunSetup) -> Result<QaReport> {
         },
     )?;
     let model = trained.model.valid();
-    setup.run.save(&model, &config, &setup.tokenizer)?;
-    println!("saved {}", setup.run.root().display());
+    setup.save(&model, &config)?;
     evaluate_qa(
         &model,
         &splits.test,

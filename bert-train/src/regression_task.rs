@@ -177,12 +177,7 @@ pub fn train_regressor(setup: &RunSetup, cache: &AssetCache) -> Result<Regressio
         |t| t,
     )?;
     let model = trained.model.valid();
-    setup.run.save(
-        &model,
-        &config.with_labels(&[REGRESSION_LABEL.to_string()]),
-        &setup.tokenizer,
-    )?;
-    println!("saved {}", setup.run.root().display());
+    setup.save(&model, &config.with_labels(&[REGRESSION_LABEL.to_string()]))?;
     evaluate_regression(
         &model,
         &test,

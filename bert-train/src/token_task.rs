@@ -221,10 +221,7 @@ pub fn train_tagger(setup: &RunSetup, cache: &AssetCache) -> Result<TokenReport>
         },
     )?;
     let model = trained.model.valid();
-    setup
-        .run
-        .save(&model, &config.with_labels(tags.names()), &setup.tokenizer)?;
-    println!("saved {}", setup.run.root().display());
+    setup.save(&model, &config.with_labels(tags.names()))?;
     evaluate_tagging(
         &model,
         &test,

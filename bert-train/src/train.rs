@@ -308,8 +308,7 @@ fn train_classifier(setup: &RunSetup, cache: &AssetCache) -> Result<Report> {
     )?;
     let model = trained.model.valid();
     let labelled = config.with_labels(data.labels.names());
-    setup.run.save(&model, &labelled, &setup.tokenizer)?;
-    println!("saved {}", setup.run.root().display());
+    setup.save(&model, &labelled)?;
     evaluate_and_report(
         &model,
         &data.test,
