@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::fit::{RunSetup, Selection};
 use crate::inference::Batches;
+use crate::metrics::PearsonMetric;
 use crate::regressor::TextRegressor;
 use crate::run::RunDir;
+use crate::train::BestMetric;
 
 /// The one "label" a regression run's `config.json` carries.
 pub const REGRESSION_LABEL: &str = "score";
@@ -168,13 +170,21 @@ pub fn train_regressor(setup: &RunSetup, cache: &AssetCache) -> Result<Regressio
     let device = setup.training_device();
     let head = ClassifierHeadConfig::for_model(&setup.config, 1).init(&device);
     let (config, model, _) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
-    let selection = Selection::by(&LossMetric::new(), Direction::Lowest, args.patience);
+    let selection = match args.best_metric() {
+        BestMetric::Pearson => {
+            Selection::by(&PearsonMetric::new(), Direction::Highest, args.patience)
+        }
+        _ => Selection::by(&LossMetric::new(), Direction::Lowest, args.patience),
+    };
     let trained = setup.fit(
         TextRegressor { model },
         (train, validation),
         (setup.batcher(), setup.batcher()),
         selection,
-        |t| t,
+        |t| {
+            t.metric_train_numeric(PearsonMetric::new())
+                .metric_valid_numeric(PearsonMetric::new())
+        },
     )?;
     let model = trained.model.valid();
     setup.save(&model, &config.with_labels(&[REGRESSION_LABEL.to_string()]))?;

@@ -12,7 +12,7 @@ use burn::train::metric::{
 };
 use burn::train::{ItemLazy, TrainOutput};
 
-use crate::metrics::ThroughputInput;
+use crate::metrics::{PearsonInput, ThroughputInput};
 
 /// A task output that knows how many examples it covers.
 pub trait Samples {
@@ -109,26 +109,21 @@ impl<O: Samples> Adaptor<ThroughputInput> for Timed<O> {
     }
 }
 
-impl<O: Adaptor<LossInput>> Adaptor<LossInput> for Timed<O> {
-    fn adapt(&self) -> LossInput {
-        self.output.adapt()
-    }
+/// `Timed<O>` adapts to every metric input its output adapts to.
+macro_rules! adapt_through_timed {
+    ($($input:ty),+) => {$(
+        impl<O: Adaptor<$input>> Adaptor<$input> for Timed<O> {
+            fn adapt(&self) -> $input {
+                self.output.adapt()
+            }
+        }
+    )+};
 }
 
-impl<O: Adaptor<AccuracyInput>> Adaptor<AccuracyInput> for Timed<O> {
-    fn adapt(&self) -> AccuracyInput {
-        self.output.adapt()
-    }
-}
-
-impl<O: Adaptor<ConfusionStatsInput>> Adaptor<ConfusionStatsInput> for Timed<O> {
-    fn adapt(&self) -> ConfusionStatsInput {
-        self.output.adapt()
-    }
-}
-
-impl<O: Adaptor<PerplexityInput>> Adaptor<PerplexityInput> for Timed<O> {
-    fn adapt(&self) -> PerplexityInput {
-        self.output.adapt()
-    }
-}
+adapt_through_timed!(
+    LossInput,
+    AccuracyInput,
+    ConfusionStatsInput,
+    PerplexityInput,
+    PearsonInput
+);

@@ -39,13 +39,16 @@ pub enum BestMetric {
     MacroF1,
     /// Validation loss, lower is better.
     Loss,
+    /// Validation Pearson correlation (regression), higher is better.
+    Pearson,
 }
 
 impl BestMetric {
     /// The metric a task selects by when `--best-metric` is not given.
     pub fn default_for(task: Task) -> Self {
         match task {
-            Task::Regression | Task::Mlm => Self::Loss,
+            Task::Regression => Self::Pearson,
+            Task::Mlm => Self::Loss,
             _ => Self::Accuracy,
         }
     }
@@ -118,7 +121,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Validation metric that picks the model kept at the end (default:
-    /// accuracy; loss for regression; token accuracy for token classification).
+    /// accuracy; Pearson for regression; token accuracy for token
+    /// classification; loss for mlm).
     #[arg(long, value_enum)]
     pub best_metric: Option<BestMetric>,
     /// Stop after this many epochs without improvement of the best metric.
@@ -162,10 +166,10 @@ impl TrainArgs {
     pub(crate) fn validate(&self) -> Result<()> {
         let best = self.best_metric();
         let supported = match self.task {
-            Task::Classification | Task::PairClassification => true,
-            Task::Regression => best == BestMetric::Loss,
+            Task::Classification | Task::PairClassification => best != BestMetric::Pearson,
+            Task::Regression => matches!(best, BestMetric::Loss | BestMetric::Pearson),
             Task::TokenClassification | Task::Mlm | Task::QuestionAnswering => {
-                best != BestMetric::MacroF1
+                matches!(best, BestMetric::Accuracy | BestMetric::Loss)
             }
         };
         if !supported {
@@ -289,9 +293,9 @@ fn train_classifier(setup: &RunSetup, cache: &AssetCache) -> Result<Report> {
     let f1 = || FBetaScoreMetric::multiclass(1.0, 1, ClassReduction::Macro);
     let patience = args.patience;
     let selection = match args.best_metric() {
-        BestMetric::Accuracy => Selection::by(&AccuracyMetric::new(), Direction::Highest, patience),
         BestMetric::MacroF1 => Selection::by(&f1(), Direction::Highest, patience),
         BestMetric::Loss => Selection::by(&LossMetric::new(), Direction::Lowest, patience),
+        _ => Selection::by(&AccuracyMetric::new(), Direction::Highest, patience),
     };
     let trained = setup.fit(
         TextClassifier { model },

@@ -15,7 +15,10 @@ use bert_data::token_classification::{TokenItem, tokenize_tagged};
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained;
 use bert_train::evaluate::evaluate_run;
+use bert_train::inference::Batches;
+use bert_train::plots::epoch_history;
 use bert_train::predict::predict_run;
+use bert_train::regression_task::{pearson, predict_values};
 use bert_train::regressor::TextRegressor;
 use bert_train::run::RunDir;
 use bert_train::tagger::TokenTagger;
@@ -86,11 +89,8 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     assert!(report.pearson.is_finite() && report.spearman.is_finite());
 
     // Training loss before (pretrained encoder, new head) and after.
-    let train_split = BuiltinDataset::find("sts_b")
-        .unwrap()
-        .load(&cache)
-        .unwrap()
-        .train;
+    let sts_b = BuiltinDataset::find("sts_b").unwrap().load(&cache).unwrap();
+    let train_split = sts_b.train;
     let loss = |model_dir: &Path, items: &[RegressionItem], tokenizer| {
         let head = ClassifierHeadConfig::for_model(&pretrained::load_config(model_dir).unwrap(), 1)
             .init(&device);
@@ -111,6 +111,27 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     let after = loss(&run, &items, &tokenizer);
     println!("training-set MSE {before:.3} -> {after:.3}");
     assert!(after < before * 0.5, "MSE {before:.3} -> {after:.3}");
+
+    // Validation Pearson is logged for every epoch over the whole split, and
+    // the run keeps the epoch where it is highest.
+    let history = epoch_history(&RunDir::new(&run), "valid", "Pearson");
+    assert_eq!(history.len(), 4, "{history:?}");
+    let best = history.iter().map(|&(_, r)| r).fold(f64::MIN, f64::max);
+    let kept = RunDir::new(&run).load_classifier(48, &device).unwrap();
+    let validation = tokenize_regression(&tokenizer, &sts_b.validation[..32]).unwrap();
+    let batcher = TextBatcher::for_tokenizer(&tokenizer);
+    let predicted = predict_values(
+        &kept.model,
+        &validation,
+        &Batches::new(&batcher, 16, &device),
+    )
+    .unwrap();
+    let truth: Vec<f64> = validation.iter().map(|i| f64::from(i.target)).collect();
+    let kept_pearson = pearson(&truth, &predicted);
+    assert!(
+        (kept_pearson - best).abs() < 1e-4,
+        "kept model's validation Pearson {kept_pearson} is not the best logged {history:?}"
+    );
 
     // predict gives a score per pair, keeping the input's fields.
     let input =
