@@ -181,11 +181,6 @@ impl Default for PearsonMetric {
     }
 }
 
-/// The values of a `[B, 1]` tensor.
-fn column(tensor: &Tensor<2>) -> Result<Vec<f64>, TensorReadError> {
-    tensor.try_to_vec_as::<f64>()
-}
-
 impl Metric for PearsonMetric {
     type Input = PearsonInput;
 
@@ -194,8 +189,9 @@ impl Metric for PearsonMetric {
         input: &PearsonInput,
         _: &MetricMetadata,
     ) -> Result<SerializedEntry, TensorReadError> {
-        self.predictions.extend(column(&input.predictions)?);
-        self.targets.extend(column(&input.targets)?);
+        self.predictions
+            .extend(input.predictions.try_to_vec_as::<f64>()?);
+        self.targets.extend(input.targets.try_to_vec_as::<f64>()?);
         self.state.update(self.correlation(), 1);
         Ok(self.state.compute_update(self.format()))
     }
