@@ -1,6 +1,7 @@
 //! Padding tokenized examples into a rectangular batch for the model.
 
 use bert_model::BertInput;
+use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::Device;
 
 use crate::tokenizer::{BertTokenizer, Encoding};
@@ -106,6 +107,13 @@ impl TextBatcher {
         device: &Device,
     ) -> BertInput {
         self.pad(encodings).to_input(device)
+    }
+}
+
+/// Inputs without targets, for inference.
+impl Batcher<Encoding, BertInput> for TextBatcher {
+    fn batch(&self, encodings: Vec<Encoding>, device: &Device) -> BertInput {
+        self.input(&encodings, device)
     }
 }
 

@@ -4,7 +4,7 @@ use bert_model::BertInput;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::dataset::{DatasetError, Example, LabelVocab};
+use crate::dataset::{DatasetError, Example, LabelVocab, Origin};
 use crate::{BertTokenizer, Encoding, TextBatcher};
 
 /// One tokenized example and its class id.
@@ -26,18 +26,32 @@ pub fn tokenize_examples(
     examples
         .iter()
         .map(|example| {
-            let encoding = tokenizer
-                .encode_text(&example.text, example.text_pair.as_deref())
-                .map_err(|e| DatasetError::Row {
-                    origin: example.origin.to_string(),
-                    message: e.to_string(),
-                })?;
             Ok(ClassificationItem {
-                encoding,
+                encoding: encode_row(
+                    tokenizer,
+                    &example.text,
+                    example.text_pair.as_deref(),
+                    &example.origin,
+                )?,
                 label: labels.id(example)?,
             })
         })
         .collect()
+}
+
+/// Encodes `text` (and `pair`) read at `origin`; a failure names its file and line.
+pub(crate) fn encode_row(
+    tokenizer: &BertTokenizer,
+    text: &str,
+    pair: Option<&str>,
+    origin: &Origin,
+) -> Result<Encoding, DatasetError> {
+    tokenizer
+        .encode_text(text, pair)
+        .map_err(|e| DatasetError::Row {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })
 }
 
 /// A batch ready for the model.

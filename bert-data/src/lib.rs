@@ -3,14 +3,15 @@
 //! Everything between raw text and model input: installing real assets
 //! ([`assets`]), labelled datasets and splits ([`dataset`]), WordPiece
 //! tokenization ([`BertTokenizer`]), padding into batches ([`PaddedBatch`])
-//! and each task's items and batches ([`classification`], [`regression`],
-//! [`token_classification`], [`question_answering`], [`pretraining`] with
-//! BERT's masking).
+//! and each task's items and batches ([`classification`], [`multi_label`],
+//! [`regression`], [`token_classification`], [`question_answering`],
+//! [`pretraining`] with BERT's masking).
 
 pub mod assets;
 mod batch;
 pub mod classification;
 pub mod dataset;
+pub mod multi_label;
 pub mod pretraining;
 pub mod question_answering;
 pub mod regression;

@@ -1,4 +1,4 @@
-//! Pre-training data: raw documents to `[CLS] A [SEP] B [SEP]` items for
+//! Pretraining data: raw documents to `[CLS] A [SEP] B [SEP]` items for
 //! next-sentence prediction (or packed single segments for masked LM alone),
 //! and BERT's masking, drawn afresh for every batch.
 
@@ -49,7 +49,7 @@ fn non_empty(text: &str) -> Option<String> {
     (!trimmed.is_empty()).then_some(trimmed)
 }
 
-/// One pre-training example before masking.
+/// One pretraining example before masking.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PretrainingItem {
     /// `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`.
@@ -107,7 +107,7 @@ impl ItemBuilder {
     }
 }
 
-/// Tokenizes `documents` into pre-training items. With `next_sentence`, each
+/// Tokenizes `documents` into pretraining items. With `next_sentence`, each
 /// sentence followed by another in its document becomes a pair, whose B is
 /// that successor half of the time and a sentence of another document
 /// otherwise (seeded by `seed`); without, each document's sentences are packed
@@ -220,7 +220,7 @@ pub struct PretrainingBatch {
     pub next_sentence_labels: Option<Tensor<1, Int>>,
 }
 
-/// Pads and masks pre-training items; every batch draws new masks from a
+/// Pads and masks pretraining items; every batch draws new masks from a
 /// seeded generator (the same sequence of batches on every run).
 #[derive(Clone, Debug)]
 pub struct MaskingBatcher {

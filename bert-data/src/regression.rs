@@ -5,6 +5,7 @@ use bert_model::BertInput;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::classification::encode_row;
 use crate::dataset::{DatasetError, Example};
 use crate::{BertTokenizer, Encoding, TextBatcher};
 
@@ -26,26 +27,26 @@ pub fn tokenize_regression(
     examples
         .iter()
         .map(|example| {
-            let row_error = |message: String| DatasetError::Row {
-                origin: example.origin.to_string(),
-                message,
-            };
             let target = example
                 .label
                 .trim()
                 .parse::<f32>()
                 .ok()
                 .filter(|value| value.is_finite())
-                .ok_or_else(|| {
-                    row_error(format!(
+                .ok_or_else(|| DatasetError::Row {
+                    origin: example.origin.to_string(),
+                    message: format!(
                         "expected a number as the regression target, found {:?}",
                         example.label
-                    ))
+                    ),
                 })?;
             Ok(RegressionItem {
-                encoding: tokenizer
-                    .encode_text(&example.text, example.text_pair.as_deref())
-                    .map_err(|e| row_error(e.to_string()))?,
+                encoding: encode_row(
+                    tokenizer,
+                    &example.text,
+                    example.text_pair.as_deref(),
+                    &example.origin,
+                )?,
                 target,
             })
         })

@@ -50,7 +50,7 @@ impl BertInput {
 
 /// What [`BertModel::forward`] returns.
 #[derive(Clone, Debug)]
-pub struct BertOutput {
+pub struct BertModelOutput {
     /// Hidden state of every token after the last layer, `[B, S, H]`.
     pub last_hidden_state: Tensor<3>,
     /// `tanh(dense(last_hidden_state[:, 0]))`, `[B, H]`.
@@ -190,10 +190,10 @@ impl BertSelfAttention {
     }
 }
 
-/// Dense + dropout + residual LayerNorm, after attention (`attention.output`)
-/// and after the feed-forward block (`output`).
+/// Dense + dropout + residual LayerNorm after self-attention
+/// (`attention.output`, Hugging Face's `BertSelfOutput`).
 #[derive(Module, Debug)]
-pub struct BertResidualOutput {
+pub struct BertSelfOutput {
     /// Projection back to `H`.
     pub dense: Linear,
     /// Normalisation of projection + residual.
@@ -202,7 +202,11 @@ pub struct BertResidualOutput {
     pub dropout: Dropout,
 }
 
-impl BertResidualOutput {
+/// The same block after the feed-forward expansion, projecting
+/// `intermediate_size -> H` (`output`, Hugging Face's `BertOutput`).
+pub type BertOutput = BertSelfOutput;
+
+impl BertSelfOutput {
     /// Creates a randomly initialised block projecting `d_input -> H`.
     pub fn new(d_input: usize, config: &BertConfig, device: &Device) -> Self {
         Self {
@@ -225,7 +229,7 @@ pub struct BertAttention {
     /// Multi-head self-attention (`attention.self` in Hugging Face checkpoints).
     pub self_attention: BertSelfAttention,
     /// Projection, dropout and residual LayerNorm.
-    pub output: BertResidualOutput,
+    pub output: BertSelfOutput,
 }
 
 impl BertAttention {
@@ -261,7 +265,7 @@ pub struct BertLayer {
     /// Feed-forward expansion.
     pub intermediate: BertIntermediate,
     /// Feed-forward projection with residual LayerNorm.
-    pub output: BertResidualOutput,
+    pub output: BertOutput,
 }
 
 impl BertLayer {
@@ -270,13 +274,13 @@ impl BertLayer {
         Self {
             attention: BertAttention {
                 self_attention: BertSelfAttention::new(config, device),
-                output: BertResidualOutput::new(config.hidden_size, config, device),
+                output: BertSelfOutput::new(config.hidden_size, config, device),
             },
             intermediate: BertIntermediate {
                 dense: linear(config.hidden_size, config.intermediate_size, config, device),
                 activation: config.hidden_act,
             },
-            output: BertResidualOutput::new(config.intermediate_size, config, device),
+            output: BertOutput::new(config.intermediate_size, config, device),
         }
     }
 
@@ -350,14 +354,14 @@ impl BertModel {
     /// Encodes a batch: `[B, S]` ids to `[B, S, H]` hidden states and `[B, H]` pooled output.
     ///
     /// Padding (mask 0) never changes the outputs at real tokens.
-    pub fn forward(&self, input: BertInput) -> BertOutput {
+    pub fn forward(&self, input: BertInput) -> BertModelOutput {
         let mask_bias = attention_mask_bias(input.attention_mask);
         let embedded = self
             .embeddings
             .forward(input.input_ids, input.token_type_ids);
         let last_hidden_state = self.encoder.forward(embedded, mask_bias);
         let pooled_output = self.pooler.forward(last_hidden_state.clone());
-        BertOutput {
+        BertModelOutput {
             last_hidden_state,
             pooled_output,
         }

@@ -19,6 +19,19 @@ pub enum HiddenAct {
     Relu,
 }
 
+/// What a sequence classification head's outputs mean (`problem_type`,
+/// which picks the loss in transformers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemType {
+    /// One class per example: softmax and cross-entropy.
+    SingleLabelClassification,
+    /// Zero or more classes per example: a sigmoid per class, binary cross-entropy.
+    MultiLabelClassification,
+    /// One number per output: mean squared error.
+    Regression,
+}
+
 /// BERT hyper-parameters, field for field as Hugging Face names them.
 ///
 /// Unknown fields of `config.json` are ignored; missing ones take
@@ -60,6 +73,9 @@ pub struct BertConfig {
     /// Class index by label name, the inverse of `id2label`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub label2id: BTreeMap<String, usize>,
+    /// What a sequence classification head predicts, when the config says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem_type: Option<ProblemType>,
 }
 
 impl Default for BertConfig {
@@ -81,6 +97,7 @@ impl Default for BertConfig {
             classifier_dropout: None,
             id2label: BTreeMap::new(),
             label2id: BTreeMap::new(),
+            problem_type: None,
         }
     }
 }
@@ -217,6 +234,12 @@ impl BertConfig {
             .enumerate()
             .map(|(id, name)| (name, id))
             .collect();
+        self
+    }
+
+    /// Sets `problem_type`.
+    pub fn with_problem_type(mut self, problem_type: ProblemType) -> Self {
+        self.problem_type = Some(problem_type);
         self
     }
 

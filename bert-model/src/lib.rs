@@ -34,9 +34,9 @@ mod task;
 
 pub use bert::{
     BertAttention, BertEmbeddings, BertEncoder, BertInput, BertIntermediate, BertLayer, BertModel,
-    BertOutput, BertPooler, BertResidualOutput, BertSelfAttention,
+    BertModelOutput, BertOutput, BertPooler, BertSelfAttention, BertSelfOutput,
 };
-pub use config::{BertConfig, ConfigError, HiddenAct};
+pub use config::{BertConfig, ConfigError, HiddenAct, ProblemType};
 pub use heads::TaskHead;
 pub use pooling::{Pooling, l2_normalize, mean_pool};
 pub use task::{

@@ -2,7 +2,7 @@
 
 use burn::tensor::{Int, Tensor};
 
-use crate::bert::BertOutput;
+use crate::bert::BertModelOutput;
 
 /// How a sentence embedding is read off the encoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl std::str::FromStr for Pooling {
 
 impl Pooling {
     /// `[B, S, H]` hidden states and `[B, S]` mask to L2-normalised `[B, H]` embeddings.
-    pub fn embed(self, encoded: &BertOutput, attention_mask: Tensor<2, Int>) -> Tensor<2> {
+    pub fn embed(self, encoded: &BertModelOutput, attention_mask: Tensor<2, Int>) -> Tensor<2> {
         let hidden = encoded.last_hidden_state.clone();
         let pooled = match self {
             Self::Mean => mean_pool(hidden, attention_mask),

@@ -2,7 +2,7 @@
 //! masks, activations and swappable heads.
 
 use bert_model::heads::{ClassifierHeadConfig, TaskHead};
-use bert_model::{BertConfig, BertForTask, BertInput, BertModel, BertOutput, HiddenAct};
+use bert_model::{BertConfig, BertForTask, BertInput, BertModel, BertModelOutput, HiddenAct};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -47,7 +47,7 @@ fn input(ids: &[i64], mask: &[i64], device: &Device) -> BertInput {
 }
 
 /// Hidden states of the first `n` tokens, row 0.
-fn first_tokens(output: &BertOutput, n: usize) -> Vec<f32> {
+fn first_tokens(output: &BertModelOutput, n: usize) -> Vec<f32> {
     let [_, _, width] = output.last_hidden_state.dims();
     values(
         output
@@ -170,7 +170,7 @@ impl TaskHead for TokenScorer {
     type Output = Tensor<3>;
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["scorer"];
 
-    fn forward(&self, encoded: BertOutput) -> Tensor<3> {
+    fn forward(&self, encoded: BertModelOutput) -> Tensor<3> {
         self.scorer.forward(encoded.last_hidden_state)
     }
 }

@@ -1,11 +1,8 @@
-//! Batched predictions for tokenized items: the library API behind `eval`
-//! and `predict`.
+//! Batched forward passes over items, in order: what `eval` and `predict`
+//! share across tasks.
 
 use bert_data::TextBatcher;
-use bert_data::classification::{ClassificationBatch, ClassificationItem};
-use bert_model::BertForSequenceClassification;
 use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
 /// How inference feeds items to a model: `batcher` makes batches of at
@@ -61,17 +58,6 @@ impl<'a, Bt> Batches<'a, Bt> {
         }
         Ok(rows)
     }
-}
-
-/// Softmax probabilities `[num_labels]` for every item, in order.
-pub fn predict_probabilities(
-    model: &BertForSequenceClassification,
-    items: &[ClassificationItem],
-    batches: &Batches,
-) -> anyhow::Result<Vec<Vec<f32>>> {
-    batches.rows(items, |batch: ClassificationBatch| {
-        softmax(model.forward(batch.input), 1)
-    })
 }
 
 /// Index of the largest value.

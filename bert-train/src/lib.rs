@@ -3,44 +3,31 @@
 //! Fine-tuning, evaluation and inference for bert-burn, and the
 //! command-line program built on them.
 //!
-//! - [`train::train`]: fine-tune for a [task](task::Task) (text or pair
-//!   classification, regression, token classification, question answering,
-//!   masked-LM and next-sentence pre-training) with burn-train's
-//!   `Learner` ([`fit`]: AdamW without decay on biases and LayerNorm, warm-up
-//!   then linear decay, global gradient clipping, accumulation, best-epoch
-//!   restore, early stopping, resume) and write a [run directory](run).
-//! - [`evaluate::evaluate_run`], [`predict::predict_lines`],
-//!   [`inference::predict_probabilities`]: use a finished run.
-//! - [`embed`]: sentence embeddings; [`bench`]: speed and memory.
-//! - [`backend`]: the device of the backend compiled in.
+//! - [`task::Task`]: one task end to end (data, head, loss, metrics,
+//!   report, predictions); [`tasks`] lists the built-in ones
+//!   (classification, pair classification, multi-label, regression, token
+//!   classification, question answering, masked-LM pretraining) and runs
+//!   `train`, `eval` and `predict` for the one a run names.
+//! - [`driver`]: trains, evaluates and applies any task, the same way.
+//! - [`training`]: what every task's training shares: arguments, data
+//!   sources, burn-train's `Learner` with AdamW (no decay on biases and
+//!   LayerNorm), warm-up then linear decay, global gradient clipping,
+//!   accumulation, best-epoch restore, early stopping and resume.
+//! - [`run`]: the run directory, its files and plots.
+//! - [`embed`]: sentence embeddings; [`bench`]: speed and memory;
+//!   [`backend`]: the device of the backend compiled in.
+//!
+//! Layers import only those below them: `tasks` → `driver` → `task` →
+//! `training`, `run`, `inference`, `predict`, `scores`.
 
 pub mod backend;
 pub mod bench;
-pub mod classifier;
-pub mod data;
+pub mod driver;
 pub mod embed;
-pub mod entities;
-pub mod evaluate;
-pub mod fit;
-pub mod grad_clip;
 pub mod inference;
-pub mod layer_profile;
-pub mod metrics;
-pub mod optim;
-pub mod plots;
 pub mod predict;
-pub mod pretrain_task;
-pub mod pretrainer;
-pub mod qa_task;
-pub mod regression_task;
-pub mod regressor;
-pub mod renderer;
-pub mod report;
 pub mod run;
-pub mod span_extractor;
-pub mod step;
-pub mod strategy;
-pub mod tagger;
+pub mod scores;
 pub mod task;
-pub mod token_task;
-pub mod train;
+pub mod tasks;
+pub mod training;

@@ -12,10 +12,8 @@ use bert_model::{Pooling, pretrained};
 use bert_train::backend;
 use bert_train::bench::{BenchArgs, bench};
 use bert_train::embed::SentenceEmbedder;
-use bert_train::evaluate::evaluate_run;
-use bert_train::predict::predict_run;
 use bert_train::run::RunDir;
-use bert_train::train::{TrainArgs, train};
+use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
 use clap::{Parser, Subcommand};
 
 /// Fine-tune and use BERT models with burn.

@@ -12,11 +12,10 @@ use bert_data::classification::tokenize_examples;
 use bert_data::dataset::{BuiltinDataset, Example, LabelVocab};
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::{BertConfig, BertForTask, BertModel, pretrained};
-use bert_train::evaluate::evaluate_run;
-use bert_train::inference::{Batches, predict_probabilities};
-use bert_train::report::Report;
+use bert_train::inference::Batches;
 use bert_train::run::RunDir;
-use bert_train::train::{RunReport, TrainArgs, train};
+use bert_train::tasks::classification::{ClassificationReport, predict_probabilities};
+use bert_train::tasks::{RunReport, TrainArgs, evaluate_run, train};
 use clap::Parser;
 use tempfile::TempDir;
 
@@ -132,11 +131,8 @@ fn args(model: &Path, data: &Path, run: &Path, extra: &[&str]) -> TrainArgs {
 }
 
 /// The classification report of a run that must have succeeded.
-fn classification<E: std::fmt::Debug>(report: Result<RunReport, E>) -> Report {
-    match report.unwrap() {
-        RunReport::Classification(report) => report,
-        other => panic!("expected a classification report, got {other:?}"),
-    }
+fn classification<E: std::fmt::Debug>(report: Result<RunReport, E>) -> ClassificationReport {
+    report.unwrap().get().unwrap()
 }
 
 /// Mean cross-entropy of `model_dir`'s classifier on `examples`.
@@ -237,7 +233,7 @@ fn unknown_label_in_validation_names_file_and_line() {
     let validation = root.join("validation.csv");
     std::fs::write(&validation, "text,label\ngreat,positive\nmeh,neutral\n").unwrap();
     let mut args = args(model, train_file, &root.join("run"), &[]);
-    args.data.validation_file = Some(validation.clone());
+    args.training.data.validation_file = Some(validation.clone());
     let error = train(args, false, device(), &AssetCache::from_env()).unwrap_err();
     let message = format!("{error:#}");
     assert!(
@@ -277,8 +273,8 @@ fn bad_settings_and_missing_runs_are_reported() {
         );
     }
     let mut unknown = args(model, data, &root.join("run"), &[]);
-    unknown.data.train_file = None;
-    unknown.data.dataset = Some("no_such_dataset".into());
+    unknown.training.data.train_file = None;
+    unknown.training.data.dataset = Some("no_such_dataset".into());
     let error = train(unknown, false, device(), &cache).unwrap_err();
     assert!(
         format!("{error:#}").contains("unknown dataset \"no_such_dataset\""),

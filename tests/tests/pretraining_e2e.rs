@@ -1,7 +1,7 @@
-//! Masked-LM + next-sentence pre-training end to end with all-MiniLM-L6-v2
+//! Masked-LM + next-sentence pretraining end to end with all-MiniLM-L6-v2
 //! on a small real subset (imdb reviews): the loss falls, the run reloads and
 //! evaluates to the same report, and `train --model RUN` fine-tunes a
-//! classifier from it (domain-adaptive pre-training).
+//! classifier from it (domain-adaptive pretraining).
 
 use std::path::Path;
 
@@ -10,15 +10,14 @@ use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::BuiltinDataset;
 use bert_data::pretraining::{MaskingBatcher, pretraining_items, split_documents};
-use bert_model::heads::PreTrainingHead;
+use bert_model::heads::PretrainingHeadConfig;
 use bert_model::pretrained;
-use bert_train::evaluate::evaluate_run;
 use bert_train::inference::Batches;
-use bert_train::predict::predict_run;
-use bert_train::pretrain_task::evaluate_pretraining;
-use bert_train::pretrainer::Pretrainer;
 use bert_train::run::RunDir;
-use bert_train::train::{RunReport, TrainArgs, train};
+use bert_train::task::Task;
+use bert_train::tasks::classification::ClassificationReport;
+use bert_train::tasks::mlm::{Mlm, PretrainingReport};
+use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -34,24 +33,25 @@ fn parse(argv: &[&str]) -> TrainArgs {
 }
 
 /// MLM loss of `model_dir` (its heads, or new ones) on `documents`, fixed masks.
-fn mlm_loss(model_dir: &Path, documents: &[Vec<String>], scratch: &Path) -> f64 {
+fn mlm_loss(model_dir: &Path, documents: &[Vec<String>]) -> f64 {
     let device = device();
     let tokenizer = BertTokenizer::from_dir(model_dir)
         .unwrap()
         .with_max_len(48)
         .unwrap();
     let config = pretrained::load_config(model_dir).unwrap();
-    let head = PreTrainingHead::new(&config, &device);
+    let head = PretrainingHeadConfig::for_model(&config).init(&device);
     let (_, model, _) = pretrained::load_for_task(model_dir, head, &device).unwrap();
     let items = pretraining_items(&tokenizer, documents, true, 5).unwrap();
-    let report = evaluate_pretraining(
-        &Pretrainer { model },
-        &items,
-        &Batches::new(&MaskingBatcher::new(&tokenizer, 0).unwrap(), 16, &device),
-        &RunDir::new(scratch),
-        "train",
-    )
-    .unwrap();
+    let report = Mlm::default()
+        .evaluate(
+            &model,
+            documents,
+            &items,
+            &Batches::new(&MaskingBatcher::new(&tokenizer, 0).unwrap(), 16, &device),
+            "train",
+        )
+        .unwrap();
     report.mlm_loss
 }
 
@@ -89,10 +89,7 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         "--warmup-ratio",
         "0",
     ]);
-    let report = match train(args, false, device(), &cache).unwrap() {
-        RunReport::Pretraining(report) => report,
-        other => panic!("expected a pre-training report, got {other:?}"),
-    };
+    let report: PretrainingReport = train(args, false, device(), &cache).unwrap().get().unwrap();
     assert!(
         report.masked_tokens > 100,
         "{} masked tokens",
@@ -111,20 +108,19 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         .iter()
         .flat_map(|e| split_documents(&e.text))
         .collect();
-    let before = mlm_loss(&minilm_dir(), &documents, root);
-    let after = mlm_loss(&run, &documents, root);
+    let before = mlm_loss(&minilm_dir(), &documents);
+    let after = mlm_loss(&run, &documents);
     println!("training-set MLM loss {before:.3} -> {after:.3}");
     assert!(after < before * 0.8, "MLM loss {before:.3} -> {after:.3}");
 
     // The run reloads (tied decoder, cls.* heads) to the same test report.
-    match evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache).unwrap() {
-        RunReport::Pretraining(reloaded) => {
-            assert_eq!(reloaded.masked_tokens, report.masked_tokens);
-            assert!((reloaded.mlm_loss - report.mlm_loss).abs() < 1e-4);
-            assert_eq!(reloaded.nsp_accuracy, report.nsp_accuracy);
-        }
-        other => panic!("expected a pre-training report, got {other:?}"),
-    }
+    let reloaded: PretrainingReport = evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(reloaded.masked_tokens, report.masked_tokens);
+    assert!((reloaded.mlm_loss - report.mlm_loss).abs() < 1e-4);
+    assert_eq!(reloaded.nsp_accuracy, report.nsp_accuracy);
 
     let error = predict_run(
         &RunDir::new(&run),
@@ -135,9 +131,9 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
     )
     .unwrap_err()
     .to_string();
-    assert!(error.contains("is a pre-training run"), "{error}");
+    assert!(error.contains("an mlm run predicts nothing"), "{error}");
 
-    // Domain-adaptive pre-training, then classification from the run.
+    // Domain-adaptive pretraining, then classification from the run.
     let classifier_run = root.join("classifier").display().to_string();
     let args = parse(&[
         "--model",
@@ -153,8 +149,6 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         "--max-len",
         "32",
     ]);
-    match train(args, false, device(), &cache).unwrap() {
-        RunReport::Classification(report) => assert_eq!(report.labels, ["negative", "positive"]),
-        other => panic!("expected a classification report, got {other:?}"),
-    }
+    let report: ClassificationReport = train(args, false, device(), &cache).unwrap().get().unwrap();
+    assert_eq!(report.labels, ["negative", "positive"]);
 }

@@ -10,10 +10,9 @@ use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{BuiltinDataset, SplitMix64};
 use bert_data::question_answering::{QaWindows, qa_features, read_squad};
-use bert_train::evaluate::evaluate_run;
-use bert_train::predict::predict_run;
 use bert_train::run::RunDir;
-use bert_train::train::{RunReport, TrainArgs, train};
+use bert_train::tasks::question_answering::QaReport;
+use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
 use clap::Parser;
 use serde_json::json;
 
@@ -142,10 +141,7 @@ fn learns_to_find_spans_on_a_generated_task() {
     ];
     device().seed(2);
     let args = Cli::try_parse_from(argv).unwrap().args;
-    let report = match train(args, false, device(), &cache).unwrap() {
-        RunReport::QuestionAnswering(report) => report,
-        other => panic!("expected a question-answering report, got {other:?}"),
-    };
+    let report: QaReport = train(args, false, device(), &cache).unwrap().get().unwrap();
     assert_eq!(report.examples, 32);
     assert!(
         report.features > 32,
@@ -172,13 +168,12 @@ fn learns_to_find_spans_on_a_generated_task() {
     let line: serde_json::Value = serde_json::from_slice(&output).unwrap();
     assert_eq!(line["answer"], "violin");
 
-    match evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache).unwrap() {
-        RunReport::QuestionAnswering(reloaded) => {
-            assert_eq!(
-                (reloaded.exact_match, reloaded.f1),
-                (report.exact_match, report.f1)
-            );
-        }
-        other => panic!("expected a question-answering report, got {other:?}"),
-    }
+    let reloaded: QaReport = evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(
+        (reloaded.exact_match, reloaded.f1),
+        (report.exact_match, report.f1)
+    );
 }

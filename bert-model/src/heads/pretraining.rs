@@ -1,13 +1,14 @@
-//! BERT's pre-training heads (Hugging Face `BertForPreTraining`'s `cls.*`):
+//! BERT's pretraining heads (Hugging Face `BertForPreTraining`'s `cls.*`):
 //! the masked-LM head, whose decoder is tied to the word embeddings, and the
 //! next-sentence head on the pooled `[CLS]` output.
 
+use burn::config::Config;
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, Linear, LinearConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
 use super::TaskHead;
-use crate::bert::{BertOutput, layer_norm, normal_init};
+use crate::bert::{BertModelOutput, normal_init};
 use crate::config::{BertConfig, HiddenAct};
 use crate::task::BertForTask;
 
@@ -34,7 +35,7 @@ pub struct LmPredictionHead {
 
 /// The two heads under Hugging Face's `cls.` prefix.
 #[derive(Module, Debug)]
-pub struct PreTrainingHeads {
+pub struct PretrainingHeads {
     /// Masked-LM head.
     pub predictions: LmPredictionHead,
     /// Next-sentence head: `H -> 2` on the pooled output (0: B follows A, 1: B is random).
@@ -43,28 +44,54 @@ pub struct PreTrainingHeads {
 
 /// Masked-LM and next-sentence heads.
 #[derive(Module, Debug)]
-pub struct PreTrainingHead {
+pub struct PretrainingHead {
     /// Checkpoint prefix `cls`.
-    pub cls: PreTrainingHeads,
+    pub cls: PretrainingHeads,
 }
 
-impl PreTrainingHead {
-    /// Randomly initialised heads for `config` (zero decoder bias, as Hugging Face).
-    pub fn new(config: &BertConfig, device: &Device) -> Self {
+/// Settings of a [`PretrainingHead`].
+#[derive(Config, Debug)]
+pub struct PretrainingHeadConfig {
+    /// Width of the hidden states it reads (`hidden_size`).
+    pub hidden_size: usize,
+    /// Size of the vocabulary the decoder predicts (`vocab_size`).
+    pub vocab_size: usize,
+    /// Activation of the masked-LM transform (`hidden_act`).
+    pub hidden_act: HiddenAct,
+    /// Epsilon of the transform's LayerNorm.
+    #[config(default = 1e-12)]
+    pub layer_norm_eps: f64,
+    /// Standard deviation of the initial weights.
+    #[config(default = 0.02)]
+    pub initializer_range: f64,
+}
+
+impl PretrainingHeadConfig {
+    /// The heads Hugging Face would build for `config`.
+    pub fn for_model(config: &BertConfig) -> Self {
+        Self::new(config.hidden_size, config.vocab_size, config.hidden_act)
+            .with_layer_norm_eps(config.layer_norm_eps)
+            .with_initializer_range(config.initializer_range)
+    }
+
+    /// Randomly initialised heads (zero decoder bias, as Hugging Face).
+    pub fn init(&self, device: &Device) -> PretrainingHead {
         let linear = |out| {
-            LinearConfig::new(config.hidden_size, out)
-                .with_initializer(normal_init(config.initializer_range))
+            LinearConfig::new(self.hidden_size, out)
+                .with_initializer(normal_init(self.initializer_range))
                 .init(device)
         };
-        Self {
-            cls: PreTrainingHeads {
+        PretrainingHead {
+            cls: PretrainingHeads {
                 predictions: LmPredictionHead {
                     transform: PredictionTransform {
-                        dense: linear(config.hidden_size),
-                        activation: config.hidden_act,
-                        layer_norm: layer_norm(config, device),
+                        dense: linear(self.hidden_size),
+                        activation: self.hidden_act,
+                        layer_norm: LayerNormConfig::new(self.hidden_size)
+                            .with_epsilon(self.layer_norm_eps)
+                            .init(device),
                     },
-                    bias: Param::from_tensor(Tensor::zeros([config.vocab_size], device)),
+                    bias: Param::from_tensor(Tensor::zeros([self.vocab_size], device)),
                 },
                 seq_relationship: linear(2),
             },
@@ -73,24 +100,24 @@ impl PreTrainingHead {
 }
 
 /// What the heads predict before decoding.
-pub struct PreTrainingOutput {
+pub struct PretrainingHeadOutput {
     /// Transformed hidden states, `[B, T, H]`, to decode at masked positions.
     pub transformed: Tensor<3>,
     /// Next-sentence logits, `[B, 2]`.
     pub nsp_logits: Tensor<2>,
 }
 
-impl TaskHead for PreTrainingHead {
-    type Output = PreTrainingOutput;
+impl TaskHead for PretrainingHead {
+    type Output = PretrainingHeadOutput;
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["cls"];
 
-    fn forward(&self, encoded: BertOutput) -> PreTrainingOutput {
+    fn forward(&self, encoded: BertModelOutput) -> PretrainingHeadOutput {
         let transform = &self.cls.predictions.transform;
         let hidden = transform
             .activation
             .apply(transform.dense.forward(encoded.last_hidden_state));
-        PreTrainingOutput {
+        PretrainingHeadOutput {
             transformed: transform.layer_norm.forward(hidden),
             nsp_logits: self.cls.seq_relationship.forward(encoded.pooled_output),
         }
@@ -98,7 +125,7 @@ impl TaskHead for PreTrainingHead {
 }
 
 /// Hugging Face's `BertForPreTraining`.
-pub type BertForPreTraining = BertForTask<PreTrainingHead>;
+pub type BertForPreTraining = BertForTask<PretrainingHead>;
 
 impl BertForPreTraining {
     /// Vocabulary logits `[M, vocab_size]` at the flat positions

@@ -6,7 +6,7 @@ use burn::nn::{Dropout, Linear};
 use burn::tensor::Tensor;
 
 use super::TaskHead;
-use crate::bert::BertOutput;
+use crate::bert::BertModelOutput;
 
 /// Dropout + linear on the pooled output (build it with [`ClassifierHeadConfig::init`](super::ClassifierHeadConfig::init)).
 #[derive(Module, Debug)]
@@ -30,7 +30,7 @@ impl TaskHead for SequenceClassificationHead {
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["classifier"];
 
-    fn forward(&self, encoded: BertOutput) -> Tensor<2> {
+    fn forward(&self, encoded: BertModelOutput) -> Tensor<2> {
         self.classifier
             .forward(self.dropout.forward(encoded.pooled_output))
     }

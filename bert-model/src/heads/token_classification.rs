@@ -6,7 +6,7 @@ use burn::nn::{Dropout, Linear};
 use burn::tensor::Tensor;
 
 use super::TaskHead;
-use crate::bert::BertOutput;
+use crate::bert::BertModelOutput;
 
 /// Dropout + linear on each token (build it with [`ClassifierHeadConfig::init_token`](super::ClassifierHeadConfig::init_token)).
 #[derive(Module, Debug)]
@@ -30,7 +30,7 @@ impl TaskHead for TokenClassificationHead {
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["classifier"];
 
-    fn forward(&self, encoded: BertOutput) -> Tensor<3> {
+    fn forward(&self, encoded: BertModelOutput) -> Tensor<3> {
         self.classifier
             .forward(self.dropout.forward(encoded.last_hidden_state))
     }

@@ -15,7 +15,7 @@ use burn::train::{
     TrainingItem, ValidLoader,
 };
 
-use crate::grad_clip::average_and_clip;
+use super::grad_clip::average_and_clip;
 
 /// The validation metric that picks the best epoch.
 #[derive(Clone, Debug)]

@@ -15,9 +15,12 @@ use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 use burn::train::TrainStep;
 use serde::Serialize;
 
-use crate::classifier::TextClassifier;
-use crate::layer_profile::profile_layer;
-use crate::optim::adamw;
+mod layer_profile;
+
+use crate::task::TaskModel;
+use crate::tasks::classification::Classification;
+use crate::training::adamw;
+use layer_profile::profile_layer;
 
 /// Which model to time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -296,8 +299,9 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         }
         BenchMode::Train => {
             let device = device.autodiff();
-            let mut classifier = TextClassifier {
+            let mut classifier = TaskModel {
                 model: model(args, &device)?,
+                task: Classification::new(false, Default::default()),
             };
             let mut optimizer = adamw(0.01, 1e-8);
             for step in 0..args.warmup + args.steps {

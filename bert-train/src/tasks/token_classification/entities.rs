@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::scores::ClassScores;
+
 /// One entity: its type and the half-open range of words it covers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Entity {
@@ -45,43 +47,11 @@ pub fn entities(tags: &[impl AsRef<str>]) -> Vec<Entity> {
     found
 }
 
-/// Precision, recall and F1 of a set of predictions.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct EntityScores {
-    /// Of the predicted entities, the share that are right (type and span).
-    pub precision: f64,
-    /// Of the true entities, the share found.
-    pub recall: f64,
-    /// Harmonic mean of precision and recall.
-    pub f1: f64,
-    /// True entities.
-    pub support: usize,
-}
-
-impl EntityScores {
-    fn new(correct: usize, predicted: usize, support: usize) -> Self {
-        let ratio = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
-        let precision = ratio(correct, predicted);
-        let recall = ratio(correct, support);
-        let f1 = if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        };
-        Self {
-            precision,
-            recall,
-            f1,
-            support,
-        }
-    }
-}
-
 /// Micro-averaged scores over all entities and scores per entity type, for
 /// sentences given as (true tags, predicted tags).
 pub fn score_entities<S: AsRef<str>>(
     sentences: &[(Vec<S>, Vec<S>)],
-) -> (EntityScores, BTreeMap<String, EntityScores>) {
+) -> (ClassScores, BTreeMap<String, ClassScores>) {
     let mut counts: BTreeMap<String, [usize; 3]> = BTreeMap::new();
     for (truth, predicted) in sentences {
         let truth: BTreeSet<Entity> = entities(truth).into_iter().collect();
@@ -102,9 +72,12 @@ pub fn score_entities<S: AsRef<str>>(
     });
     let per_type = counts
         .into_iter()
-        .map(|(kind, [c, p, s])| (kind, EntityScores::new(c, p, s)))
+        .map(|(kind, [c, p, s])| (kind, ClassScores::from_counts(c, p, s)))
         .collect();
-    (EntityScores::new(total[0], total[1], total[2]), per_type)
+    (
+        ClassScores::from_counts(total[0], total[1], total[2]),
+        per_type,
+    )
 }
 
 #[cfg(test)]

@@ -11,6 +11,11 @@
 //! ```
 //! A run directory is itself a Hugging Face model directory.
 
+mod plots;
+
+pub(crate) use plots::{FONT, ensure_font, plot_error};
+pub use plots::{History, curves_png, epoch_history};
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -99,24 +104,29 @@ impl RunDir {
         Ok(())
     }
 
-    /// Loads the fine-tuned classifier, tokenizer and labels of the run.
+    /// The run's `config.json`.
+    pub fn config(&self) -> Result<BertConfig> {
+        Ok(pretrained::load_config(&self.root)?)
+    }
+
+    /// Loads the fine-tuned classifier (or regressor), tokenizer and labels of the run.
     pub fn load_classifier(&self, max_len: usize, device: &Device) -> Result<TrainedClassifier> {
-        let config = pretrained::load_config(&self.root)?;
+        let config = self.config()?;
         if config.labels().is_empty() {
             bail!("{}: config.json has no id2label", self.root.display());
         }
-        self.load_model(max_len, device, |config, labels| {
-            ClassifierHeadConfig::for_model(config, labels).init(device)
+        self.load_model(max_len, device, |config| {
+            ClassifierHeadConfig::for_model(config, config.labels().len()).init(device)
         })
     }
 
-    /// Loads the run's model with the head `head(config, number of labels)`,
-    /// its tokenizer (truncating to `max_len`) and labels (none for pre-training).
+    /// Loads the run's model with the head `head(config)`, its tokenizer
+    /// (truncating to `max_len`) and labels (none for pretraining).
     pub fn load_model<H: TaskHead>(
         &self,
         max_len: usize,
         device: &Device,
-        head: impl FnOnce(&BertConfig, usize) -> H,
+        head: impl FnOnce(&BertConfig) -> H,
     ) -> Result<TrainedModel<H>> {
         if !self.file("model.safetensors").is_file() {
             bail!(
@@ -124,9 +134,9 @@ impl RunDir {
                 self.root.display()
             );
         }
-        let config = pretrained::load_config(&self.root)?;
+        let config = self.config()?;
         let labels = LabelVocab::from_names(config.labels());
-        let head = head(&config, labels.len());
+        let head = head(&config);
         let (_, model, status) = pretrained::load_for_task(&self.root, head, device)?;
         if let HeadStatus::Initialised { .. } = status {
             bail!(

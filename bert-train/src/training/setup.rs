@@ -1,5 +1,5 @@
-//! What training shares across tasks: resuming, the pretrained model and its
-//! tokenizer, and [`RunSetup::fit`], burn-train's `Learner` with our loop,
+//! [`RunSetup`]: a run about to train (resuming, the pretrained model and its
+//! tokenizer), and [`RunSetup::fit`], burn-train's `Learner` with our loop,
 //! optimiser, schedule, common metrics, checkpoints and renderer.
 
 use std::io::IsTerminal;
@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
-use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::pretrained;
 use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::data::dataloader::DataLoaderBuilder;
@@ -25,12 +25,12 @@ use burn::train::{
     SupervisedTraining, TrainStep, TrainingStrategy,
 };
 
-use crate::metrics::{ThroughputInput, ThroughputMetric};
-use crate::optim::{WarmupLinearDecay, adamw};
-use crate::renderer::PlainRenderer;
+use super::args::TrainingArgs;
+use super::metrics::{ThroughputInput, ThroughputMetric};
+use super::optim::{WarmupLinearDecay, adamw};
+use super::renderer::PlainRenderer;
+use super::strategy::{BestBy, FineTuningStrategy};
 use crate::run::RunDir;
-use crate::strategy::{BestBy, FineTuningStrategy};
-use crate::train::TrainArgs;
 
 /// The validation metric that picks the returned epoch, and early stopping on it.
 pub struct Selection {
@@ -62,8 +62,10 @@ impl Selection {
 
 /// A run about to train: its arguments, directory, pretrained model and tokenizer.
 pub struct RunSetup {
-    /// The run's arguments (those saved before, when resuming).
-    pub args: TrainArgs,
+    /// The run's task-independent arguments.
+    pub args: TrainingArgs,
+    /// Everything the run was started with, saved as `training_args.json`.
+    record: serde_json::Value,
     /// The run directory.
     pub run: RunDir,
     /// The epoch to resume after, if resuming.
@@ -79,25 +81,19 @@ pub struct RunSetup {
 }
 
 impl RunSetup {
-    /// Reads back the arguments of a resumed run, checks them, seeds the
-    /// device and loads the pretrained model's config and tokenizer.
+    /// Checks `args`, seeds the device and loads the pretrained model's
+    /// config and tokenizer. `record` (all the run's arguments) is saved as
+    /// `training_args.json` when training starts; with `resume`, training
+    /// continues after the last checkpoint of the run directory.
     pub fn new(
-        mut args: TrainArgs,
+        args: TrainingArgs,
+        record: &impl serde::Serialize,
         resume: bool,
         device: Device,
         cache: &AssetCache,
     ) -> Result<Self> {
-        let run = args.run_dir();
-        if resume {
-            let saved: TrainArgs = run
-                .read_json("training_args.json")
-                .context("--resume needs a run started before")?;
-            args = TrainArgs {
-                output_dir: args.output_dir.clone(),
-                ..saved
-            };
-        }
         args.validate()?;
+        let run = args.run_dir();
         let resume_epoch = if resume {
             Some(run.last_checkpoint().with_context(|| {
                 format!("{} has no checkpoint to resume from", run.root().display())
@@ -111,6 +107,7 @@ impl RunSetup {
         let tokenizer = BertTokenizer::from_dir(&model_dir)?
             .with_max_len(args.max_len.min(config.max_position_embeddings))?;
         Ok(Self {
+            record: serde_json::to_value(record)?,
             args,
             run,
             resume_epoch,
@@ -132,11 +129,6 @@ impl RunSetup {
         self.run.save(model, config, &self.tokenizer)?;
         println!("saved {}", self.run.root().display());
         Ok(())
-    }
-
-    /// The batcher of this run's tokenizer.
-    pub fn batcher(&self) -> TextBatcher {
-        TextBatcher::for_tokenizer(&self.tokenizer)
     }
 
     /// Trains `model` on `train`, validating on `valid` after each epoch, and
@@ -164,7 +156,7 @@ impl RunSetup {
         <M as InferenceStep>::Output: Adaptor<LossInput> + Adaptor<ThroughputInput>,
     {
         let args = &self.args;
-        self.run.write_json("training_args.json", args)?;
+        self.run.write_json("training_args.json", &self.record)?;
         let steps_per_epoch = train
             .len()
             .div_ceil(args.batch_size)
@@ -173,7 +165,7 @@ impl RunSetup {
         println!(
             "training {} on {}: {} epochs x {} steps (batch {} x {}), {} examples/epoch, ~{:.0} s per epoch estimated",
             args.model,
-            args.data.describe(args.task),
+            args.data.describe(),
             args.epochs,
             steps_per_epoch,
             args.batch_size,

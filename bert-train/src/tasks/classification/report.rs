@@ -1,27 +1,21 @@
-//! The evaluation report: accuracy, macro-F1, per-class precision, recall
-//! and F1, and the confusion matrix.
+//! The classification report: accuracy, macro-F1, per-class precision,
+//! recall and F1, the confusion matrix and its plot.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-/// Scores of one class.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ClassScores {
-    /// Of the examples predicted as this class, the share that are.
-    pub precision: f64,
-    /// Of the examples of this class, the share predicted as it.
-    pub recall: f64,
-    /// Harmonic mean of precision and recall.
-    pub f1: f64,
-    /// Examples of this class.
-    pub support: usize,
-}
+use anyhow::Result;
 
-/// `report.json`.
+use super::plot::confusion_matrix_png;
+use crate::run::{RunDir, curves_png};
+use crate::scores::{ClassScores, ratio, scores_table};
+use crate::task::TaskReport;
+
+/// `report.json` of a classification run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+pub struct ClassificationReport {
     /// Share of correct predictions.
     pub accuracy: f64,
     /// Unweighted mean of the per-class F1.
@@ -34,15 +28,7 @@ pub struct Report {
     pub labels: Vec<String>,
 }
 
-fn ratio(numerator: usize, denominator: usize) -> f64 {
-    if denominator == 0 {
-        0.0
-    } else {
-        numerator as f64 / denominator as f64
-    }
-}
-
-impl Report {
+impl ClassificationReport {
     /// Scores `predicted` class ids against `truth`.
     pub fn new(labels: &[String], truth: &[usize], predicted: &[usize]) -> Self {
         let n = labels.len();
@@ -57,21 +43,9 @@ impl Report {
             .map(|(c, name)| {
                 let support: usize = confusion_matrix[c].iter().sum();
                 let predicted_as: usize = confusion_matrix.iter().map(|row| row[c]).sum();
-                let precision = ratio(confusion_matrix[c][c], predicted_as);
-                let recall = ratio(confusion_matrix[c][c], support);
-                let f1 = if precision + recall > 0.0 {
-                    2.0 * precision * recall / (precision + recall)
-                } else {
-                    0.0
-                };
                 (
                     name.clone(),
-                    ClassScores {
-                        precision,
-                        recall,
-                        f1,
-                        support,
-                    },
+                    ClassScores::from_counts(confusion_matrix[c][c], predicted_as, support),
                 )
             })
             .collect();
@@ -84,9 +58,10 @@ impl Report {
             labels: labels.to_vec(),
         }
     }
+}
 
-    /// A readable table of the report.
-    pub fn table(&self) -> String {
+impl TaskReport for ClassificationReport {
+    fn table(&self) -> String {
         let width = self
             .labels
             .iter()
@@ -94,25 +69,16 @@ impl Report {
             .max()
             .unwrap_or(5)
             .max(9);
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "accuracy {:.4}   macro-F1 {:.4}\n",
+        let mut out = format!(
+            "accuracy {:.4}   macro-F1 {:.4}\n\n",
             self.accuracy, self.macro_f1
         );
-        let _ = writeln!(
-            out,
-            "{:width$}  precision  recall      f1  support",
-            "class"
-        );
-        for label in &self.labels {
-            let s = &self.per_class[label];
-            let _ = writeln!(
-                out,
-                "{label:width$}  {:9.4}  {:6.4}  {:6.4}  {:7}",
-                s.precision, s.recall, s.f1, s.support
-            );
-        }
+        out.push_str(&scores_table(
+            "class",
+            self.labels
+                .iter()
+                .map(|label| (label.as_str(), &self.per_class[label])),
+        ));
         let _ = writeln!(out, "\nconfusion matrix (rows: true, columns: predicted)");
         let cell = self
             .confusion_matrix
@@ -136,6 +102,17 @@ impl Report {
         }
         out
     }
+
+    fn write_files(&self, run: &RunDir) -> Result<()> {
+        confusion_matrix_png(self, &run.file("confusion_matrix.png"))?;
+        let curves = curves_png(run, &run.file("curves.png"))?;
+        println!(
+            "wrote confusion_matrix.png{} in {}",
+            if curves { ", curves.png" } else { "" },
+            run.root().display()
+        );
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -147,7 +124,7 @@ mod tests {
         let labels = vec!["a".to_string(), "b".to_string(), "c".to_string()];
         // true:      a a a b b c
         // predicted: a a b b c c
-        let report = Report::new(&labels, &[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2]);
+        let report = ClassificationReport::new(&labels, &[0, 0, 0, 1, 1, 2], &[0, 0, 1, 1, 2, 2]);
         assert!((report.accuracy - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(
             report.confusion_matrix,
@@ -167,7 +144,8 @@ mod tests {
     #[test]
     fn json_has_the_documented_keys() {
         let labels = vec!["neg".to_string(), "pos".to_string()];
-        let json = serde_json::to_value(Report::new(&labels, &[0, 1], &[0, 0])).unwrap();
+        let json =
+            serde_json::to_value(ClassificationReport::new(&labels, &[0, 1], &[0, 0])).unwrap();
         for key in [
             "accuracy",
             "macro_f1",

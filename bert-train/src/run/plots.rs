@@ -1,18 +1,18 @@
-//! PNG plots of a run: the confusion matrix and the per-epoch loss and
-//! accuracy curves (read back from burn-train's metric logs).
+//! PNG plots of a run: the per-epoch loss and accuracy curves (read back
+//! from burn-train's metric logs), and what every plot shares.
 
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
-use crate::report::Report;
-use crate::run::RunDir;
+use super::RunDir;
 
-const FONT: &str = "sans-serif";
+/// The font family every plot uses.
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Registers the embedded DejaVu Sans as plotters' `sans-serif` (once).
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     REGISTERED.call_once(|| {
         // The embedded font is a valid TrueType file: registration cannot fail.
@@ -20,65 +20,13 @@ fn ensure_font() {
     });
 }
 
-fn plot_error(error: impl std::fmt::Display) -> anyhow::Error {
+/// A plotting failure as an error.
+pub(crate) fn plot_error(error: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("plotting failed: {error}")
 }
 
-/// Draws `report`'s confusion matrix: counts in cells shaded by their
-/// share of the true class, true classes as rows.
-pub fn confusion_matrix_png(report: &Report, path: &Path) -> Result<()> {
-    ensure_font();
-    let n = report.labels.len().max(1) as i32;
-    let (left, top, cell) = (130, 60, (480 / n).clamp(40, 120));
-    let size = ((left + cell * n + 30) as u32, (top + cell * n + 70) as u32);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let text = |value: String, at: (i32, i32), size: i32, color: &RGBColor| {
-        root.draw(&Text::new(value, at, (FONT, size).into_font().color(color)))
-            .map_err(plot_error)
-    };
-    text("confusion matrix".into(), (10, 10), 20, &BLACK)?;
-    text(
-        "rows: true class, columns: predicted".into(),
-        (10, 34),
-        14,
-        &BLACK,
-    )?;
-    for (t, row) in report.confusion_matrix.iter().enumerate() {
-        let total = row.iter().sum::<usize>().max(1) as f64;
-        let y = top + cell * t as i32;
-        text(report.labels[t].clone(), (10, y + cell / 2 - 8), 15, &BLACK)?;
-        for (p, &count) in row.iter().enumerate() {
-            let x = left + cell * p as i32;
-            let share = count as f64 / total;
-            let shade = RGBColor(
-                255 - (200.0 * share) as u8,
-                255 - (130.0 * share) as u8,
-                255,
-            );
-            root.draw(&Rectangle::new(
-                [(x, y), (x + cell, y + cell)],
-                shade.filled(),
-            ))
-            .map_err(plot_error)?;
-            root.draw(&Rectangle::new(
-                [(x, y), (x + cell, y + cell)],
-                BLACK.stroke_width(1),
-            ))
-            .map_err(plot_error)?;
-            let color = if share > 0.6 { WHITE } else { BLACK };
-            text(count.to_string(), (x + 8, y + cell / 2 - 10), 20, &color)?;
-        }
-    }
-    for (p, label) in report.labels.iter().enumerate() {
-        let x = left + cell * p as i32;
-        text(label.clone(), (x + 4, top + cell * n + 10), 14, &BLACK)?;
-    }
-    root.present().map_err(plot_error)
-}
-
 /// `(epoch, value)` points, by epoch.
-type History = Vec<(usize, f64)>;
+pub type History = Vec<(usize, f64)>;
 
 /// Final per-epoch values of `metric` in the run's `split` logs, by epoch.
 pub fn epoch_history(run: &RunDir, split: &str, metric: &str) -> History {

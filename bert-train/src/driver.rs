@@ -1,0 +1,169 @@
+//! The generic driver: trains, evaluates and applies any [`Task`], the
+//! same way for every task.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use bert_data::assets::AssetCache;
+use bert_data::dataset::Splits;
+use bert_model::BertForTask;
+use bert_model::pretrained::{self, HeadStatus};
+use burn::module::Module;
+use burn::tensor::Device;
+use serde_json::{Map, Value};
+
+use crate::inference::Batches;
+use crate::predict::InputLine;
+use crate::run::RunDir;
+use crate::task::{Split, Task, TaskModel, TaskReport};
+use crate::training::{DataArgs, RunSetup};
+
+/// Fine-tunes `task` as `setup` says, saves the run and writes (and returns)
+/// the report on the test split.
+pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) -> Result<T::Report> {
+    let args = &setup.args;
+    let selection = task.selection(args.best_metric, args.patience)?;
+    let examples = task
+        .read(&args.data, cache)?
+        .truncate(args.max_train_samples, args.max_eval_samples);
+    task.learn(&examples)?;
+    let started = Instant::now();
+    let tokenizer = &setup.tokenizer;
+    let encode = |examples, split| task.encode(tokenizer, examples, split);
+    let items = Splits {
+        train: encode(&examples.train, Split::Train)?,
+        validation: encode(&examples.validation, Split::Validation)?,
+        test: encode(&examples.test, Split::Test)?,
+    };
+    let [train, validation, test] = examples.lens();
+    println!(
+        "data: {train} / {validation} / {test} train / validation / test examples -> {} / {} / {} items, {}, prepared in {:.1}s",
+        items.train.len(),
+        items.validation.len(),
+        items.test.len(),
+        task.describe(&examples, &items, tokenizer)?,
+        started.elapsed().as_secs_f64(),
+    );
+
+    let device = setup.training_device();
+    let head = task.head(&setup.config, &device);
+    let (config, model, status) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
+    if let HeadStatus::Initialised { .. } = status {
+        println!(
+            "model: {} with a new {} head",
+            setup.model_dir.display(),
+            task.name()
+        );
+    }
+    let trained = setup.fit(
+        TaskModel {
+            model,
+            task: task.clone(),
+        },
+        (items.train, items.validation),
+        (
+            task.batcher(tokenizer, Split::Train)?,
+            task.batcher(tokenizer, Split::Validation)?,
+        ),
+        selection,
+        |training| task.metrics(training),
+    )?;
+    let model = trained.valid().model;
+    setup.save(&model, &task.config(config))?;
+    let batcher = task.batcher(tokenizer, Split::Test)?;
+    report(
+        &task,
+        &model,
+        &examples.test,
+        &items.test,
+        &Batches::new(&batcher, args.batch_size, &setup.device),
+        &setup.run,
+        "test",
+    )
+}
+
+/// Scores `model` on `examples`, prints the table and writes the report files.
+fn report<T: Task>(
+    task: &T,
+    model: &BertForTask<T::Head>,
+    examples: &[T::Example],
+    items: &[T::Item],
+    batches: &Batches<T::Batcher>,
+    run: &RunDir,
+    split: &str,
+) -> Result<T::Report> {
+    let report = task.evaluate(model, examples, items, batches, split)?;
+    run.write_report(
+        &report,
+        &report.table(),
+        &format!("{split} set, {} examples", examples.len()),
+    )?;
+    report.write_files(run)?;
+    Ok(report)
+}
+
+/// How a saved run is evaluated: on the test split of `data` (the first
+/// `max_eval` examples), named `split` in the report, in batches of `batch_size`.
+pub struct Evaluation<'a> {
+    /// Where the examples come from.
+    pub data: &'a DataArgs,
+    /// Keep only the first N test examples.
+    pub max_eval: Option<usize>,
+    /// Name of the data in the report.
+    pub split: String,
+    /// Truncation length.
+    pub max_len: usize,
+    /// Examples per forward pass.
+    pub batch_size: usize,
+}
+
+/// Loads the model of `run` (trained for `task`) and writes its report on
+/// the test split that `evaluation` names.
+pub fn evaluate_task<T: Task>(
+    run: &RunDir,
+    mut task: T,
+    evaluation: &Evaluation,
+    device: &Device,
+    cache: &AssetCache,
+) -> Result<T::Report> {
+    task.restore(&run.config()?)?;
+    let trained = run.load_model(evaluation.max_len, device, |config| {
+        task.head(config, device)
+    })?;
+    let test = task
+        .read(evaluation.data, cache)?
+        .truncate(None, evaluation.max_eval)
+        .test;
+    let items = task.encode(&trained.tokenizer, &test, Split::Test)?;
+    let batcher = task.batcher(&trained.tokenizer, Split::Test)?;
+    report(
+        &task,
+        &trained.model,
+        &test,
+        &items,
+        &Batches::new(&batcher, evaluation.batch_size, device),
+        run,
+        &evaluation.split,
+    )
+}
+
+/// Loads the model of `run` (trained for `task`) and returns the result
+/// fields of every input line.
+pub fn predict_task<T: Task>(
+    run: &RunDir,
+    mut task: T,
+    inputs: &[InputLine],
+    max_len: usize,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Vec<Map<String, Value>>> {
+    task.restore(&run.config()?)?;
+    let trained = run.load_model(max_len, device, |config| task.head(config, device))?;
+    task.predict(
+        &trained.model,
+        &trained.tokenizer,
+        inputs,
+        batch_size,
+        device,
+    )
+}

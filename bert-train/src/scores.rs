@@ -1,0 +1,85 @@
+//! Precision, recall and F1 from counts: what every task's report shares.
+
+use serde::{Deserialize, Serialize};
+
+/// `numerator / denominator`, 0 when the denominator is 0.
+pub fn ratio(numerator: usize, denominator: usize) -> f64 {
+    if denominator == 0 {
+        0.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
+}
+
+/// Scores of one class (label, tag or entity type).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// Of the predictions of this class, the share that are right.
+    pub precision: f64,
+    /// Of the true instances of this class, the share predicted.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// True instances of this class.
+    pub support: usize,
+}
+
+impl ClassScores {
+    /// Scores from `correct` right predictions out of `predicted`, with `support` true instances.
+    pub fn from_counts(correct: usize, predicted: usize, support: usize) -> Self {
+        let precision = ratio(correct, predicted);
+        let recall = ratio(correct, support);
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        Self {
+            precision,
+            recall,
+            f1,
+            support,
+        }
+    }
+}
+
+/// A `name  precision  recall  f1  support` table, one row per class, names padded to `width`.
+pub fn scores_table<'a>(
+    heading: &str,
+    rows: impl IntoIterator<Item = (&'a str, &'a ClassScores)>,
+) -> String {
+    let rows: Vec<(&str, &ClassScores)> = rows.into_iter().collect();
+    let width = rows
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0)
+        .max(heading.len())
+        .max(9);
+    let mut out = format!("{heading:width$}  precision  recall      f1  support\n");
+    for (name, s) in rows {
+        out.push_str(&format!(
+            "{name:width$}  {:9.4}  {:6.4}  {:6.4}  {:7}\n",
+            s.precision, s.recall, s.f1, s.support
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_from_counts() {
+        let scores = ClassScores::from_counts(2, 4, 3);
+        assert_eq!((scores.precision, scores.recall), (0.5, 2.0 / 3.0));
+        assert!((scores.f1 - 4.0 / 7.0).abs() < 1e-12);
+        assert_eq!(ClassScores::from_counts(0, 0, 5).f1, 0.0);
+        let table = scores_table("class", [("spam", &scores)]);
+        assert!(
+            table.contains("spam          0.5000  0.6667  0.5714        3"),
+            "{table}"
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! The task list: every built-in [`Task`], its `--task` name, default
+//! dataset and flags, and the commands (`train`, `eval`, `predict`) that
+//! run the chosen one through the generic [driver](crate::driver). Adding a
+//! task is a folder here plus one line in each match of this file's list.
+
+pub mod classification;
+pub mod mlm;
+pub mod multi_label;
+pub mod question_answering;
+pub mod regression;
+pub mod token_classification;
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Context, Result};
+use bert_data::assets::AssetCache;
+use burn::tensor::Device;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::driver::{Evaluation, evaluate_task, predict_task, train_task};
+use crate::predict::{InputLine, read_inputs, write_results};
+use crate::run::RunDir;
+use crate::task::Task;
+use crate::training::class_weights::ClassWeightArgs;
+use crate::training::{RunSetup, TrainingArgs};
+use classification::Classification;
+use mlm::{Mlm, MlmOptions};
+use multi_label::{MultiLabel, MultiLabelOptions};
+use question_answering::{QaOptions, QuestionAnswering};
+use regression::Regression;
+use token_classification::TokenClassification;
+
+/// What a run learns (`--task`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskKind {
+    /// One label per text: linear head on the pooled `[CLS]`, cross-entropy.
+    #[default]
+    Classification,
+    /// One label per `[CLS] A [SEP] B [SEP]` pair (needs `--text-pair-column`).
+    PairClassification,
+    /// Zero or more labels per text: a sigmoid per label, binary cross-entropy.
+    MultiLabel,
+    /// One number per text or pair: one-output head, mean squared error.
+    Regression,
+    /// One BIO tag per word, predicted on its first word piece.
+    TokenClassification,
+    /// Extractive question answering on SQuAD v1.1 files: start and end
+    /// vectors over passage tokens, long passages in overlapping windows.
+    QuestionAnswering,
+    /// Masked-LM pretraining (or domain adaptation) on raw text, plus
+    /// next-sentence prediction with `--nsp`.
+    Mlm,
+}
+
+impl TaskKind {
+    /// The built-in dataset used when no data is given, if the task has one.
+    pub fn default_dataset(self) -> Option<&'static str> {
+        match self {
+            Self::Classification => Some("rotten_tomatoes"),
+            Self::Regression => Some("sts_b"),
+            Self::TokenClassification => Some("twitter_ner"),
+            Self::Mlm => Some("imdb"),
+            Self::PairClassification | Self::MultiLabel | Self::QuestionAnswering => None,
+        }
+    }
+}
+
+/// The flags that belong to one task or another.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, clap::Args)]
+pub struct TaskOptions {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub class_weights: ClassWeightArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub multi_label: MultiLabelOptions,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub question_answering: QaOptions,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub mlm: MlmOptions,
+}
+
+/// Every setting of a fine-tuning run; saved as `training_args.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, clap::Args)]
+pub struct TrainArgs {
+    /// What to learn; each task has its head, loss, metrics and default dataset.
+    #[arg(long, value_enum, default_value = "classification")]
+    #[serde(default)]
+    pub task: TaskKind,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub options: TaskOptions,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub training: TrainingArgs,
+}
+
+/// Something to do with the task a run names, whatever its type.
+trait TaskCommand {
+    /// What the command gives back.
+    type Output;
+
+    /// Runs the command with `task`.
+    fn run<T: Task>(self, task: T) -> Result<Self::Output>;
+}
+
+impl TrainArgs {
+    /// Runs `command` with the task these arguments name: the task list.
+    fn with_task<C: TaskCommand>(&self, command: C) -> Result<C::Output> {
+        let options = self.options.clone();
+        match self.task {
+            TaskKind::Classification => {
+                command.run(Classification::new(false, options.class_weights))
+            }
+            TaskKind::PairClassification => {
+                command.run(Classification::new(true, options.class_weights))
+            }
+            TaskKind::MultiLabel => command.run(MultiLabel::new(options.multi_label)),
+            TaskKind::Regression => command.run(Regression),
+            TaskKind::TokenClassification => {
+                command.run(TokenClassification::new(options.class_weights))
+            }
+            TaskKind::QuestionAnswering => command.run(QuestionAnswering {
+                options: options.question_answering,
+            }),
+            TaskKind::Mlm => command.run(Mlm {
+                options: options.mlm,
+                seed: self.training.seed,
+            }),
+        }
+    }
+}
+
+/// A task's report, as `report.json` has it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunReport {
+    /// The task reported on.
+    pub task: TaskKind,
+    /// The report's fields.
+    pub report: Value,
+}
+
+impl RunReport {
+    /// The report as the task's own type (e.g. `ClassificationReport`).
+    pub fn get<R: DeserializeOwned>(&self) -> Result<R> {
+        serde_json::from_value(self.report.clone())
+            .with_context(|| format!("not a report of the {:?} task", self.task))
+    }
+}
+
+struct Train<'a> {
+    setup: &'a RunSetup,
+    cache: &'a AssetCache,
+}
+
+impl TaskCommand for Train<'_> {
+    type Output = Value;
+
+    fn run<T: Task>(self, task: T) -> Result<Value> {
+        Ok(serde_json::to_value(train_task(
+            self.setup, task, self.cache,
+        )?)?)
+    }
+}
+
+/// Fine-tunes for `args.task`, saves the run and returns (and writes) the
+/// test report. With `resume`, continues the run in `--output-dir` from its
+/// last checkpoint, with the arguments it was started with.
+pub fn train(
+    mut args: TrainArgs,
+    resume: bool,
+    device: Device,
+    cache: &AssetCache,
+) -> Result<RunReport> {
+    let data = &mut args.training.data;
+    if data.dataset.is_none() && data.train_file.is_none() {
+        data.dataset = args.task.default_dataset().map(str::to_string);
+    }
+    if resume {
+        let saved: TrainArgs = args
+            .training
+            .run_dir()
+            .read_json("training_args.json")
+            .context("--resume needs a run started before")?;
+        let output_dir = args.training.output_dir.take();
+        args = saved;
+        args.training.output_dir = output_dir;
+    }
+    let setup = RunSetup::new(args.training.clone(), &args, resume, device, cache)?;
+    let report = args.with_task(Train {
+        setup: &setup,
+        cache,
+    })?;
+    Ok(RunReport {
+        task: args.task,
+        report,
+    })
+}
+
+struct Evaluate<'a> {
+    run: &'a RunDir,
+    evaluation: Evaluation<'a>,
+    device: &'a Device,
+    cache: &'a AssetCache,
+}
+
+impl TaskCommand for Evaluate<'_> {
+    type Output = Value;
+
+    fn run<T: Task>(self, task: T) -> Result<Value> {
+        let report = evaluate_task(self.run, task, &self.evaluation, self.device, self.cache)?;
+        Ok(serde_json::to_value(report)?)
+    }
+}
+
+/// Evaluates the run's model on the test split of its own data (cut as
+/// training cut it, so the reports agree), or of `dataset` (a built-in name
+/// or a file, read with the run's column settings).
+pub fn evaluate_run(
+    run: &RunDir,
+    dataset: Option<&str>,
+    batch_size: usize,
+    device: &Device,
+    cache: &AssetCache,
+) -> Result<RunReport> {
+    let args: TrainArgs = run.read_json("training_args.json")?;
+    let data = match dataset {
+        Some(dataset) => args.training.data.with_dataset(dataset),
+        None => args.training.data.clone(),
+    };
+    let evaluation = Evaluation {
+        data: &data,
+        max_eval: dataset
+            .is_none()
+            .then_some(args.training.max_eval_samples)
+            .flatten(),
+        split: data.describe(),
+        max_len: args.training.max_len,
+        batch_size,
+    };
+    let report = args.with_task(Evaluate {
+        run,
+        evaluation,
+        device,
+        cache,
+    })?;
+    Ok(RunReport {
+        task: args.task,
+        report,
+    })
+}
+
+struct Predict<'a> {
+    run: &'a RunDir,
+    inputs: &'a [InputLine],
+    max_len: usize,
+    batch_size: usize,
+    device: &'a Device,
+}
+
+impl TaskCommand for Predict<'_> {
+    type Output = Vec<Map<String, Value>>;
+
+    fn run<T: Task>(self, task: T) -> Result<Self::Output> {
+        predict_task(
+            self.run,
+            task,
+            self.inputs,
+            self.max_len,
+            self.batch_size,
+            self.device,
+        )
+    }
+}
+
+/// Applies the run in `run` to every line of `input` (a text, or a JSON
+/// object) as its task does and writes one JSON line per input to
+/// `output`: the input's fields plus the task's (`label` and `probs`;
+/// `labels` and `probs`; `score`; `words` and `tags`; `answer`). Returns
+/// the number of lines written.
+pub fn predict_run(
+    run: &RunDir,
+    input: impl BufRead,
+    output: impl Write,
+    batch_size: usize,
+    device: &Device,
+) -> Result<usize> {
+    let args: TrainArgs = run.read_json("training_args.json")?;
+    let inputs = read_inputs(input)?;
+    let results = args.with_task(Predict {
+        run,
+        inputs: &inputs,
+        max_len: args.training.max_len,
+        batch_size,
+        device,
+    })?;
+    write_results(inputs, results, output)
+}

@@ -1,0 +1,120 @@
+//! [`TrainingArgs`]: the settings every task's training shares.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::data::DataArgs;
+use crate::run::RunDir;
+
+/// The validation metric that picks the best epoch (and early stopping).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BestMetric {
+    /// Validation accuracy, higher is better.
+    Accuracy,
+    /// Validation macro-F1, higher is better.
+    MacroF1,
+    /// Validation micro-F1 (multi-label), higher is better.
+    MicroF1,
+    /// Validation loss, lower is better.
+    Loss,
+    /// Validation Pearson correlation (regression), higher is better.
+    Pearson,
+}
+
+/// Every task-independent setting of a fine-tuning run.
+#[derive(Clone, Debug, Serialize, Deserialize, clap::Args)]
+pub struct TrainingArgs {
+    /// `minilm` or a Hugging Face BERT directory (a previous run works too).
+    #[arg(long, default_value = "minilm")]
+    pub model: String,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub data: DataArgs,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Examples per micro-batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Micro-batches per optimiser step (effective batch = batch size x this).
+    #[arg(long, default_value_t = 1)]
+    pub grad_accumulation: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 5e-5)]
+    pub lr: f64,
+    /// Share of optimiser steps with linear warm-up.
+    #[arg(long, default_value_t = 0.1)]
+    pub warmup_ratio: f64,
+    /// AdamW weight decay (not applied to biases and LayerNorm).
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f32,
+    /// AdamW epsilon.
+    #[arg(long, default_value_t = 1e-8)]
+    pub adam_epsilon: f32,
+    /// Clip the global gradient norm to this (0 disables clipping).
+    #[arg(long, default_value_t = 1.0)]
+    pub max_grad_norm: f64,
+    /// Longest tokenized example; longer ones are truncated (question
+    /// answering cuts passages into windows instead).
+    #[arg(long, default_value_t = 64)]
+    pub max_len: usize,
+    /// Seed of weight initialisation, dropout and shuffling.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Validation metric that picks the model kept at the end (default by
+    /// task: accuracy; Pearson for regression; micro-F1 for multi-label;
+    /// token accuracy for token classification; loss for mlm).
+    #[arg(long, value_enum)]
+    pub best_metric: Option<BestMetric>,
+    /// Stop after this many epochs without improvement of the best metric.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Use only the first N training examples (quick runs).
+    #[arg(long)]
+    pub max_train_samples: Option<usize>,
+    /// Use only the first N validation and test examples (quick runs).
+    #[arg(long)]
+    pub max_eval_samples: Option<usize>,
+    /// Run directory; default `runs/<dataset>`.
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+}
+
+impl TrainingArgs {
+    /// The run directory: `--output-dir`, or `runs/<dataset name>`.
+    pub fn run_dir(&self) -> RunDir {
+        RunDir::new(self.output_dir.clone().unwrap_or_else(|| {
+            let name = self
+                .data
+                .dataset_name()
+                .ok()
+                .and_then(|name| {
+                    PathBuf::from(name)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| "run".into());
+            PathBuf::from("runs").join(name)
+        }))
+    }
+
+    /// Checks the settings that do not depend on the task.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 || self.batch_size == 0 || self.grad_accumulation == 0 {
+            bail!("--epochs, --batch-size and --grad-accumulation must be at least 1");
+        }
+        if !(self.lr > 0.0 && self.lr <= 1.0) {
+            bail!("--lr must be in (0, 1], got {}", self.lr);
+        }
+        if !(0.0..1.0).contains(&self.warmup_ratio) {
+            bail!(
+                "--warmup-ratio must be in [0, 1), got {}",
+                self.warmup_ratio
+            );
+        }
+        Ok(())
+    }
+}

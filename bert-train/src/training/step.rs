@@ -1,0 +1,99 @@
+//! What every task's training and validation step returns: the task's
+//! output (loss, predictions, targets) and when the step ran, for throughput.
+//! Metrics are computed on another thread, later than the step, so they
+//! cannot time it themselves.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::{ExecutionError, Tensor};
+use burn::train::metric::{
+    AccuracyInput, Adaptor, ConfusionStatsInput, HammingScoreInput, LossInput, PerplexityInput,
+};
+use burn::train::{ItemLazy, TrainOutput};
+
+use super::metrics::ThroughputInput;
+
+/// What a task's forward pass returns for one batch.
+pub trait StepOutput: ItemLazy + 'static {
+    /// The loss to minimise, `[1]`.
+    fn loss(&self) -> Tensor<1>;
+
+    /// Examples in the batch.
+    fn samples(&self) -> usize;
+}
+
+/// A step's output and its timestamps.
+pub struct Timed<O> {
+    /// The task's output.
+    pub output: O,
+    /// When the step started.
+    pub started: Instant,
+    /// When the step returned.
+    pub finished: Instant,
+}
+
+/// Runs `step` and records when it ran.
+pub fn timed<O>(step: impl FnOnce() -> O) -> Timed<O> {
+    let started = Instant::now();
+    let output = step();
+    Timed {
+        output,
+        started,
+        finished: Instant::now(),
+    }
+}
+
+/// Runs a training step: `forward` gives the output, whose loss is
+/// back-propagated through `model`.
+pub fn train_step<M: Module, O: StepOutput>(
+    model: &M,
+    forward: impl FnOnce() -> O,
+) -> TrainOutput<Timed<O>> {
+    let output = timed(forward);
+    let grads = output.output.loss().backward();
+    TrainOutput::new(model, grads, output)
+}
+
+impl<O: ItemLazy> ItemLazy for Timed<O> {
+    fn sync(self) -> Result<Self, ExecutionError> {
+        Ok(Self {
+            output: self.output.sync()?,
+            ..self
+        })
+    }
+}
+
+impl<O: StepOutput> Adaptor<ThroughputInput> for Timed<O> {
+    fn adapt(&self) -> ThroughputInput {
+        ThroughputInput {
+            samples: self.output.samples(),
+            started: self.started,
+            finished: self.finished,
+        }
+    }
+}
+
+impl<O: StepOutput> Adaptor<LossInput> for Timed<O> {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.output.loss())
+    }
+}
+
+/// `Timed<O>` adapts to every metric input of burn's that its output adapts to.
+macro_rules! adapt_through_timed {
+    ($($input:ty),+) => {$(
+        impl<O: Adaptor<$input>> Adaptor<$input> for Timed<O> {
+            fn adapt(&self) -> $input {
+                self.output.adapt()
+            }
+        }
+    )+};
+}
+
+adapt_through_timed!(
+    AccuracyInput,
+    ConfusionStatsInput,
+    HammingScoreInput,
+    PerplexityInput
+);
