@@ -17,6 +17,7 @@ pub mod question_answering;
 pub mod regression;
 pub mod token_classification;
 mod tokenizer;
+mod tokenizer_files;
 
 pub use batch::{PaddedBatch, TextBatcher};
 pub use tokenizer::{BertTokenizer, Encoding, TokenizerError};

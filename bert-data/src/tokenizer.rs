@@ -279,16 +279,6 @@ impl BertTokenizer {
             token_type_ids: encoding.get_type_ids().to_vec(),
         }
     }
-
-    /// Saves the tokenizer as `tokenizer.json` (without truncation preset).
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), TokenizerError> {
-        let path = path.as_ref();
-        let mut plain = self.inner.clone();
-        plain
-            .with_truncation(None)
-            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
-        plain.save(path, true).map_err(|e| file_error(path, e))
-    }
 }
 
 fn special_id(tokenizer: &Tokenizer, token: &'static str) -> Result<u32, TokenizerError> {

@@ -39,6 +39,12 @@ pub enum ProblemType {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BertConfig {
+    /// The model family (`"bert"`), which picks the model class in transformers.
+    pub model_type: String,
+    /// The transformers classes that open the checkpoint, e.g.
+    /// `["BertForSequenceClassification"]`; set when a task model is saved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub architectures: Vec<String>,
     /// Size of the word-piece vocabulary.
     pub vocab_size: usize,
     /// Width of every hidden state.
@@ -81,6 +87,8 @@ pub struct BertConfig {
 impl Default for BertConfig {
     fn default() -> Self {
         Self {
+            model_type: Self::MODEL_TYPE.to_string(),
+            architectures: Vec::new(),
             vocab_size: 30522,
             hidden_size: 768,
             num_hidden_layers: 12,
@@ -136,6 +144,9 @@ pub enum ConfigError {
 }
 
 impl BertConfig {
+    /// The `model_type` this crate reads and writes.
+    pub const MODEL_TYPE: &'static str = "bert";
+
     /// Reads and validates a Hugging Face `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
@@ -164,6 +175,13 @@ impl BertConfig {
 
     /// Checks the values that would otherwise fail deep inside a forward pass.
     pub fn validate(&self) -> Result<(), String> {
+        if self.model_type != Self::MODEL_TYPE {
+            return Err(format!(
+                "model_type {:?} is not supported (supported: {:?})",
+                self.model_type,
+                Self::MODEL_TYPE
+            ));
+        }
         let positive = [
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
@@ -243,10 +261,17 @@ impl BertConfig {
         self
     }
 
-    /// Writes the config as `config.json` that Hugging Face can read back.
+    /// Sets `architectures` to the one transformers class that opens the checkpoint.
+    pub fn with_architecture(mut self, architecture: &str) -> Self {
+        self.architectures = vec![architecture.to_string()];
+        self
+    }
+
+    /// Writes the config as `config.json` that Hugging Face can read back
+    /// (atomically: a crash leaves the old file or the new one).
     pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, json)
+        crate::files::write_atomically(path.as_ref(), json.as_bytes())
     }
 }
 
@@ -299,6 +324,7 @@ mod tests {
         assert_eq!(config.hidden_act, HiddenAct::Gelu);
         assert_eq!(config.labels(), ["neg", "pos"]);
         assert_eq!(config.layer_norm_eps, 1e-12);
+        assert_eq!(config.architectures, ["BertModel"]);
     }
 
     #[test]
@@ -346,6 +372,10 @@ mod tests {
             ),
             (r#"{"pad_token_id": 40000}"#, "pad_token_id (40000)"),
             (r#"{"hidden_act": "swishy"}"#, "unknown variant `swishy`"),
+            (
+                r#"{"model_type": "roberta"}"#,
+                "model_type \"roberta\" is not supported",
+            ),
         ] {
             let err = BertConfig::from_json(json, "c.json")
                 .unwrap_err()

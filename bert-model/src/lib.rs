@@ -27,6 +27,7 @@
 
 mod bert;
 mod config;
+pub mod files;
 pub mod heads;
 mod pooling;
 pub mod pretrained;

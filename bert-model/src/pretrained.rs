@@ -18,6 +18,7 @@ use burn::tensor::Device;
 
 use crate::bert::BertModel;
 use crate::config::{BertConfig, ConfigError};
+use crate::files;
 use crate::heads::{KNOWN_HEAD_PREFIXES, TaskHead};
 use crate::task::BertForTask;
 
@@ -43,7 +44,7 @@ pub enum LoadError {
         /// The model directory.
         dir: String,
     },
-    /// The weights file could not be read.
+    /// A file could not be read or written.
     #[error("{path}: {message}")]
     Read {
         /// The weights file.
@@ -243,8 +244,10 @@ pub fn load_for_task<H: TaskHead>(
 }
 
 /// Writes `model` as a Hugging Face directory that [`load_for_task`] and
-/// `transformers` read back: `config.json` (with `config`'s labels) and
-/// `model.safetensors` with Hugging Face names (`bert.*`, the head's own).
+/// `transformers` read back: `config.json` (with `config`'s labels, and the
+/// head's class in `architectures`) and `model.safetensors` with Hugging Face
+/// names (`bert.*`, the head's own). Each file is written atomically, the
+/// weights last.
 pub fn save_for_task<H: TaskHead>(
     model: &BertForTask<H>,
     config: &BertConfig,
@@ -258,6 +261,8 @@ pub fn save_for_task<H: TaskHead>(
     std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e.to_string()))?;
     let config_path = dir.join("config.json");
     config
+        .clone()
+        .with_architecture(H::ARCHITECTURE)
         .save(&config_path)
         .map_err(|e| write_error(&config_path, e.to_string()))?;
     let weights = dir.join("model.safetensors");
@@ -267,13 +272,14 @@ pub fn save_for_task<H: TaskHead>(
         ("\\.layer_norm\\.", ".LayerNorm."),
     ])
     .expect("checkpoint key patterns are valid regexes");
-    let mut store = SafetensorsStore::from_file(&weights)
-        .with_to_adapter(BurnToPyTorchAdapter)
-        .remap(remapper)
-        .overwrite(true);
-    model
-        .save_into(&mut store)
-        .map_err(|e| write_error(&weights, e.to_string()))
+    files::write_atomically_with(&weights, |temporary| {
+        let mut store = SafetensorsStore::from_file(temporary)
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .remap(remapper)
+            .overwrite(true);
+        model.save_into(&mut store).map_err(std::io::Error::other)
+    })
+    .map_err(|e| write_error(&weights, e.to_string()))
 }
 
 fn key_remapper(task_patterns: &[(&str, &str)]) -> KeyRemapper {

@@ -14,6 +14,7 @@ use bert_train::bench::{BenchArgs, bench};
 use bert_train::embed::SentenceEmbedder;
 use bert_train::run::RunDir;
 use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
+use bert_train::training::Interrupted;
 use clap::{Parser, Subcommand};
 
 /// Fine-tune and use BERT models with burn.
@@ -115,7 +116,13 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Train { args, resume } => {
             println!("backend: {}", backend::name()?);
-            train(*args, resume, backend::device()?, &cache)?;
+            if let Err(error) = train(*args, resume, backend::device()?, &cache) {
+                if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
+                    eprintln!("{interrupted}");
+                    std::process::exit(130);
+                }
+                return Err(error);
+            }
         }
         Command::Eval {
             run,

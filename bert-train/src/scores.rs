@@ -11,6 +11,16 @@ pub fn ratio(numerator: usize, denominator: usize) -> f64 {
     }
 }
 
+/// The mean of `values`, 0 when there are none (never NaN or negative zero).
+pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (sum, count) = values
+        .into_iter()
+        .fold((0.0, 0usize), |(sum, count), value| {
+            (sum + value, count + 1)
+        });
+    if count == 0 { 0.0 } else { sum / count as f64 }
+}
+
 /// Scores of one class (label, tag or entity type).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassScores {

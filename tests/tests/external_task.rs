@@ -38,6 +38,9 @@ impl TaskHead for FirstTokenHead {
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["first_token_classifier"];
 
+    // transformers has no class for this head: it opens the encoder.
+    const ARCHITECTURE: &'static str = "BertModel";
+
     fn forward(&self, encoded: BertModelOutput) -> Tensor<2> {
         let [batch, _, hidden] = encoded.last_hidden_state.dims();
         let first = encoded

@@ -32,6 +32,10 @@ pub trait TaskHead: Module + ModuleDisplay {
     /// The head's own fields carry the same names.
     const CHECKPOINT_PREFIXES: &'static [&'static str];
 
+    /// The transformers class that opens a checkpoint with this head
+    /// (`architectures` in `config.json`), e.g. `BertForSequenceClassification`.
+    const ARCHITECTURE: &'static str;
+
     /// Predicts from the encoder's output.
     fn forward(&self, encoded: BertModelOutput) -> Self::Output;
 }

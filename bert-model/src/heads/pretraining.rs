@@ -111,6 +111,7 @@ impl TaskHead for PretrainingHead {
     type Output = PretrainingHeadOutput;
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["cls"];
+    const ARCHITECTURE: &'static str = "BertForPreTraining";
 
     fn forward(&self, encoded: BertModelOutput) -> PretrainingHeadOutput {
         let transform = &self.cls.predictions.transform;

@@ -29,6 +29,7 @@ impl TaskHead for SequenceClassificationHead {
     type Output = Tensor<2>;
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["classifier"];
+    const ARCHITECTURE: &'static str = "BertForSequenceClassification";
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<2> {
         self.classifier

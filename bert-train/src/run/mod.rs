@@ -1,9 +1,10 @@
 //! A run directory: everything needed to reuse a fine-tuned model.
 //!
 //! ```text
-//! RUN/config.json          Hugging Face config, with id2label/label2id (the label map)
+//! RUN/config.json          Hugging Face config: model_type, architectures, id2label/label2id
 //! RUN/model.safetensors    weights with Hugging Face names (bert.*, classifier.*)
 //! RUN/tokenizer.json       the tokenizer, truncation cleared
+//! RUN/tokenizer_config.json, special_tokens_map.json, vocab.txt   for AutoTokenizer
 //! RUN/training_args.json   the arguments of the run (read back by --resume)
 //! RUN/checkpoint/          per-epoch model, optimiser and scheduler state
 //! RUN/train/, RUN/valid/   burn-train metric logs per epoch
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::dataset::LabelVocab;
+use bert_model::files::write_atomically;
 use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{BertConfig, BertForTask, TaskHead};
@@ -65,21 +67,24 @@ impl RunDir {
         self.root.join(name)
     }
 
-    /// Writes `value` as pretty JSON to `name`.
+    /// Writes `value` as pretty JSON to `name`, atomically.
     pub fn write_json(&self, name: &str, value: &impl Serialize) -> Result<()> {
+        self.write_file(name, serde_json::to_string_pretty(value)?.as_bytes())
+    }
+
+    /// Writes `bytes` to `name` atomically: a crash leaves the old file or the new one.
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create {}", self.root.display()))?;
         let path = self.file(name);
-        std::fs::write(&path, serde_json::to_string_pretty(value)?)
-            .with_context(|| format!("cannot write {}", path.display()))
+        write_atomically(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// Prints `table` under `heading` and writes `report.json` and `report.txt`.
     pub fn write_report(&self, report: &impl Serialize, table: &str, heading: &str) -> Result<()> {
         println!("\n{heading}\n{table}");
         self.write_json("report.json", report)?;
-        let path = self.file("report.txt");
-        std::fs::write(&path, table).with_context(|| format!("cannot write {}", path.display()))?;
+        self.write_file("report.txt", table.as_bytes())?;
         println!("wrote report.json, report.txt in {}", self.root.display());
         Ok(())
     }
@@ -92,15 +97,18 @@ impl RunDir {
         serde_json::from_str(&text).with_context(|| format!("{}: invalid JSON", path.display()))
     }
 
-    /// Saves model, config (with its labels) and tokenizer.
+    /// Saves tokenizer files, config (with its labels) and model, each
+    /// atomically and the weights last: a run with `model.safetensors` is complete.
     pub fn save<H: TaskHead>(
         &self,
         model: &BertForTask<H>,
         config: &BertConfig,
         tokenizer: &BertTokenizer,
     ) -> Result<()> {
+        std::fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create {}", self.root.display()))?;
+        tokenizer.save_pretrained(&self.root)?;
         pretrained::save_for_task(model, config, &self.root)?;
-        tokenizer.save(self.file("tokenizer.json"))?;
         Ok(())
     }
 
@@ -154,10 +162,15 @@ impl RunDir {
         })
     }
 
-    /// The last epoch with a complete checkpoint, if any.
+    /// The directory of the run's checkpoints.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.file("checkpoint")
+    }
+
+    /// The last epoch whose checkpoint has all its records, if any.
     pub fn last_checkpoint(&self) -> Option<usize> {
-        let dir = self.file("checkpoint");
-        std::fs::read_dir(dir)
+        let dir = self.checkpoint_dir();
+        std::fs::read_dir(&dir)
             .ok()?
             .filter_map(Result::ok)
             .filter_map(|entry| {
@@ -167,6 +180,19 @@ impl RunDir {
                     .parse()
                     .ok()
             })
+            .filter(|&epoch| {
+                CHECKPOINT_RECORDS
+                    .iter()
+                    .all(|name| checkpoint_record(&dir, name, epoch).is_file())
+            })
             .max()
     }
+}
+
+/// The records of a checkpoint: model, optimiser and scheduler state.
+pub const CHECKPOINT_RECORDS: [&str; 3] = ["model", "optim", "scheduler"];
+
+/// Where the record `name` of `epoch` is kept in the checkpoint directory `dir`.
+pub fn checkpoint_record(dir: &Path, name: &str, epoch: usize) -> PathBuf {
+    dir.join(format!("{name}-{epoch}.bpk"))
 }

@@ -24,7 +24,7 @@ use crate::predict::{InputLine, read_inputs, write_results};
 use crate::run::RunDir;
 use crate::task::Task;
 use crate::training::class_weights::ClassWeightArgs;
-use crate::training::{RunSetup, TrainingArgs};
+use crate::training::{RunSetup, TrainingArgs, claim_run_dir};
 use classification::Classification;
 use mlm::{Mlm, MlmOptions};
 use multi_label::{MultiLabel, MultiLabelOptions};
@@ -191,6 +191,7 @@ pub fn train(
         args = saved;
         args.training.output_dir = output_dir;
     }
+    claim_run_dir(&mut args.training, resume)?;
     let setup = RunSetup::new(args.training.clone(), &args, resume, device, cache)?;
     let report = args.with_task(Train {
         setup: &setup,

@@ -78,9 +78,14 @@ pub struct TrainingArgs {
     /// Use only the first N validation and test examples (quick runs).
     #[arg(long)]
     pub max_eval_samples: Option<usize>,
-    /// Run directory; default `runs/<dataset>`.
+    /// Run directory; default `runs/<dataset>` (or `runs/<dataset>-2`, ...
+    /// when that holds an earlier run).
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
+    /// Replace the run that `--output-dir` holds.
+    #[arg(long)]
+    #[serde(skip)]
+    pub overwrite: bool,
 }
 
 impl TrainingArgs {

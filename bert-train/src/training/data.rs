@@ -98,17 +98,21 @@ impl DataArgs {
         builtin: impl FnOnce(&str) -> Result<Splits<T>, DatasetError>,
     ) -> Result<Splits<T>> {
         if let (Some(train), Some(validation)) = (&self.train_file, &self.validation_file) {
-            let validation = read(validation)?;
+            let read_some = |path: &Path| -> Result<Vec<T>> {
+                let examples = read(path)?;
+                if examples.is_empty() {
+                    bail!("{} has no examples", path.display());
+                }
+                Ok(examples)
+            };
+            let train = read_some(train)?;
+            let validation = read_some(validation)?;
             let test = match &self.test_file {
-                Some(test) => read(test)?,
+                Some(test) => read_some(test)?,
                 None => validation.clone(),
             };
-            let train_examples = read(train)?;
-            if train_examples.is_empty() {
-                bail!("{} has no examples", train.display());
-            }
             return Ok(Splits {
-                train: train_examples,
+                train,
                 validation,
                 test,
             });
@@ -120,8 +124,20 @@ impl DataArgs {
         } else {
             builtin(&name).with_context(|| format!("--dataset {name}"))?
         };
-        if splits.train.is_empty() {
-            bail!("{name} has no training examples");
+        let sizes = [
+            ("training", splits.train.len()),
+            ("validation", splits.validation.len()),
+            ("test", splits.test.len()),
+        ];
+        let total: usize = sizes.iter().map(|(_, size)| size).sum();
+        if total == 0 {
+            bail!("{name} has no examples");
+        }
+        if let Some((split, _)) = sizes.iter().find(|(_, size)| *size == 0) {
+            bail!(
+                "{name}: its {split} split is empty ({total} examples split 80/10/10); \
+                 use more examples, or give --train-file and --validation-file"
+            );
         }
         Ok(splits)
     }

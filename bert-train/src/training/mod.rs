@@ -4,17 +4,22 @@
 //! schedule, renderer and common metrics. Nothing here knows a task.
 
 mod args;
+mod checkpoint;
 pub mod class_weights;
 mod data;
 mod grad_clip;
 pub mod metrics;
 mod optim;
+mod output_dir;
 mod renderer;
 mod setup;
 pub mod step;
+mod stop_signal;
 mod strategy;
 
 pub use args::{BestMetric, TrainingArgs};
+pub use checkpoint::EpochProgress;
 pub use data::DataArgs;
 pub(crate) use optim::adamw;
-pub use setup::{RunSetup, Selection};
+pub use output_dir::claim_run_dir;
+pub use setup::{Interrupted, RunSetup, Selection};

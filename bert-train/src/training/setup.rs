@@ -4,7 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -26,11 +26,30 @@ use burn::train::{
 };
 
 use super::args::TrainingArgs;
+use super::checkpoint::{AtomicCheckpointer, EpochProgress};
 use super::metrics::{ThroughputInput, ThroughputMetric};
 use super::optim::{WarmupLinearDecay, adamw};
 use super::renderer::PlainRenderer;
+use super::stop_signal::stop_on_signal;
 use super::strategy::{BestBy, FineTuningStrategy};
-use crate::run::RunDir;
+use crate::run::{CHECKPOINT_RECORDS, RunDir};
+
+/// Training stopped on request (Ctrl-C, the dashboard's quit) part-way, with
+/// a checkpoint saved: the run continues with `--resume`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "training stopped after step {} of epoch {}; its checkpoint is saved in {}\ncontinue with: cargo xtask train --resume --output-dir {}",
+    progress.steps_done,
+    progress.epoch,
+    run.checkpoint_dir().display(),
+    run.root().display()
+)]
+pub struct Interrupted {
+    /// The run.
+    pub run: RunDir,
+    /// Where training stopped.
+    pub progress: EpochProgress,
+}
 
 /// The validation metric that picks the returned epoch, and early stopping on it.
 pub struct Selection {
@@ -70,6 +89,8 @@ pub struct RunSetup {
     pub run: RunDir,
     /// The epoch to resume after, if resuming.
     pub resume_epoch: Option<usize>,
+    /// With `resume_epoch`, the epoch its checkpoint stopped part-way through, if so.
+    resume_within: Option<EpochProgress>,
     /// The device (without autodiff).
     pub device: Device,
     /// The pretrained model's directory.
@@ -101,16 +122,25 @@ impl RunSetup {
         } else {
             None
         };
+        let resume_within = EpochProgress::read(&run.checkpoint_dir())
+            .filter(|progress| Some(progress.epoch) == resume_epoch);
         device.seed(args.seed);
         let model_dir = cache.resolve_model(&args.model)?;
         let config = pretrained::load_config(&model_dir)?;
-        let tokenizer = BertTokenizer::from_dir(&model_dir)?
-            .with_max_len(args.max_len.min(config.max_position_embeddings))?;
+        let max_len = args.max_len.min(config.max_position_embeddings);
+        if max_len < args.max_len {
+            println!(
+                "warning: --max-len {} is more than {} can take; using {max_len} (its max_position_embeddings)",
+                args.max_len, args.model
+            );
+        }
+        let tokenizer = BertTokenizer::from_dir(&model_dir)?.with_max_len(max_len)?;
         Ok(Self {
             record: serde_json::to_value(record)?,
             args,
             run,
             resume_epoch,
+            resume_within,
             device,
             model_dir,
             config,
@@ -183,12 +213,18 @@ impl RunSetup {
             .batch_size(args.batch_size)
             .num_workers(1)
             .build(InMemDataset::new(valid));
+        let interrupted = Arc::new(Mutex::new(None));
         let strategy = FineTuningStrategy {
             device: self.training_device(),
             accumulation: args.grad_accumulation,
             max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
             best_by: selection.best_by,
+            checkpoint_dir: self.run.checkpoint_dir(),
+            resume_within: self.resume_within,
+            interrupted: interrupted.clone(),
         };
+        let checkpointer = |name| AtomicCheckpointer::new(self.run.checkpoint_dir(), name);
+        let [model_records, optim_records, scheduler_records] = CHECKPOINT_RECORDS;
         let mut training = SupervisedTraining::new(self.run.root(), train_loader, valid_loader)
             .metric_train_numeric(LossMetric::new())
             .metric_valid_numeric(LossMetric::new());
@@ -196,10 +232,17 @@ impl RunSetup {
             .metric_train_numeric(LearningRateMetric::new())
             .metric_train_numeric(ThroughputMetric::new())
             .metric_valid_numeric(ThroughputMetric::new())
-            .with_default_checkpointers()
-            .with_checkpointing_strategy(KeepLastNCheckpoints::new(1))
+            .with_custom_checkpointers(
+                checkpointer(model_records),
+                checkpointer(optim_records),
+                checkpointer(scheduler_records),
+            )
+            // Two: the three records are written by separate threads, so while
+            // epoch N's are written, epoch N - 1's must stay whole.
+            .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
             .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)))
             .num_epochs(args.epochs);
+        stop_on_signal(&training.interrupter());
         training = if std::io::stdout().is_terminal() {
             let interrupter = training.interrupter();
             training.renderer(default_renderer(interrupter, self.resume_epoch))
@@ -210,7 +253,14 @@ impl RunSetup {
             training = training.early_stopping(early_stopping);
         }
         if let Some(epoch) = self.resume_epoch {
-            println!("resuming {} after epoch {epoch}", self.run.root().display());
+            match self.resume_within {
+                Some(progress) => println!(
+                    "resuming {} in epoch {epoch} after step {}",
+                    self.run.root().display(),
+                    progress.steps_done
+                ),
+                None => println!("resuming {} after epoch {epoch}", self.run.root().display()),
+            }
             training = training.checkpoint(epoch);
         }
 
@@ -223,6 +273,13 @@ impl RunSetup {
         let result = training.launch(learner);
         if let Some(error) = result.error {
             bail!("training failed: {error}");
+        }
+        if let Some(progress) = interrupted.lock().expect("not poisoned").take() {
+            return Err(Interrupted {
+                run: self.run.clone(),
+                progress,
+            }
+            .into());
         }
         println!("trained in {:.0} s", started.elapsed().as_secs_f64());
         Ok(result.model)

@@ -1,20 +1,23 @@
 //! The training loop: burn-train's single-device loop plus what Hugging
 //! Face fine-tuning does and burn's does not: gradients averaged over
-//! accumulated micro-batches and clipped by their global norm, and the model
-//! of the best validation epoch kept and returned.
+//! accumulated micro-batches and clipped by their global norm, the model
+//! of the best validation epoch kept and returned, and a stop (Ctrl-C, the
+//! dashboard's quit) that saves a checkpoint part-way through an epoch.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::{DataLoader, Progress};
 use burn::optim::GradientsAccumulator;
 use burn::tensor::Device;
-use burn::train::metric::store::{Aggregate, Split};
+use burn::train::metric::store::{Aggregate, EventStoreClient, Split};
 use burn::train::{
     EventProcessorTraining, InferenceStep, Interrupter, Learner, LearnerEvent, LearnerModel,
-    SupervisedLearningStrategy, SupervisedTrainingEventProcessor, TrainLoader, TrainingComponents,
-    TrainingItem, ValidLoader,
+    LearningCheckpointer, SupervisedLearningStrategy, SupervisedTrainingEventProcessor,
+    TrainLoader, TrainingComponents, TrainingItem, ValidLoader,
 };
 
+use super::checkpoint::EpochProgress;
 use super::grad_clip::average_and_clip;
 
 /// The validation metric that picks the best epoch.
@@ -36,6 +39,12 @@ pub struct FineTuningStrategy {
     pub max_grad_norm: Option<f64>,
     /// How the returned model is chosen.
     pub best_by: BestBy,
+    /// The checkpoint directory, where an interrupted epoch's progress is kept.
+    pub checkpoint_dir: PathBuf,
+    /// The interrupted epoch the resumed checkpoint stopped in, if any.
+    pub resume_within: Option<EpochProgress>,
+    /// Set when a stop request ended training part-way, with its checkpoint saved.
+    pub interrupted: Arc<Mutex<Option<EpochProgress>>>,
 }
 
 impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
@@ -55,20 +64,37 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
         let mut checkpointer = components.checkpointer;
         let mut early_stopping = components.early_stopping;
         let mut best: Option<(f64, M)> = None;
+        // A checkpoint saved part-way through epoch E is numbered E, so burn
+        // resumes at E + 1: go back to E and skip the batches already trained.
+        let (first_epoch, mut skip) = match self.resume_within {
+            Some(progress) if progress.epoch + 1 == starting_epoch => {
+                (progress.epoch, progress.steps_done)
+            }
+            _ => (starting_epoch, 0),
+        };
 
-        for epoch in starting_epoch..=components.num_epochs {
+        for epoch in first_epoch..=components.num_epochs {
             interrupter.fail_on_error(processor.process_train(LearnerEvent::StartSplit {
                 epoch_number: epoch,
                 total_items: dataloader_train.num_items(),
             }));
-            self.train_epoch(
+            let steps_done = self.train_epoch(
                 &mut learner,
                 &dataloader_train,
                 &mut processor,
                 &interrupter,
+                std::mem::take(&mut skip),
             );
             interrupter.fail_on_error(processor.process_train(LearnerEvent::EndSplit(epoch)));
+            let progress = EpochProgress { epoch, steps_done };
             if interrupter.should_stop() {
+                self.save_partial(
+                    progress,
+                    &learner,
+                    &mut checkpointer,
+                    &components.event_store,
+                    &interrupter,
+                );
                 break;
             }
 
@@ -81,6 +107,13 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
             interrupter.fail_on_error(processor.process_train(LearnerEvent::EndEpoch(epoch)));
             interrupter.fail_on_error(processor.flush());
             if interrupter.should_stop() {
+                self.save_partial(
+                    progress,
+                    &learner,
+                    &mut checkpointer,
+                    &components.event_store,
+                    &interrupter,
+                );
                 break;
             }
 
@@ -96,6 +129,8 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
                 best = Some((value, learner.model()));
             }
             if let Some(checkpointer) = &mut checkpointer {
+                // This epoch's complete checkpoint replaces any partial one.
+                interrupter.fail_on_error(EpochProgress::clear(&self.checkpoint_dir));
                 checkpointer.checkpoint(&learner, epoch, &components.event_store);
             }
             if let Some(early_stopping) = &mut early_stopping
@@ -110,6 +145,29 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
 }
 
 impl FineTuningStrategy {
+    /// After a stop request (not a failure), saves the state reached in
+    /// `progress.epoch` as its checkpoint, with the progress beside it.
+    fn save_partial<M: LearnerModel>(
+        &self,
+        progress: EpochProgress,
+        learner: &Learner<M>,
+        checkpointer: &mut Option<LearningCheckpointer<M>>,
+        event_store: &EventStoreClient,
+        interrupter: &Interrupter,
+    ) {
+        let Some(checkpointer) = checkpointer else {
+            return;
+        };
+        if interrupter.error().is_some() {
+            return;
+        }
+        // Written before the records: a kill between the two leaves an
+        // incomplete checkpoint of this epoch, which resuming never uses.
+        interrupter.fail_on_error(progress.write(&self.checkpoint_dir));
+        checkpointer.checkpoint(learner, progress.epoch, event_store);
+        *self.interrupted.lock().expect("not poisoned") = Some(progress);
+    }
+
     fn is_better(&self, value: f64, best: f64) -> bool {
         if self.best_by.higher_is_better {
             value > best
@@ -118,38 +176,49 @@ impl FineTuningStrategy {
         }
     }
 
+    /// Trains one epoch, skipping its first `skip` batches (trained before an
+    /// interruption); returns the number of batches done, skipped included.
+    /// A stop request takes effect after an optimiser step.
     fn train_epoch<M: LearnerModel>(
         &self,
         learner: &mut Learner<M>,
         dataloader: &TrainLoader<M>,
         processor: &mut SupervisedTrainingEventProcessor<M>,
         interrupter: &Interrupter,
-    ) {
+        skip: usize,
+    ) -> usize {
         let mut accumulator = GradientsAccumulator::<M>::new();
         let mut accumulated = 0;
-        for_each_batch(dataloader, interrupter, |batch, progress, iteration| {
-            let output = learner.train_step(batch);
-            accumulator.accumulate(&learner.model(), output.grads);
-            accumulated += 1;
-            if accumulated == self.accumulation || progress.is_completed() {
-                let grads = average_and_clip(
-                    &learner.model(),
-                    accumulator.grads(),
-                    accumulated,
-                    self.max_grad_norm,
+        for_each_batch(
+            dataloader,
+            interrupter,
+            skip,
+            |batch, progress, iteration| {
+                let output = learner.train_step(batch);
+                accumulator.accumulate(&learner.model(), output.grads);
+                accumulated += 1;
+                if accumulated == self.accumulation || progress.is_completed() {
+                    let grads = average_and_clip(
+                        &learner.model(),
+                        accumulator.grads(),
+                        accumulated,
+                        self.max_grad_norm,
+                    );
+                    learner.lr_step();
+                    learner.optimizer_step(grads);
+                    accumulated = 0;
+                }
+                let item = TrainingItem::new(
+                    output.item,
+                    progress,
+                    Some(iteration),
+                    Some(learner.lr_current()),
                 );
-                learner.lr_step();
-                learner.optimizer_step(grads);
-                accumulated = 0;
-            }
-            let item = TrainingItem::new(
-                output.item,
-                progress,
-                Some(iteration),
-                Some(learner.lr_current()),
-            );
-            interrupter.fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)));
-        });
+                interrupter
+                    .fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)));
+                accumulated == 0
+            },
+        )
     }
 }
 
@@ -160,20 +229,24 @@ fn valid_epoch<M: LearnerModel>(
     interrupter: &Interrupter,
 ) {
     let model = learner.model().valid();
-    for_each_batch(dataloader, interrupter, |batch, progress, iteration| {
+    for_each_batch(dataloader, interrupter, 0, |batch, progress, iteration| {
         let output = InferenceStep::step(&model, batch);
         let item = TrainingItem::new(output, progress, Some(iteration), None);
         interrupter.fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)));
+        true
     });
 }
 
-/// Calls `step(batch, progress, iteration)` for every batch until the data
-/// ends, a batch cannot be loaded (a training failure) or training is stopped.
+/// Calls `step(batch, progress, iteration)` for every batch after the first
+/// `skip` until the data ends, a batch cannot be loaded (a training failure)
+/// or training is stopped where `step` says it may stop (returns `true`).
+/// Returns the number of batches done, skipped included.
 fn for_each_batch<I>(
     dataloader: &Arc<dyn DataLoader<I>>,
     interrupter: &Interrupter,
-    mut step: impl FnMut(I, Progress, usize),
-) {
+    skip: usize,
+    mut step: impl FnMut(I, Progress, usize) -> bool,
+) -> usize {
     let mut iterator = dataloader.iter();
     let mut iteration = 0;
     while let Some(batch) = iterator.next() {
@@ -185,9 +258,13 @@ fn for_each_batch<I>(
             }
         };
         iteration += 1;
-        step(batch, iterator.progress(), iteration);
-        if interrupter.should_stop() {
+        if iteration <= skip {
+            continue;
+        }
+        let may_stop = step(batch, iterator.progress(), iteration);
+        if interrupter.error().is_some() || (may_stop && interrupter.should_stop()) {
             break;
         }
     }
+    iteration
 }

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use super::plot::confusion_matrix_png;
 use crate::run::{RunDir, curves_png};
-use crate::scores::{ClassScores, ratio, scores_table};
+use crate::scores::{ClassScores, mean, ratio, scores_table};
 use crate::task::TaskReport;
 
 /// `report.json` of a classification run.
@@ -49,7 +49,7 @@ impl ClassificationReport {
                 )
             })
             .collect();
-        let macro_f1 = per_class.values().map(|s| s.f1).sum::<f64>() / n.max(1) as f64;
+        let macro_f1 = mean(per_class.values().map(|s| s.f1));
         Self {
             accuracy: ratio(correct, truth.len()),
             macro_f1,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scores::{ClassScores, ratio, scores_table};
+use crate::scores::{ClassScores, mean, ratio, scores_table};
 use crate::task::TaskReport;
 
 /// `report.json` of a multi-label run.
@@ -75,7 +75,7 @@ impl MultiLabelReport {
             micro_f1: micro.f1,
             micro_precision: micro.precision,
             micro_recall: micro.recall,
-            macro_f1: per_label.values().map(|s| s.f1).sum::<f64>() / labels.len().max(1) as f64,
+            macro_f1: mean(per_label.values().map(|s| s.f1)),
             subset_accuracy: ratio(exact, truth.len()),
             hamming_loss: ratio(wrong, truth.len() * labels.len()),
             per_label,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use bert_data::question_answering::QaExample;
 use serde::{Deserialize, Serialize};
 
+use crate::scores::mean;
 use crate::task::TaskReport;
 
 /// `report.json` of a question-answering run.
@@ -82,22 +83,21 @@ impl QaReport {
         };
         let exact =
             |p: &str, g: &str| f64::from(u8::from(normalize_answer(p) == normalize_answer(g)));
-        let n = examples.len().max(1) as f64;
-        let mean = |score: &dyn Fn(&str, &str) -> f64| {
-            examples
-                .iter()
-                .zip(predictions)
-                .map(|(e, p)| best(score, e, p))
-                .sum::<f64>()
-                / n
+        let mean_of = |score: &dyn Fn(&str, &str) -> f64| {
+            mean(
+                examples
+                    .iter()
+                    .zip(predictions)
+                    .map(|(e, p)| best(score, e, p)),
+            )
         };
         Self {
             task: "question-answering".into(),
             split: split.into(),
             examples: examples.len(),
             features,
-            exact_match: mean(&exact),
-            f1: mean(&answer_f1),
+            exact_match: mean_of(&exact),
+            f1: mean_of(&answer_f1),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::scores::mean;
 use crate::task::TaskReport;
 
 /// `report.json` of a regression run.
@@ -25,19 +26,13 @@ pub struct RegressionReport {
 impl RegressionReport {
     /// Scores `predicted` against `truth`.
     pub fn new(split: &str, truth: &[f64], predicted: &[f64]) -> Self {
-        let n = truth.len().max(1) as f64;
         Self {
             task: "regression".into(),
             split: split.into(),
             examples: truth.len(),
             pearson: pearson(truth, predicted),
             spearman: pearson(&ranks(truth), &ranks(predicted)),
-            mse: truth
-                .iter()
-                .zip(predicted)
-                .map(|(t, p)| (t - p).powi(2))
-                .sum::<f64>()
-                / n,
+            mse: mean(truth.iter().zip(predicted).map(|(t, p)| (t - p).powi(2))),
         }
     }
 }

@@ -1,0 +1,241 @@
+//! Run directories open in transformers as they are: for each task, a run
+//! made by bert-burn (`tests/fixtures/hf-runs/<task>/`) was opened with the
+//! task's `AutoModelFor...` class by `tests/reference/make_run_fixtures.py`,
+//! which stored its token ids and logits. Here bert-burn reads the same runs
+//! and must give the same ids and logits, and saving a run today must write
+//! the same config and tokenizer files that transformers opened.
+
+use std::path::Path;
+
+use bert_burn_tests::{device, fixture, max_abs_diff, scratch_dir, values};
+use bert_data::BertTokenizer;
+use bert_model::heads::{ClassifierHeadConfig, PretrainingHeadConfig, QuestionAnsweringHeadConfig};
+use bert_model::pretrained::{self, HeadStatus};
+use bert_model::{BertConfig, BertForTask, BertInput, TaskHead};
+use bert_train::run::RunDir;
+use burn::tensor::{Int, Tensor};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest allowed |ours - transformers| on logits (fp32, a tiny model).
+const LOGIT_TOLERANCE: f32 = 1e-5;
+
+#[derive(Deserialize)]
+struct Expected {
+    runs: std::collections::BTreeMap<String, ExpectedRun>,
+}
+
+/// What transformers made of one run.
+#[derive(Deserialize)]
+struct ExpectedRun {
+    class: String,
+    problem_type: Option<String>,
+    model_max_length: usize,
+    inputs: Vec<Value>,
+    input_ids: Vec<Vec<u32>>,
+    token_type_ids: Vec<Vec<u32>>,
+    attention_mask: Vec<Vec<u32>>,
+    logits: std::collections::BTreeMap<String, Logits>,
+}
+
+#[derive(Deserialize)]
+struct Logits {
+    shape: Vec<usize>,
+    values: Vec<f32>,
+}
+
+impl ExpectedRun {
+    /// The padded batch transformers ran.
+    fn input(&self) -> BertInput {
+        let shape = [self.input_ids.len(), self.input_ids[0].len()];
+        let flat = |rows: &[Vec<u32>]| rows.iter().flatten().map(|&v| v as i64).collect();
+        BertInput::from_rows(
+            flat(&self.input_ids),
+            flat(&self.token_type_ids),
+            flat(&self.attention_mask),
+            shape,
+            &device(),
+        )
+    }
+
+    fn check_logits(&self, task: &str, name: &str, ours: Tensor<2>, rows: usize) {
+        let expected = &self.logits[name];
+        let columns = expected.values.len() / rows;
+        assert_eq!(ours.dims(), [rows, columns], "{task} {name}: shape");
+        let diff = max_abs_diff(&values(ours), &expected.values);
+        eprintln!("{task} {name} {:?}: max |diff| = {diff:e}", expected.shape);
+        assert!(
+            diff <= LOGIT_TOLERANCE,
+            "{task} {name}: max |diff| = {diff:e}"
+        );
+    }
+}
+
+fn expected() -> Expected {
+    bert_burn_tests::read_json("hf-runs/expected.json")
+}
+
+/// Our tokenizer gives transformers' ids for the run's inputs.
+fn check_token_ids(task: &str, dir: &Path, run: &ExpectedRun) {
+    let tokenizer = BertTokenizer::from_dir(dir).unwrap();
+    for (row, input) in run.inputs.iter().enumerate() {
+        let encoding = match input {
+            Value::String(text) => tokenizer.encode(text).unwrap(),
+            Value::Array(pair) => tokenizer
+                .encode_pair(pair[0].as_str().unwrap(), pair[1].as_str().unwrap())
+                .unwrap(),
+            other => panic!("{task}: unexpected input {other}"),
+        };
+        let length = run.attention_mask[row].iter().filter(|&&m| m == 1).count();
+        assert_eq!(
+            encoding.input_ids,
+            run.input_ids[row][..length],
+            "{task} row {row}"
+        );
+        assert_eq!(
+            encoding.token_type_ids,
+            run.token_type_ids[row][..length],
+            "{task} row {row}"
+        );
+    }
+}
+
+/// Loads the run with `head`, checks it is the class transformers opened,
+/// and that saving it again writes the files transformers read.
+fn load<H: TaskHead>(
+    task: &str,
+    run: &ExpectedRun,
+    head: impl FnOnce(&BertConfig) -> H,
+) -> BertForTask<H> {
+    let dir = fixture(&format!("hf-runs/{task}"));
+    check_token_ids(task, &dir, run);
+    let config = pretrained::load_config(&dir).unwrap();
+    assert_eq!(config.architectures, [run.class.clone()], "{task}");
+    assert_eq!(H::ARCHITECTURE, run.class, "{task}");
+    let problem_type = config
+        .problem_type
+        .map(|p| serde_json::to_value(p).unwrap());
+    assert_eq!(
+        problem_type,
+        run.problem_type.clone().map(Value::from),
+        "{task}"
+    );
+    let (_, model, status) = pretrained::load_for_task(&dir, head(&config), &device()).unwrap();
+    assert_eq!(status, HeadStatus::Loaded, "{task}");
+    check_saved_files(task, &dir, &model, &config, run.model_max_length);
+    model
+}
+
+/// Saving the loaded run today writes the same HF files as the fixture.
+fn check_saved_files<H: TaskHead>(
+    task: &str,
+    dir: &Path,
+    model: &BertForTask<H>,
+    config: &BertConfig,
+    max_len: usize,
+) {
+    let scratch = scratch_dir();
+    let saved = RunDir::new(scratch.path().join(task));
+    let tokenizer = BertTokenizer::from_dir(dir)
+        .unwrap()
+        .with_max_len(max_len)
+        .unwrap();
+    saved.save(model, config, &tokenizer).unwrap();
+    let json = |path: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    for name in [
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ] {
+        assert_eq!(
+            json(&saved.file(name)),
+            json(&dir.join(name)),
+            "{task}: {name}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(saved.file("vocab.txt")).unwrap(),
+        std::fs::read_to_string(dir.join("vocab.txt")).unwrap(),
+        "{task}: vocab.txt"
+    );
+    let tensors = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut named: Vec<(String, Vec<u8>)> = file
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| (name, view.data().to_vec()))
+            .collect();
+        named.sort();
+        named
+    };
+    assert_eq!(
+        tensors(&saved.file("model.safetensors")),
+        tensors(&dir.join("model.safetensors")),
+        "{task}: model.safetensors"
+    );
+}
+
+#[test]
+fn sequence_classification_runs_match_transformers() {
+    let expected = expected();
+    for task in [
+        "classification",
+        "pair-classification",
+        "regression",
+        "multi-label",
+    ] {
+        let run = &expected.runs[task];
+        let model = load(task, run, |config| {
+            ClassifierHeadConfig::for_model(config, config.labels().len()).init(&device())
+        });
+        let rows = run.inputs.len();
+        run.check_logits(task, "logits", model.forward(run.input()), rows);
+    }
+}
+
+#[test]
+fn token_classification_run_matches_transformers() {
+    let task = "token-classification";
+    let expected = expected();
+    let run = &expected.runs[task];
+    let model = load(task, run, |config| {
+        ClassifierHeadConfig::for_model(config, config.labels().len()).init_token(&device())
+    });
+    let [batch, seq_len, tags] = model.forward(run.input()).dims();
+    let logits = model.forward(run.input()).reshape([batch * seq_len, tags]);
+    run.check_logits(task, "logits", logits, batch * seq_len);
+}
+
+#[test]
+fn question_answering_run_matches_transformers() {
+    let task = "question-answering";
+    let expected = expected();
+    let run = &expected.runs[task];
+    let model = load(task, run, |config| {
+        QuestionAnsweringHeadConfig::for_model(config).init(&device())
+    });
+    let spans = model.forward(run.input());
+    let rows = run.inputs.len();
+    run.check_logits(task, "start_logits", spans.start, rows);
+    run.check_logits(task, "end_logits", spans.end, rows);
+}
+
+#[test]
+fn pretraining_run_matches_transformers() {
+    let task = "mlm";
+    let expected = expected();
+    let run = &expected.runs[task];
+    let model = load(task, run, |config| {
+        PretrainingHeadConfig::for_model(config).init(&device())
+    });
+    let output = model.forward(run.input());
+    let [batch, seq_len, _] = output.transformed.dims();
+    let every_position = Tensor::<1, Int>::arange(0..(batch * seq_len) as i64, &device());
+    let prediction = model.mlm_logits(output.transformed, every_position);
+    run.check_logits(task, "prediction_logits", prediction, batch * seq_len);
+    run.check_logits(task, "seq_relationship_logits", output.nsp_logits, batch);
+}
