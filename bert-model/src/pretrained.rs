@@ -1,5 +1,6 @@
 //! Loading a Hugging Face model directory: `config.json` plus
-//! `model.safetensors` or `pytorch_model.bin`.
+//! `model.safetensors` or `pytorch_model.bin` (and, for sentence-transformers
+//! models, the length in `sentence_bert_config.json`).
 //!
 //! Checkpoint names are mapped onto this crate's modules: keys with or without
 //! the `bert.` prefix, `attention.self` to `attention.self_attention`,
@@ -174,6 +175,33 @@ pub fn load_config(dir: impl AsRef<Path>) -> Result<BertConfig, LoadError> {
     Ok(BertConfig::from_file(dir.as_ref().join("config.json"))?)
 }
 
+/// The `max_seq_length` of a sentence-transformers model directory (the
+/// length its embeddings were trained with), read from its
+/// `sentence_bert_config.json`. `None` when the directory has no such file or
+/// the file sets no length; an unreadable file or bad JSON is an error naming
+/// the file.
+pub fn sentence_max_seq_length(dir: impl AsRef<Path>) -> Result<Option<usize>, ConfigError> {
+    #[derive(serde::Deserialize)]
+    struct SentenceBertConfig {
+        max_seq_length: Option<usize>,
+    }
+    let path = dir.as_ref().join("sentence_bert_config.json");
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ConfigError::Io {
+                path: shown,
+                source,
+            });
+        }
+    };
+    let config: SentenceBertConfig =
+        serde_json::from_str(&text).map_err(|e| ConfigError::parse(&shown, &e))?;
+    Ok(config.max_seq_length)
+}
+
 /// Loads the encoder of a Hugging Face BERT directory (any head in the
 /// checkpoint is ignored).
 pub fn load_bert(
@@ -321,5 +349,24 @@ fn mismatch(weights: &WeightsFile, problems: WeightProblems) -> LoadError {
     LoadError::Mismatch {
         path: weights.path().display().to_string(),
         problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentence_max_seq_length_reads_the_file_when_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(sentence_max_seq_length(dir.path()).unwrap(), None);
+        let path = dir.path().join("sentence_bert_config.json");
+        std::fs::write(&path, r#"{"max_seq_length": 256, "do_lower_case": false}"#).unwrap();
+        assert_eq!(sentence_max_seq_length(dir.path()).unwrap(), Some(256));
+        std::fs::write(&path, r#"{"do_lower_case": false}"#).unwrap();
+        assert_eq!(sentence_max_seq_length(dir.path()).unwrap(), None);
+        std::fs::write(&path, r#"{"max_seq_length": 256,"#).unwrap();
+        let err = sentence_max_seq_length(dir.path()).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}:1:", path.display())), "{err}");
     }
 }

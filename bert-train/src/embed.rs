@@ -1,10 +1,11 @@
 //! Sentence embeddings for a file of texts (`embed` command).
 
 use std::io::{BufRead, Write};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use bert_data::{BertTokenizer, PaddedBatch};
-use bert_model::{BertModel, Pooling};
+use bert_model::{BertModel, Pooling, pretrained};
 use burn::tensor::Device;
 
 /// Embeds texts in batches with a loaded encoder and tokenizer.
@@ -20,6 +21,33 @@ pub struct SentenceEmbedder {
 }
 
 impl SentenceEmbedder {
+    /// Loads the encoder and tokenizer of the model directory `dir`. Texts are
+    /// truncated to `max_len` tokens when given, else to the model's own
+    /// `max_seq_length` (`sentence_bert_config.json`), else to 512; never past
+    /// the model's position embeddings.
+    pub fn load(
+        dir: &Path,
+        pooling: Pooling,
+        max_len: Option<usize>,
+        device: Device,
+    ) -> Result<Self> {
+        let (config, bert) = pretrained::load_bert(dir, &device)?;
+        let max_len = match max_len {
+            Some(max_len) => max_len,
+            None => {
+                pretrained::sentence_max_seq_length(dir)?.unwrap_or(BertTokenizer::DEFAULT_MAX_LEN)
+            }
+        };
+        let tokenizer = BertTokenizer::from_dir(dir)?
+            .with_max_len(max_len.min(config.max_position_embeddings))?;
+        Ok(Self {
+            bert,
+            tokenizer,
+            pooling,
+            device,
+        })
+    }
+
     /// L2-normalised embeddings of `texts`, one `Vec` per text, in order.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let encodings = texts

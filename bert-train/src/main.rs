@@ -6,9 +6,8 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use bert_data::BertTokenizer;
 use bert_data::assets::{AssetCache, MODELS};
-use bert_model::{Pooling, pretrained};
+use bert_model::Pooling;
 use bert_train::backend;
 use bert_train::bench::{BenchArgs, bench};
 use bert_train::embed::SentenceEmbedder;
@@ -74,7 +73,8 @@ enum Command {
     },
     /// Write sentence embeddings for a file with one text per line, as JSON lines.
     Embed {
-        /// `minilm` or a Hugging Face model directory.
+        /// `minilm`, a Hugging Face model directory or id (`org/name`, from
+        /// the Hugging Face cache or downloaded into it).
         #[arg(long, default_value = "minilm")]
         model: String,
         /// `mean` (sentence-transformers) or `cls`.
@@ -89,9 +89,10 @@ enum Command {
         /// Texts per forward pass.
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
-        /// Longest tokenized text; longer ones are truncated.
-        #[arg(long, default_value_t = BertTokenizer::DEFAULT_MAX_LEN)]
-        max_len: usize,
+        /// Longest tokenized text; longer ones are truncated. Default: the
+        /// model's `max_seq_length` in its `sentence_bert_config.json`, else 512.
+        #[arg(long)]
+        max_len: Option<usize>,
     },
 }
 
@@ -174,17 +175,13 @@ fn main() -> Result<()> {
             max_len,
         } => {
             let dir = cache.resolve_model(&model)?;
-            let device = backend::device()?;
-            eprintln!("loading {} on {}", dir.display(), backend::name()?);
-            let (config, bert) = pretrained::load_bert(&dir, &device)?;
-            let max_len = max_len.min(config.max_position_embeddings);
-            let tokenizer = BertTokenizer::from_dir(&dir)?.with_max_len(max_len)?;
-            let embedder = SentenceEmbedder {
-                bert,
-                tokenizer,
-                pooling,
-                device,
-            };
+            let embedder = SentenceEmbedder::load(&dir, pooling, max_len, backend::device()?)?;
+            eprintln!(
+                "embedding with {} on {}, max length {} tokens",
+                dir.display(),
+                backend::name()?,
+                embedder.tokenizer.max_len()
+            );
             let count =
                 embedder.embed_lines(open_input(&input)?, create_output(&output)?, batch_size)?;
             eprintln!("wrote {count} embeddings");

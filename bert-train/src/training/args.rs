@@ -27,7 +27,8 @@ pub enum BestMetric {
 /// Every task-independent setting of a fine-tuning run.
 #[derive(Clone, Debug, Serialize, Deserialize, clap::Args)]
 pub struct TrainingArgs {
-    /// `minilm` or a Hugging Face BERT directory (a previous run works too).
+    /// `minilm`, a Hugging Face BERT directory (a previous run works too) or
+    /// a Hugging Face id (`org/name`, from the Hugging Face cache or downloaded).
     #[arg(long, default_value = "minilm")]
     pub model: String,
     #[command(flatten)]
