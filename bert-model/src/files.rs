@@ -18,7 +18,6 @@ pub const ABORT_WHILE_WRITING_VAR: &str = "BERT_BURN_ABORT_WHILE_WRITING";
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomically_with(path, |temporary| {
         let mut file = File::create(temporary)?;
-        abort_if_injected(path, &mut file, bytes)?;
         file.write_all(bytes)?;
         file.sync_all()
     })
@@ -35,6 +34,7 @@ pub fn write_atomically_with(
         let _ = std::fs::remove_file(&temporary);
         return Err(error);
     }
+    abort_if_injected(path, &temporary)?;
     File::open(&temporary)?.sync_all()?;
     std::fs::rename(&temporary, path)?;
     Ok(())
@@ -49,11 +49,13 @@ pub fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial"))
 }
 
-/// Writes half of `bytes` and aborts when [`ABORT_WHILE_WRITING_VAR`] names `path`'s file.
-fn abort_if_injected(path: &Path, file: &mut File, bytes: &[u8]) -> io::Result<()> {
+/// Cuts the temporary file to half and aborts when [`ABORT_WHILE_WRITING_VAR`]
+/// names `path`'s file.
+fn abort_if_injected(path: &Path, temporary: &Path) -> io::Result<()> {
     let target = std::env::var_os(ABORT_WHILE_WRITING_VAR);
     if target.is_some_and(|name| path.file_name() == Some(name.as_os_str())) {
-        file.write_all(&bytes[..bytes.len() / 2])?;
+        let file = File::options().write(true).open(temporary)?;
+        file.set_len(file.metadata()?.len() / 2)?;
         file.sync_all()?;
         eprintln!(
             "{ABORT_WHILE_WRITING_VAR}: aborting while writing {}",

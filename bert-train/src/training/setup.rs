@@ -192,17 +192,7 @@ impl RunSetup {
             .div_ceil(args.batch_size)
             .div_ceil(args.grad_accumulation);
         let estimate = self.estimate_epoch_seconds(&model, &train, valid.len(), &train_batcher);
-        println!(
-            "training {} on {}: {} epochs x {} steps (batch {} x {}), {} examples/epoch, ~{:.0} s per epoch estimated",
-            args.model,
-            args.data.describe(),
-            args.epochs,
-            steps_per_epoch,
-            args.batch_size,
-            args.grad_accumulation,
-            train.len(),
-            estimate,
-        );
+        let num_train = train.len();
 
         let train_loader = DataLoaderBuilder::new(train_batcher)
             .batch_size(args.batch_size)
@@ -264,6 +254,18 @@ impl RunSetup {
             training = training.checkpoint(epoch);
         }
 
+        // Printed once a stop signal saves a checkpoint instead of killing the run.
+        println!(
+            "training {} on {}: {} epochs x {} steps (batch {} x {}), {} examples/epoch, ~{:.0} s per epoch estimated",
+            args.model,
+            args.data.describe(),
+            args.epochs,
+            steps_per_epoch,
+            args.batch_size,
+            args.grad_accumulation,
+            num_train,
+            estimate,
+        );
         let learner = Learner::new(
             model,
             adamw(args.weight_decay, args.adam_epsilon),
