@@ -110,7 +110,11 @@ fn load<H: TaskHead>(
     let dir = fixture(&format!("hf-runs/{task}"));
     check_token_ids(task, &dir, run);
     let config = pretrained::load_config(&dir).unwrap();
-    assert_eq!(config.architectures, [run.class.clone()], "{task}");
+    assert_eq!(
+        config.architectures,
+        std::slice::from_ref(&run.class),
+        "{task}"
+    );
     assert_eq!(H::ARCHITECTURE, run.class, "{task}");
     let problem_type = config
         .problem_type

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use bert_data::assets::{AssetCache, MINILM};
+use bert_data::assets::AssetCache;
 use bert_data::classification::ClassificationBatch;
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::{BertConfig, BertForSequenceClassification, BertInput, BertModel, pretrained};
@@ -22,15 +22,8 @@ use crate::tasks::classification::Classification;
 use crate::training::adamw;
 use layer_profile::profile_layer;
 
-/// Which model to time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum BenchModel {
-    /// all-MiniLM-L6-v2 with its real weights (L6, H384).
-    Minilm,
-    /// bert-base geometry (L12, H768, A12, I3072), random weights.
-    BertBase,
-}
+/// The model that `bert-base` names: its geometry with random weights.
+const BERT_BASE: &str = "bert-base";
 
 /// What a step does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -73,9 +66,11 @@ impl BenchDtype {
 /// Settings of a benchmark.
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Model to time.
-    #[arg(long, value_enum, default_value = "minilm")]
-    pub model: BenchModel,
+    /// Model to time: `minilm` (real weights), `bert-base` (L12 H768,
+    /// random weights), or any model `train --model` takes (a directory, a
+    /// Hugging Face id).
+    #[arg(long, default_value = "minilm")]
+    pub model: String,
     /// Step kind.
     #[arg(long, value_enum, default_value = "train")]
     pub mode: BenchMode,
@@ -109,7 +104,7 @@ pub struct BenchResult {
     /// `burn-<backend>` or `pytorch`.
     pub framework: String,
     /// Model name.
-    pub model: BenchModel,
+    pub model: String,
     /// Step kind.
     pub mode: BenchMode,
     /// Float type.
@@ -142,29 +137,31 @@ pub struct BenchResult {
     pub machine: String,
 }
 
-fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassification> {
-    let head = |config: &BertConfig| ClassifierHeadConfig::for_model(config, 2).init(device);
-    let random = |config: BertConfig| bert_model::BertForTask {
-        bert: BertModel::new(&config, device),
-        head: head(&config),
-    };
-    Ok(match args.model {
-        BenchModel::Minilm if args.random_init => random(minilm_geometry()),
-        BenchModel::Minilm => {
-            let dir = AssetCache::from_env().ensure(&MINILM)?;
-            let config = pretrained::load_config(&dir)?;
-            pretrained::load_for_task(&dir, head(&config), device)?.1
-        }
-        BenchModel::BertBase => random(BertConfig::default()),
+/// Whether the bench uses random weights (no checkpoint is read).
+fn random_weights(args: &BenchArgs) -> bool {
+    args.random_init || args.model == BERT_BASE
+}
+
+/// The bench model's geometry, without building the model.
+fn geometry(args: &BenchArgs) -> Result<BertConfig> {
+    Ok(match args.model.as_str() {
+        BERT_BASE => BertConfig::default(),
+        "minilm" if args.random_init => minilm_geometry(),
+        name => pretrained::load_config(AssetCache::from_env().resolve_model(name)?)?,
     })
 }
 
-/// The bench's model geometry without building the model.
-fn geometry(model: BenchModel) -> BertConfig {
-    match model {
-        BenchModel::Minilm => minilm_geometry(),
-        BenchModel::BertBase => BertConfig::default(),
+fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassification> {
+    let config = geometry(args)?;
+    let head = ClassifierHeadConfig::for_model(&config, 2).init(device);
+    if random_weights(args) {
+        return Ok(bert_model::BertForTask {
+            bert: BertModel::new(&config, device),
+            head,
+        });
     }
+    let dir = AssetCache::from_env().resolve_model(&args.model)?;
+    Ok(pretrained::load_for_task(&dir, head, device)?.1)
 }
 
 /// Floating-point operations of one step's encoder matrix products: per token
@@ -199,9 +196,12 @@ fn minilm_geometry() -> BertConfig {
     }
 }
 
-fn batch(args: &BenchArgs, device: &Device) -> ClassificationBatch {
+/// Random token ids from the upper 29/30 of a vocabulary of `vocab_size`
+/// (clear of BERT's special and unused tokens).
+fn batch(args: &BenchArgs, vocab_size: usize, device: &Device) -> ClassificationBatch {
     let shape = [args.batch_size, args.seq_len];
-    let ids = Tensor::<2>::random(shape, Distribution::Uniform(1000.0, 30000.0), device).int();
+    let vocab = vocab_size as f64;
+    let ids = Tensor::<2>::random(shape, Distribution::Uniform(vocab / 30.0, vocab), device).int();
     ClassificationBatch {
         input: BertInput {
             input_ids: ids,
@@ -250,7 +250,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
     if args.steps == 0 || args.batch_size == 0 || args.seq_len == 0 {
         bail!("--steps, --batch-size and --seq-len must be at least 1");
     }
-    if args.model == BenchModel::Minilm && args.dtype != BenchDtype::F32 && !args.random_init {
+    if args.dtype != BenchDtype::F32 && !random_weights(args) {
         bail!(
             "--dtype {:?} needs --random-init: the checkpoint is stored in f32",
             args.dtype
@@ -274,7 +274,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
     match args.mode {
         BenchMode::Profile => {
             let parts = profile_layer(
-                &geometry(args.model),
+                &geometry(args)?,
                 args.batch_size,
                 args.seq_len,
                 args.steps,
@@ -282,9 +282,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
             )?;
             println!(
                 "{backend}, one {} layer, batch {} seq {}, forward:",
-                value_name(&args.model),
-                args.batch_size,
-                args.seq_len
+                args.model, args.batch_size, args.seq_len
             );
             println!("{:<32} {:>9} {:>14}", "part", "ms", "its matmuls ms");
             for part in &parts {
@@ -304,8 +302,9 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
                 task: Classification::new(false, Default::default()),
             };
             let mut optimizer = adamw(0.01, 1e-8);
+            let vocab_size = geometry(args)?.vocab_size;
             for step in 0..args.warmup + args.steps {
-                let batch = batch(args, &device);
+                let batch = batch(args, vocab_size, &device);
                 device.sync()?;
                 let started = Instant::now();
                 let output = TrainStep::step(&classifier, batch);
@@ -318,7 +317,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
             }
         }
         BenchMode::Matmul => {
-            let config = geometry(args.model);
+            let config = geometry(args)?;
             let rows = args.batch_size * args.seq_len;
             let dist = Distribution::Normal(0.0, 1.0);
             let a = Tensor::<2>::random([rows, config.hidden_size], dist, &device);
@@ -339,8 +338,9 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         }
         BenchMode::Infer => {
             let model = model(args, &device)?.valid();
+            let vocab_size = geometry(args)?.vocab_size;
             for step in 0..args.warmup + args.steps {
-                let batch = batch(args, &device);
+                let batch = batch(args, vocab_size, &device);
                 device.sync()?;
                 let started = Instant::now();
                 let logits = model.forward(batch.input);
@@ -356,7 +356,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
     let median = times[times.len() / 2];
     let result = BenchResult {
         framework: format!("burn-{backend}"),
-        model: args.model,
+        model: args.model.clone(),
         mode: args.mode,
         dtype: args.dtype,
         batch_size: args.batch_size,
@@ -364,12 +364,8 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         steps: args.steps,
         samples_per_s: args.batch_size as f64 / median,
         tokens_per_s: (args.batch_size * args.seq_len) as f64 / median,
-        gflop_per_s: step_flop(
-            &geometry(args.model),
-            args.mode,
-            args.batch_size,
-            args.seq_len,
-        ) / median
+        gflop_per_s: step_flop(&geometry(args)?, args.mode, args.batch_size, args.seq_len)
+            / median
             / 1e9,
         ms_per_step_median: median * 1e3,
         ms_per_step_min: times[0] * 1e3,
@@ -381,7 +377,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
     println!(
         "{:<14} {:<9} {:<6} {:<4} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s {:>8.1} GFLOP/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}",
         result.framework,
-        value_name(&result.model),
+        result.model,
         value_name(&result.mode),
         value_name(&result.dtype),
         result.batch_size,
