@@ -8,13 +8,14 @@
 //! RUN/checkpoint/          per-epoch model, optimiser and scheduler state
 //! RUN/train/, RUN/valid/   burn-train metric logs per epoch
 //! RUN/report.json          test report (also report.txt and PNG plots)
+//! RUN/curves.png           training curves: loss and the selection metric per step
 //! ```
 //! A run directory is itself a Hugging Face model directory.
 
 mod plots;
 
+pub use plots::{EpochValue, MetricLog, curves_png};
 pub(crate) use plots::{FONT, ensure_font, plot_error};
-pub use plots::{History, curves_png, epoch_history};
 
 use std::path::{Path, PathBuf};
 
@@ -81,6 +82,16 @@ impl RunDir {
         let path = self.file("report.txt");
         std::fs::write(&path, table).with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote report.json, report.txt in {}", self.root.display());
+        Ok(())
+    }
+
+    /// Draws `curves.png` of the run's training logs, with the loss and
+    /// `metric` (the one the run selects by; see [`curves_png`]); nothing
+    /// if the run has no training logs.
+    pub fn write_curves(&self, metric: &str) -> Result<()> {
+        if curves_png(self, metric, &self.file("curves.png"))? {
+            println!("wrote curves.png in {}", self.root.display());
+        }
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use anyhow::Result;
 
 use super::plot::confusion_matrix_png;
-use crate::run::{RunDir, curves_png};
+use crate::run::RunDir;
 use crate::scores::{ClassScores, ratio, scores_table};
 use crate::task::TaskReport;
 
@@ -105,12 +105,7 @@ impl TaskReport for ClassificationReport {
 
     fn write_files(&self, run: &RunDir) -> Result<()> {
         confusion_matrix_png(self, &run.file("confusion_matrix.png"))?;
-        let curves = curves_png(run, &run.file("curves.png"))?;
-        println!(
-            "wrote confusion_matrix.png{} in {}",
-            if curves { ", curves.png" } else { "" },
-            run.root().display()
-        );
+        println!("wrote confusion_matrix.png in {}", run.root().display());
         Ok(())
     }
 }
