@@ -1,7 +1,7 @@
 //! Writing files so that a crash at any moment leaves either the previous
 //! file or the complete new one, never a half-written file.
 //!
-//! The content goes to a temporary file beside the target (`.NAME.partial`),
+//! The content goes to a temporary file beside the target ([`temporary_path`]),
 //! is flushed to disk, and is then renamed over the target, which the file
 //! system does atomically.
 
@@ -40,13 +40,18 @@ pub fn write_atomically_with(
     Ok(())
 }
 
-/// The temporary file `path` is written to before the rename.
+/// The temporary file `path` is written to before the rename: hidden, with
+/// the same extension (`model.safetensors` -> `.model.partial.safetensors`).
 pub fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
+    let name = match path.extension() {
+        Some(extension) => format!(".{stem}.partial.{}", extension.to_string_lossy()),
+        None => format!(".{stem}.partial"),
+    };
+    path.with_file_name(name)
 }
 
 /// Cuts the temporary file to half and aborts when [`ABORT_WHILE_WRITING_VAR`]
@@ -79,6 +84,7 @@ mod tests {
         write_atomically(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert!(!temporary_path(&path).exists());
+        assert_eq!(temporary_path(&path), dir.join(".config.partial.json"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

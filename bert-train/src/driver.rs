@@ -16,13 +16,14 @@ use crate::inference::Batches;
 use crate::predict::InputLine;
 use crate::run::RunDir;
 use crate::task::{Split, Task, TaskModel, TaskReport};
-use crate::training::{DataArgs, RunSetup};
+use crate::training::{BestMetric, DataArgs, RunSetup};
 
 /// Fine-tunes `task` as `setup` says, saves the run and writes (and returns)
-/// the report on the test split.
+/// the report on the test split, then the run's `curves.png`.
 pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) -> Result<T::Report> {
     let args = &setup.args;
     let selection = task.selection(args.best_metric, args.patience)?;
+    let selected_by = selection.metric().to_string();
     let examples = task
         .read(&args.data, cache)?
         .truncate(args.max_train_samples, args.max_eval_samples);
@@ -71,7 +72,7 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
     let model = trained.valid().model;
     setup.save(&model, &task.config(config))?;
     let batcher = task.batcher(tokenizer, Split::Test)?;
-    report(
+    let report = report(
         &task,
         &model,
         &examples.test,
@@ -79,7 +80,9 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         &Batches::new(&batcher, args.batch_size, &setup.device),
         &setup.run,
         "test",
-    )
+    )?;
+    setup.run.write_curves(&selected_by)?;
+    Ok(report)
 }
 
 /// Scores `model` on `examples`, prints the table and writes the report files.
@@ -115,10 +118,13 @@ pub struct Evaluation<'a> {
     pub max_len: usize,
     /// Examples per forward pass.
     pub batch_size: usize,
+    /// The metric the run was trained to select by (`None`: the task's
+    /// default), drawn in `curves.png`.
+    pub best_metric: Option<BestMetric>,
 }
 
 /// Loads the model of `run` (trained for `task`) and writes its report on
-/// the test split that `evaluation` names.
+/// the test split that `evaluation` names, and the run's `curves.png`.
 pub fn evaluate_task<T: Task>(
     run: &RunDir,
     mut task: T,
@@ -127,6 +133,7 @@ pub fn evaluate_task<T: Task>(
     cache: &AssetCache,
 ) -> Result<T::Report> {
     task.restore(&run.config()?)?;
+    let selection = task.selection(evaluation.best_metric, None)?;
     let trained = run.load_model(evaluation.max_len, device, |config| {
         task.head(config, device)
     })?;
@@ -136,7 +143,7 @@ pub fn evaluate_task<T: Task>(
         .test;
     let items = task.encode(&trained.tokenizer, &test, Split::Test)?;
     let batcher = task.batcher(&trained.tokenizer, Split::Test)?;
-    report(
+    let report = report(
         &task,
         &trained.model,
         &test,
@@ -144,7 +151,9 @@ pub fn evaluate_task<T: Task>(
         &Batches::new(&batcher, evaluation.batch_size, device),
         run,
         &evaluation.split,
-    )
+    )?;
+    run.write_curves(selection.metric())?;
+    Ok(report)
 }
 
 /// Loads the model of `run` (trained for `task`) and returns the result

@@ -1,7 +1,7 @@
 //! Shared helpers of the workspace-level tests: the real checkpoint, the
 //! Hugging Face reference fixtures and float comparisons.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bert_data::assets::{AssetCache, MINILM};
 use burn::tensor::{Device, Tensor};
@@ -36,6 +36,17 @@ pub fn scratch_dir() -> tempfile::TempDir {
         .prefix("bert-burn-test-")
         .tempdir()
         .unwrap_or_else(|e| panic!("cannot create a temporary folder: {e}"))
+}
+
+/// Asserts that `path` is a PNG image with something drawn in it.
+pub fn assert_png(path: &Path) {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000,
+        "{} is not a drawn PNG",
+        path.display()
+    );
 }
 
 /// Path of a file under `tests/fixtures/`.

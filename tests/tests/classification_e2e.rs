@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use bert_burn_tests::{device, minilm_dir, scratch_dir};
+use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
 use bert_data::BertTokenizer;
 use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
@@ -210,11 +210,7 @@ fn fine_tunes_saves_reloads_and_resumes() {
         serde_json::json!(["negative", "positive"])
     );
     for image in ["confusion_matrix.png", "curves.png"] {
-        let bytes = std::fs::read(run.join(image)).unwrap();
-        assert!(
-            bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000,
-            "{image}"
-        );
+        assert_png(&run.join(image));
     }
     // The run is a Hugging Face directory with the label map in config.json.
     let config = pretrained::load_config(&run).unwrap();

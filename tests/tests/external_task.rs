@@ -4,7 +4,7 @@
 //! hidden state alone (no pooler), a head `bert-model` does not have.
 
 use anyhow::Result;
-use bert_burn_tests::{device, minilm_dir, scratch_dir};
+use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
 use bert_data::assets::AssetCache;
 use bert_data::classification::{ClassificationBatch, ClassificationItem, tokenize_examples};
 use bert_data::dataset::{Example, LabelVocab, Splits};
@@ -250,6 +250,7 @@ fn a_task_defined_outside_bert_train_trains_evaluates_and_predicts() {
     device().seed(5);
     let setup = RunSetup::new(args.clone(), &args, false, device(), &cache).unwrap();
     let report = train_task(&setup, task.clone(), &cache).unwrap();
+    assert_png(&run.join("curves.png"));
     assert_eq!(report.examples, 32);
     // MiniLM's [CLS] state separates sentiment well above chance (0.5).
     assert!(report.accuracy > 0.6, "test accuracy {}", report.accuracy);
@@ -263,6 +264,7 @@ fn a_task_defined_outside_bert_train_trains_evaluates_and_predicts() {
         split: "test".into(),
         max_len: 32,
         batch_size: 16,
+        best_metric: None,
     };
     let reloaded = evaluate_task(&run_dir, task.clone(), &evaluation, &device(), &cache).unwrap();
     assert_eq!(reloaded, report);

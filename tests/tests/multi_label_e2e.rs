@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use bert_burn_tests::{device, minilm_dir, scratch_dir};
+use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{TaggedDataset, TaggedSentence};
 use bert_model::{ProblemType, pretrained};
@@ -103,6 +103,7 @@ fn multi_label_learns_entity_types_saves_reloads_and_predicts() {
         "0",
     ]);
     let report: MultiLabelReport = train(args, false, device(), &cache).unwrap().get().unwrap();
+    assert_png(&run.join("curves.png"));
     assert_eq!(report.labels, ["geo-loc", "person"]);
     assert_eq!(report.examples, 96);
     // The test file is the training file: the model has learnt its labels.

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use bert_burn_tests::{device, minilm_dir, scratch_dir};
+use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::BuiltinDataset;
@@ -90,6 +90,7 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         "0",
     ]);
     let report: PretrainingReport = train(args, false, device(), &cache).unwrap().get().unwrap();
+    assert_png(&run.join("curves.png"));
     assert!(
         report.masked_tokens > 100,
         "{} masked tokens",

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use bert_burn_tests::{device, fixture, minilm_dir, scratch_dir};
+use bert_burn_tests::{assert_png, device, fixture, minilm_dir, scratch_dir};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{BuiltinDataset, SplitMix64};
@@ -142,6 +142,7 @@ fn learns_to_find_spans_on_a_generated_task() {
     device().seed(2);
     let args = Cli::try_parse_from(argv).unwrap().args;
     let report: QaReport = train(args, false, device(), &cache).unwrap().get().unwrap();
+    assert_png(&run.join("curves.png"));
     assert_eq!(report.examples, 32);
     assert!(
         report.features > 32,

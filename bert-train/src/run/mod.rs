@@ -9,20 +9,21 @@
 //! RUN/checkpoint/          per-epoch model, optimiser and scheduler state
 //! RUN/train/, RUN/valid/   burn-train metric logs per epoch
 //! RUN/report.json          test report (also report.txt and PNG plots)
+//! RUN/curves.png           training curves: loss and the selection metric per step
 //! ```
 //! A run directory is itself a Hugging Face model directory.
 
 mod plots;
 
+pub use plots::{EpochValue, MetricLog, curves_png};
 pub(crate) use plots::{FONT, ensure_font, plot_error};
-pub use plots::{History, curves_png, epoch_history};
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::dataset::LabelVocab;
-use bert_model::files::write_atomically;
+use bert_model::files::{temporary_path, write_atomically};
 use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{BertConfig, BertForTask, TaskHead};
@@ -87,6 +88,29 @@ impl RunDir {
         self.write_file("report.txt", table.as_bytes())?;
         println!("wrote report.json, report.txt in {}", self.root.display());
         Ok(())
+    }
+
+    /// Draws `curves.png` of the run's training logs, with the loss and
+    /// `metric` (the one the run selects by; see [`curves_png`]); nothing
+    /// if the run has no training logs.
+    pub fn write_curves(&self, metric: &str) -> Result<()> {
+        if self.write_png("curves.png", |path| curves_png(self, metric, path))? {
+            println!("wrote curves.png in {}", self.root.display());
+        }
+        Ok(())
+    }
+
+    /// Draws the picture `name` with `draw(path)` under a temporary name and
+    /// renames it into place; `draw` returns whether it drew anything.
+    pub fn write_png(&self, name: &str, draw: impl FnOnce(&Path) -> Result<bool>) -> Result<bool> {
+        let path = self.file(name);
+        let temporary = temporary_path(&path);
+        let drawn = draw(&temporary)?;
+        if drawn {
+            std::fs::rename(&temporary, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(drawn)
     }
 
     /// Reads JSON file `name` of the run.

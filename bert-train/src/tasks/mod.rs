@@ -243,6 +243,7 @@ pub fn evaluate_run(
         split: data.describe(),
         max_len: args.training.max_len,
         batch_size,
+        best_metric: args.training.best_metric,
     };
     let report = args.with_task(Evaluate {
         run,

@@ -77,6 +77,11 @@ impl Selection {
             }),
         }
     }
+
+    /// The name of the metric it selects by (e.g. `Accuracy`).
+    pub fn metric(&self) -> &str {
+        &self.best_by.metric
+    }
 }
 
 /// A run about to train: its arguments, directory, pretrained model and tokenizer.

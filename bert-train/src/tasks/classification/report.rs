@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use anyhow::Result;
 
 use super::plot::confusion_matrix_png;
-use crate::run::{RunDir, curves_png};
+use crate::run::RunDir;
 use crate::scores::{ClassScores, mean, ratio, scores_table};
 use crate::task::TaskReport;
 
@@ -104,13 +104,10 @@ impl TaskReport for ClassificationReport {
     }
 
     fn write_files(&self, run: &RunDir) -> Result<()> {
-        confusion_matrix_png(self, &run.file("confusion_matrix.png"))?;
-        let curves = curves_png(run, &run.file("curves.png"))?;
-        println!(
-            "wrote confusion_matrix.png{} in {}",
-            if curves { ", curves.png" } else { "" },
-            run.root().display()
-        );
+        run.write_png("confusion_matrix.png", |path| {
+            confusion_matrix_png(self, path).map(|()| true)
+        })?;
+        println!("wrote confusion_matrix.png in {}", run.root().display());
         Ok(())
     }
 }
