@@ -209,8 +209,9 @@ fn token_classification_run_matches_transformers() {
     let model = load(task, run, |config| {
         ClassifierHeadConfig::for_model(config, config.labels().len()).init_token(&device())
     });
-    let [batch, seq_len, tags] = model.forward(run.input()).dims();
-    let logits = model.forward(run.input()).reshape([batch * seq_len, tags]);
+    let logits = model.forward(run.input());
+    let [batch, seq_len, tags] = logits.dims();
+    let logits = logits.reshape([batch * seq_len, tags]);
     run.check_logits(task, "logits", logits, batch * seq_len);
 }
 

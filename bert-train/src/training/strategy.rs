@@ -86,27 +86,18 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
                 std::mem::take(&mut skip),
             );
             interrupter.fail_on_error(processor.process_train(LearnerEvent::EndSplit(epoch)));
-            let progress = EpochProgress { epoch, steps_done };
-            if interrupter.should_stop() {
-                self.save_partial(
-                    progress,
-                    &learner,
-                    &mut checkpointer,
-                    &components.event_store,
-                    &interrupter,
-                );
-                break;
+            if !interrupter.should_stop() {
+                interrupter.fail_on_error(processor.process_valid(LearnerEvent::StartSplit {
+                    epoch_number: epoch,
+                    total_items: dataloader_valid.num_items(),
+                }));
+                valid_epoch(&learner, &dataloader_valid, &mut processor, &interrupter);
+                interrupter.fail_on_error(processor.process_valid(LearnerEvent::EndSplit(epoch)));
+                interrupter.fail_on_error(processor.process_train(LearnerEvent::EndEpoch(epoch)));
+                interrupter.fail_on_error(processor.flush());
             }
-
-            interrupter.fail_on_error(processor.process_valid(LearnerEvent::StartSplit {
-                epoch_number: epoch,
-                total_items: dataloader_valid.num_items(),
-            }));
-            valid_epoch(&learner, &dataloader_valid, &mut processor, &interrupter);
-            interrupter.fail_on_error(processor.process_valid(LearnerEvent::EndSplit(epoch)));
-            interrupter.fail_on_error(processor.process_train(LearnerEvent::EndEpoch(epoch)));
-            interrupter.fail_on_error(processor.flush());
             if interrupter.should_stop() {
+                let progress = EpochProgress { epoch, steps_done };
                 self.save_partial(
                     progress,
                     &learner,
