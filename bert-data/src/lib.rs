@@ -22,4 +22,4 @@ mod tokenizer;
 mod tokenizer_files;
 
 pub use batch::{PaddedBatch, TextBatcher};
-pub use tokenizer::{BertTokenizer, Encoding, TokenizerError};
+pub use tokenizer::{BertTokenizer, Encoding, SpecialToken, TokenizerError};

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::dataset::SplitMix64;
 use crate::token_classification::IGNORE;
-use crate::{BertTokenizer, Encoding, TextBatcher, TokenizerError};
+use crate::{BertTokenizer, Encoding, SpecialToken, TextBatcher, TokenizerError};
 
 /// Share of (non-special) tokens chosen for prediction.
 pub const MASK_PROBABILITY: f64 = 0.15;
@@ -119,8 +119,8 @@ pub fn pretraining_items(
     seed: u64,
 ) -> Result<Vec<PretrainingItem>, TokenizerError> {
     let builder = ItemBuilder {
-        cls: tokenizer.special_id("[CLS]")?,
-        sep: tokenizer.special_id("[SEP]")?,
+        cls: tokenizer.special_id(SpecialToken::Cls)?,
+        sep: tokenizer.special_id(SpecialToken::Sep)?,
         max_len: tokenizer.max_len(),
     };
     let tokenized: Vec<Vec<Vec<u32>>> = documents
@@ -241,10 +241,10 @@ impl MaskingBatcher {
     pub fn new(tokenizer: &BertTokenizer, seed: u64) -> Result<Self, TokenizerError> {
         Ok(Self {
             text: TextBatcher::for_tokenizer(tokenizer),
-            mask_id: tokenizer.special_id("[MASK]")?,
+            mask_id: tokenizer.special_id(SpecialToken::Mask)?,
             special_ids: vec![
-                tokenizer.special_id("[CLS]")?,
-                tokenizer.special_id("[SEP]")?,
+                tokenizer.special_id(SpecialToken::Cls)?,
+                tokenizer.special_id(SpecialToken::Sep)?,
                 tokenizer.pad_id(),
             ],
             vocab_size: tokenizer.vocab_size(),

@@ -142,21 +142,21 @@ impl QaFeature {
 /// Settings of [`qa_features`].
 #[derive(Clone, Copy, Debug)]
 pub struct QaWindows {
-    /// Longest question, in word pieces (longer ones are cut).
+    /// Longest question, in word pieces (longer ones are cut); never more
+    /// than half of `max_len`, so that a passage always has room.
     pub max_question_len: usize,
     /// Tokens shared by consecutive windows of a long passage (at most half a window).
     pub doc_stride: usize,
 }
 
 /// Tokenizes examples into features: each passage is cut into windows that
-/// fill `tokenizer.max_len()` after the question and three specials.
+/// fill `tokenizer.max_len()` after the question and the pair's specials.
 pub fn qa_features(
     tokenizer: &BertTokenizer,
     examples: &[QaExample],
     windows: QaWindows,
 ) -> Result<Vec<QaFeature>, TokenizerError> {
-    let cls = tokenizer.special_id("[CLS]")?;
-    let sep = tokenizer.special_id("[SEP]")?;
+    let template = tokenizer.pair_template()?;
     let mut untruncated = tokenizer.inner().clone();
     untruncated
         .with_truncation(None)
@@ -164,11 +164,13 @@ pub fn qa_features(
     let mut features = Vec::new();
     for (index, example) in examples.iter().enumerate() {
         let mut question = tokenizer.word_piece_ids(&example.question)?;
-        question.truncate(windows.max_question_len);
+        question.truncate(windows.max_question_len.min(tokenizer.max_len() / 2));
         let context = untruncated
             .encode_char_offsets(example.context.as_str(), false)
             .map_err(|e| TokenizerError::Encode(e.to_string()))?;
-        let window = tokenizer.max_len().saturating_sub(question.len() + 3);
+        let window = tokenizer
+            .max_len()
+            .saturating_sub(question.len() + template.len());
         let overlap = windows.doc_stride.min(window / 2);
         if window == 0 {
             return Err(TokenizerError::Encode(format!(
@@ -184,9 +186,21 @@ pub fn qa_features(
         let (ids, offsets) = (context.get_ids(), context.get_offsets());
         for start in window_starts(ids.len(), window, overlap) {
             let end = (start + window).min(ids.len());
-            let context_start = question.len() + 2;
-            let input_ids = [&[cls], &question[..], &[sep], &ids[start..end], &[sep]].concat();
-            let token_type_ids = [vec![0; context_start], vec![1; end - start + 1]].concat();
+            let context_start = template.prefix.len() + question.len() + template.middle.len();
+            let input_ids = [
+                &template.prefix[..],
+                &question,
+                &template.middle,
+                &ids[start..end],
+                &template.suffix,
+            ]
+            .concat();
+            let second_len = end - start + template.suffix.len();
+            let token_type_ids = [
+                vec![0; context_start],
+                vec![template.second_type_id; second_len],
+            ]
+            .concat();
             let char_spans = offsets[start..end].to_vec();
             let target = answer
                 .and_then(|(first, last)| {

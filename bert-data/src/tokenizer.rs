@@ -28,8 +28,8 @@ pub enum TokenizerError {
     /// The vocabulary lacks a token BERT needs.
     #[error("the vocabulary has no {token} token")]
     MissingSpecialToken {
-        /// The token, e.g. `[CLS]`.
-        token: &'static str,
+        /// The token, e.g. `[CLS] (or <s>)`.
+        token: String,
     },
     /// `max_len` cannot hold even the special tokens.
     #[error(
@@ -84,7 +84,63 @@ impl Default for TokenizerConfig {
     }
 }
 
-/// A BERT WordPiece tokenizer with longest-first truncation to `max_len`.
+/// A special token by its role; BERT's WordPiece vocabularies spell it
+/// `[CLS]`, RoBERTa's and XLM-R's `<s>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpecialToken {
+    /// Starts every sequence (`[CLS]`, `<s>`).
+    Cls,
+    /// Ends each segment (`[SEP]`, `</s>`).
+    Sep,
+    /// Padding (`[PAD]`, `<pad>`).
+    Pad,
+    /// Unknown word (`[UNK]`, `<unk>`).
+    Unk,
+    /// Masked-LM's mask (`[MASK]`, `<mask>`).
+    Mask,
+}
+
+impl SpecialToken {
+    /// The spellings, BERT's first.
+    pub fn spellings(self) -> [&'static str; 2] {
+        match self {
+            Self::Cls => ["[CLS]", "<s>"],
+            Self::Sep => ["[SEP]", "</s>"],
+            Self::Pad => ["[PAD]", "<pad>"],
+            Self::Unk => ["[UNK]", "<unk>"],
+            Self::Mask => ["[MASK]", "<mask>"],
+        }
+    }
+}
+
+/// Where a pair's special tokens go: `[CLS] A [SEP] B [SEP]` for BERT,
+/// `<s> A </s></s> B </s>` for RoBERTa, as the tokenizer's post-processor says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairTemplate {
+    /// Before the first segment.
+    pub prefix: Vec<u32>,
+    /// Between the segments.
+    pub middle: Vec<u32>,
+    /// After the second segment.
+    pub suffix: Vec<u32>,
+    /// Segment id of the second segment and what follows it.
+    pub second_type_id: u32,
+}
+
+impl PairTemplate {
+    /// Number of special tokens a pair adds.
+    pub fn len(&self) -> usize {
+        self.prefix.len() + self.middle.len() + self.suffix.len()
+    }
+
+    /// Whether a pair adds no special tokens.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A BERT-family tokenizer (WordPiece, byte-level BPE or SentencePiece from
+/// `tokenizer.json`) with longest-first truncation to `max_len`.
 #[derive(Clone)]
 pub struct BertTokenizer {
     inner: Tokenizer,
@@ -143,8 +199,8 @@ impl BertTokenizer {
             .build()
             .map_err(|e| file_error(vocab, e))?;
         let mut inner = Tokenizer::new(model);
-        let cls = special_id(&inner, "[CLS]")?;
-        let sep = special_id(&inner, "[SEP]")?;
+        let cls = special_id(&inner, SpecialToken::Cls)?;
+        let sep = special_id(&inner, SpecialToken::Sep)?;
         inner
             .with_normalizer(Some(BertNormalizer::new(
                 true,
@@ -162,10 +218,10 @@ impl BertTokenizer {
     }
 
     fn new(inner: Tokenizer) -> Result<Self, TokenizerError> {
-        for token in ["[CLS]", "[SEP]", "[UNK]"] {
+        for token in [SpecialToken::Cls, SpecialToken::Sep, SpecialToken::Unk] {
             special_id(&inner, token)?;
         }
-        let pad_id = special_id(&inner, "[PAD]")?;
+        let pad_id = special_id(&inner, SpecialToken::Pad)?;
         Self {
             inner,
             max_len: Self::DEFAULT_MAX_LEN,
@@ -211,8 +267,44 @@ impl BertTokenizer {
     }
 
     /// Id of a special token such as `[MASK]`; an error if the vocabulary lacks it.
-    pub fn special_id(&self, token: &'static str) -> Result<u32, TokenizerError> {
+    pub fn special_id(&self, token: SpecialToken) -> Result<u32, TokenizerError> {
         special_id(&self.inner, token)
+    }
+
+    /// The special tokens around a pair, read off an encoded pair.
+    pub fn pair_template(&self) -> Result<PairTemplate, TokenizerError> {
+        let mut plain = self.inner.clone();
+        plain
+            .with_truncation(None)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        let pair = plain
+            .encode(("a", "b"), true)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        let sequences = pair.get_sequence_ids();
+        let ids = pair.get_ids();
+        let first = |sequence| sequences.iter().position(|&s| s == Some(sequence));
+        let last = |sequence| sequences.iter().rposition(|&s| s == Some(sequence));
+        let (Some(a_start), Some(a_end), Some(b_start), Some(b_end)) =
+            (first(0), last(0), first(1), last(1))
+        else {
+            return Err(TokenizerError::Encode(
+                "the tokenizer does not encode sentence pairs".into(),
+            ));
+        };
+        Ok(PairTemplate {
+            prefix: ids[..a_start].to_vec(),
+            middle: ids[a_end + 1..b_start].to_vec(),
+            suffix: ids[b_end + 1..].to_vec(),
+            second_type_id: pair.get_type_ids()[b_start],
+        })
+    }
+
+    /// How the vocabulary spells `token`, if it has it.
+    pub fn special_token(&self, token: SpecialToken) -> Option<&'static str> {
+        token
+            .spellings()
+            .into_iter()
+            .find(|spelling| self.inner.token_to_id(spelling).is_some())
     }
 
     /// Word-piece ids of `text` without specials, at most `max_len` of them.
@@ -281,10 +373,14 @@ impl BertTokenizer {
     }
 }
 
-fn special_id(tokenizer: &Tokenizer, token: &'static str) -> Result<u32, TokenizerError> {
+fn special_id(tokenizer: &Tokenizer, token: SpecialToken) -> Result<u32, TokenizerError> {
+    let [bert, roberta] = token.spellings();
     tokenizer
-        .token_to_id(token)
-        .ok_or(TokenizerError::MissingSpecialToken { token })
+        .token_to_id(bert)
+        .or_else(|| tokenizer.token_to_id(roberta))
+        .ok_or_else(|| TokenizerError::MissingSpecialToken {
+            token: format!("{bert} (or {roberta})"),
+        })
 }
 
 fn file_error(path: &Path, error: impl ToString) -> TokenizerError {
@@ -338,6 +434,17 @@ pub(crate) mod tests {
         // 3 specials + 3 from A (the longer side) + 1 from B.
         assert_eq!(encoding.input_ids, [2, 5, 6, 7, 3, 12, 3]);
         assert_eq!(encoding.token_type_ids, [0, 0, 0, 0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn the_pair_template_is_read_off_the_post_processor() {
+        let template = tiny_tokenizer(16).pair_template().unwrap();
+        // [CLS] A [SEP] B [SEP]
+        assert_eq!(template.prefix, [2]);
+        assert_eq!(template.middle, [3]);
+        assert_eq!(template.suffix, [3]);
+        assert_eq!(template.second_type_id, 1);
+        assert_eq!(template.len(), 3);
     }
 
     #[test]

@@ -8,21 +8,26 @@ use bert_model::files::write_atomically;
 use serde_json::{Map, Value, json};
 use tokenizers::{Model, ModelWrapper, NormalizerWrapper};
 
-use crate::tokenizer::{BertTokenizer, TokenizerError};
+use crate::tokenizer::{BertTokenizer, SpecialToken, TokenizerError};
 
 /// Special tokens by their transformers role.
-const SPECIAL_TOKENS: [(&str, &str); 5] = [
-    ("unk_token", "[UNK]"),
-    ("sep_token", "[SEP]"),
-    ("pad_token", "[PAD]"),
-    ("cls_token", "[CLS]"),
-    ("mask_token", "[MASK]"),
+const SPECIAL_TOKENS: [(&str, SpecialToken); 5] = [
+    ("unk_token", SpecialToken::Unk),
+    ("sep_token", SpecialToken::Sep),
+    ("pad_token", SpecialToken::Pad),
+    ("cls_token", SpecialToken::Cls),
+    ("mask_token", SpecialToken::Mask),
 ];
 
 impl BertTokenizer {
     /// Writes the tokenizer files into `dir`, each atomically; `tokenizer.json`
-    /// without truncation, `model_max_length` set to this tokenizer's `max_len`.
-    pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<(), TokenizerError> {
+    /// without truncation, `model_max_length` set to this tokenizer's `max_len`,
+    /// `tokenizer_class` (e.g. `BertTokenizer`) as given.
+    pub fn save_pretrained(
+        &self,
+        dir: impl AsRef<Path>,
+        tokenizer_class: &str,
+    ) -> Result<(), TokenizerError> {
         let dir = dir.as_ref();
         let mut plain = self.inner().clone();
         plain
@@ -41,11 +46,8 @@ impl BertTokenizer {
             "special_tokens_map.json",
             &Value::Object(special_tokens.clone()),
         )?;
-        write_json(
-            dir,
-            "tokenizer_config.json",
-            &self.tokenizer_config(special_tokens),
-        )
+        let config = self.tokenizer_config(tokenizer_class, special_tokens);
+        write_json(dir, "tokenizer_config.json", &config)
     }
 
     /// `vocab.txt`: one token per line in id order, for a WordPiece model.
@@ -67,16 +69,17 @@ impl BertTokenizer {
     fn special_tokens(&self) -> Map<String, Value> {
         SPECIAL_TOKENS
             .iter()
-            .filter(|(_, token)| self.token_to_id(token).is_some())
-            .map(|(role, token)| (role.to_string(), json!(token)))
+            .filter_map(|(role, token)| {
+                Some((role.to_string(), json!(self.special_token(*token)?)))
+            })
             .collect()
     }
 
     /// `tokenizer_config.json`: the class, the normaliser's settings, the
     /// maximum length and the special tokens.
-    fn tokenizer_config(&self, special_tokens: Map<String, Value>) -> Value {
+    fn tokenizer_config(&self, class: &str, special_tokens: Map<String, Value>) -> Value {
         let mut config = Map::new();
-        config.insert("tokenizer_class".into(), json!("BertTokenizer"));
+        config.insert("tokenizer_class".into(), json!(class));
         if let Some(NormalizerWrapper::BertNormalizer(normalizer)) = self.inner().get_normalizer() {
             config.insert("do_lower_case".into(), json!(normalizer.lowercase));
             config.insert("strip_accents".into(), json!(normalizer.strip_accents));
@@ -119,7 +122,9 @@ mod tests {
     fn writes_the_files_transformers_reads() {
         let dir = tempfile::tempdir().unwrap();
         let tokenizer = tiny_tokenizer(12);
-        tokenizer.save_pretrained(dir.path()).unwrap();
+        tokenizer
+            .save_pretrained(dir.path(), "BertTokenizer")
+            .unwrap();
 
         let vocab = std::fs::read_to_string(dir.path().join("vocab.txt")).unwrap();
         assert_eq!(

@@ -53,8 +53,9 @@ impl BertInput {
 pub struct BertModelOutput {
     /// Hidden state of every token after the last layer, `[B, S, H]`.
     pub last_hidden_state: Tensor<3>,
-    /// `tanh(dense(last_hidden_state[:, 0]))`, `[B, H]`.
-    pub pooled_output: Tensor<2>,
+    /// `tanh(dense(last_hidden_state[:, 0]))`, `[B, H]`, for a model with a
+    /// pooler (BERT).
+    pub pooled_output: Option<Tensor<2>>,
 }
 
 fn linear(d_input: usize, d_output: usize, config: &BertConfig, device: &Device) -> Linear {
@@ -92,50 +93,84 @@ pub(crate) fn normal_init(std: f64) -> Initializer {
 /// Word + position + token-type embeddings, then LayerNorm and dropout.
 #[derive(Module, Debug)]
 pub struct BertEmbeddings {
-    /// One vector per word-piece, `[vocab_size, H]`.
+    /// One vector per word-piece, `[vocab_size, E]` (`E` = embedding width).
     pub word_embeddings: Embedding,
-    /// One vector per position, `[max_position_embeddings, H]`.
+    /// One vector per position, `[max_position_embeddings, E]`.
     pub position_embeddings: Embedding,
-    /// One vector per segment, `[type_vocab_size, H]`.
-    pub token_type_embeddings: Embedding,
+    /// One vector per segment, `[type_vocab_size, E]`; none in DistilBERT.
+    pub token_type_embeddings: Option<Embedding>,
     /// Normalisation of the summed embeddings.
     pub layer_norm: LayerNorm,
     /// Dropout on the normalised embeddings.
     pub dropout: Dropout,
+    /// RoBERTa's padding index: positions count from it + 1 over real
+    /// tokens, and padding takes position `padding_idx`.
+    #[module(skip)]
+    pub padding_idx: Option<usize>,
 }
 
 impl BertEmbeddings {
     /// Creates randomly initialised embeddings.
     pub fn new(config: &BertConfig, device: &Device) -> Self {
+        let width = config.embedding_width();
         let embedding = |n| {
-            EmbeddingConfig::new(n, config.hidden_size)
+            EmbeddingConfig::new(n, width)
                 .with_initializer(normal_init(config.initializer_range))
                 .init(device)
         };
         Self {
             word_embeddings: embedding(config.vocab_size),
             position_embeddings: embedding(config.max_position_embeddings),
-            token_type_embeddings: embedding(config.type_vocab_size),
-            layer_norm: layer_norm(config, device),
+            token_type_embeddings: (config.type_vocab_size > 0)
+                .then(|| embedding(config.type_vocab_size)),
+            layer_norm: LayerNormConfig::new(width)
+                .with_epsilon(config.layer_norm_eps)
+                .init(device),
             dropout: dropout(config.hidden_dropout_prob),
+            padding_idx: config
+                .model_type
+                .counts_positions_after_padding()
+                .then_some(config.pad_token_id),
         }
     }
 
-    /// `[B, S]` ids and segment ids to `[B, S, H]` embeddings; positions are `0..S`.
+    /// `[B, S]` ids and segment ids to `[B, S, E]` embeddings. Positions are
+    /// `0..S` (RoBERTa: see [`Self::padding_idx`]); with a single token type
+    /// the segment ids are ignored, as transformers' tokenizers give none.
     pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
-        let [batch, seq_len] = input_ids.dims();
+        let position_ids = self.position_ids(&input_ids);
         let max_positions = self.position_embeddings.weight.dims()[0];
+        let last_position = position_ids.clone().max().into_scalar::<i64>();
         assert!(
-            seq_len <= max_positions,
-            "sequence of {seq_len} tokens is longer than the model's {max_positions} positions"
+            (last_position as usize) < max_positions,
+            "sequence of {} tokens is longer than the model's {max_positions} positions",
+            input_ids.dims()[1]
         );
-        let position_ids = Tensor::<1, Int>::arange(0..seq_len as i64, &input_ids.device())
-            .unsqueeze::<2>()
-            .expand([batch, seq_len]);
-        let embeddings = self.word_embeddings.forward(input_ids)
-            + self.position_embeddings.forward(position_ids)
-            + self.token_type_embeddings.forward(token_type_ids);
+        let mut embeddings = self.word_embeddings.forward(input_ids)
+            + self.position_embeddings.forward(position_ids);
+        if let Some(token_types) = &self.token_type_embeddings {
+            let token_type_ids = if token_types.weight.dims()[0] == 1 {
+                token_type_ids.zeros_like()
+            } else {
+                token_type_ids
+            };
+            embeddings = embeddings + token_types.forward(token_type_ids);
+        }
         self.dropout.forward(self.layer_norm.forward(embeddings))
+    }
+
+    fn position_ids(&self, input_ids: &Tensor<2, Int>) -> Tensor<2, Int> {
+        let [batch, seq_len] = input_ids.dims();
+        match self.padding_idx {
+            None => Tensor::<1, Int>::arange(0..seq_len as i64, &input_ids.device())
+                .unsqueeze::<2>()
+                .expand([batch, seq_len]),
+            Some(padding_idx) => {
+                // transformers' create_position_ids_from_input_ids.
+                let real = input_ids.clone().not_equal_elem(padding_idx as i64).int();
+                real.clone().cumsum(1) * real + padding_idx as i64
+            }
+        }
     }
 }
 
@@ -318,54 +353,71 @@ pub struct BertPooler {
 impl BertPooler {
     /// `[B, S, H]` to `[B, H]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
-        let [batch, _, width] = hidden.dims();
-        let cls = hidden.slice([0..batch, 0..1]).reshape([batch, width]);
-        tanh(self.dense.forward(cls))
+        tanh(self.dense.forward(first_token(hidden)))
     }
 }
 
-/// The BERT encoder: embeddings, transformer layers and pooler (`BertModel`).
+/// The BERT encoder: embeddings, transformer layers and pooler (`BertModel`),
+/// also the encoder of RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA.
 #[derive(Module, Debug)]
 pub struct BertModel {
     /// Token, position and segment embeddings.
     pub embeddings: BertEmbeddings,
+    /// ELECTRA's projection of the embeddings to `hidden_size`, when it differs.
+    pub embeddings_project: Option<Linear>,
     /// Transformer layers.
     pub encoder: BertEncoder,
-    /// `[CLS]` pooler.
-    pub pooler: BertPooler,
+    /// `[CLS]` pooler (BERT only).
+    pub pooler: Option<BertPooler>,
 }
 
 impl BertModel {
     /// Creates a randomly initialised model (see [`crate::pretrained`] to load weights).
     pub fn new(config: &BertConfig, device: &Device) -> Self {
+        let width = config.embedding_width();
         Self {
             embeddings: BertEmbeddings::new(config, device),
+            embeddings_project: (width != config.hidden_size)
+                .then(|| linear(width, config.hidden_size, config, device)),
             encoder: BertEncoder {
                 layer: (0..config.num_hidden_layers)
                     .map(|_| BertLayer::new(config, device))
                     .collect(),
             },
-            pooler: BertPooler {
+            pooler: config.model_type.has_pooler().then(|| BertPooler {
                 dense: linear(config.hidden_size, config.hidden_size, config, device),
-            },
+            }),
         }
     }
 
-    /// Encodes a batch: `[B, S]` ids to `[B, S, H]` hidden states and `[B, H]` pooled output.
+    /// Encodes a batch: `[B, S]` ids to `[B, S, H]` hidden states and, with a
+    /// pooler, the `[B, H]` pooled output.
     ///
     /// Padding (mask 0) never changes the outputs at real tokens.
     pub fn forward(&self, input: BertInput) -> BertModelOutput {
         let mask_bias = attention_mask_bias(input.attention_mask);
-        let embedded = self
+        let mut embedded = self
             .embeddings
             .forward(input.input_ids, input.token_type_ids);
+        if let Some(project) = &self.embeddings_project {
+            embedded = project.forward(embedded);
+        }
         let last_hidden_state = self.encoder.forward(embedded, mask_bias);
-        let pooled_output = self.pooler.forward(last_hidden_state.clone());
+        let pooled_output = self
+            .pooler
+            .as_ref()
+            .map(|pooler| pooler.forward(last_hidden_state.clone()));
         BertModelOutput {
             last_hidden_state,
             pooled_output,
         }
     }
+}
+
+/// The hidden state of each sequence's first token (`[CLS]`, `<s>`), `[B, S, H]` to `[B, H]`.
+pub fn first_token(hidden: Tensor<3>) -> Tensor<2> {
+    let [batch, _, width] = hidden.dims();
+    hidden.slice([0..batch, 0..1]).reshape([batch, width])
 }
 
 /// `[B, S]` 1/0 mask to the `[B, 1, 1, S]` bias added to attention scores:

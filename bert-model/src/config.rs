@@ -19,6 +19,75 @@ pub enum HiddenAct {
     Relu,
 }
 
+/// The encoder family a checkpoint belongs to (`model_type` in `config.json`):
+/// the same encoder, with the differences each family's `modeling_*.py` has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelFamily {
+    /// BERT: token types, a pooler.
+    #[default]
+    #[serde(rename = "bert")]
+    Bert,
+    /// RoBERTa: positions counted after the padding index, one token type, no pooler.
+    #[serde(rename = "roberta")]
+    Roberta,
+    /// XLM-RoBERTa: RoBERTa's encoder with a SentencePiece vocabulary.
+    #[serde(rename = "xlm-roberta")]
+    XlmRoberta,
+    /// DistilBERT: no token types, its own weight names.
+    #[serde(rename = "distilbert")]
+    DistilBert,
+    /// ELECTRA: embeddings of `embedding_size`, projected to `hidden_size`.
+    #[serde(rename = "electra")]
+    Electra,
+}
+
+impl ModelFamily {
+    /// Every family, for messages.
+    pub const ALL: [Self; 5] = [
+        Self::Bert,
+        Self::Roberta,
+        Self::XlmRoberta,
+        Self::DistilBert,
+        Self::Electra,
+    ];
+
+    /// The prefix of the encoder's weights in task checkpoints (`bert`, `roberta`, ...).
+    pub fn weight_prefix(self) -> &'static str {
+        match self {
+            Self::Bert => "bert",
+            Self::Roberta | Self::XlmRoberta => "roberta",
+            Self::DistilBert => "distilbert",
+            Self::Electra => "electra",
+        }
+    }
+
+    /// The start of the family's transformers class names (`Bert`, `Roberta`, ...).
+    pub fn class_prefix(self) -> &'static str {
+        match self {
+            Self::Bert => "Bert",
+            Self::Roberta => "Roberta",
+            Self::XlmRoberta => "XLMRoberta",
+            Self::DistilBert => "DistilBert",
+            Self::Electra => "Electra",
+        }
+    }
+
+    /// The transformers tokenizer class of the family (`tokenizer_class`).
+    pub fn tokenizer_class(self) -> String {
+        format!("{}Tokenizer", self.class_prefix())
+    }
+
+    /// Whether the encoder has BERT's pooler (dense + tanh on the first token).
+    pub fn has_pooler(self) -> bool {
+        self == Self::Bert
+    }
+
+    /// The first position id: RoBERTa's positions start after the padding index.
+    pub fn counts_positions_after_padding(self) -> bool {
+        matches!(self, Self::Roberta | Self::XlmRoberta)
+    }
+}
+
 /// What a sequence classification head's outputs mean (`problem_type`,
 /// which picks the loss in transformers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,31 +108,44 @@ pub enum ProblemType {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BertConfig {
-    /// The model family (`"bert"`), which picks the model class in transformers.
-    pub model_type: String,
+    /// The encoder family (`model_type`: `bert`, `roberta`, `xlm-roberta`,
+    /// `distilbert`, `electra`).
+    pub model_type: ModelFamily,
     /// The transformers classes that open the checkpoint, e.g.
     /// `["BertForSequenceClassification"]`; set when a task model is saved.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub architectures: Vec<String>,
     /// Size of the word-piece vocabulary.
     pub vocab_size: usize,
-    /// Width of every hidden state.
+    /// Width of every hidden state (DistilBERT: `dim`).
+    #[serde(alias = "dim")]
     pub hidden_size: usize,
-    /// Number of encoder layers.
+    /// Width of the embeddings when it differs from `hidden_size` (ELECTRA),
+    /// projected to `hidden_size` by `embeddings_project`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_size: Option<usize>,
+    /// Number of encoder layers (DistilBERT: `n_layers`).
+    #[serde(alias = "n_layers")]
     pub num_hidden_layers: usize,
-    /// Number of attention heads; must divide `hidden_size`.
+    /// Number of attention heads; must divide `hidden_size` (DistilBERT: `n_heads`).
+    #[serde(alias = "n_heads")]
     pub num_attention_heads: usize,
-    /// Width of the feed-forward block.
+    /// Width of the feed-forward block (DistilBERT: `hidden_dim`).
+    #[serde(alias = "hidden_dim")]
     pub intermediate_size: usize,
-    /// Feed-forward activation.
+    /// Feed-forward activation (DistilBERT: `activation`).
+    #[serde(alias = "activation")]
     pub hidden_act: HiddenAct,
-    /// Dropout after embeddings, attention output and feed-forward output.
+    /// Dropout after embeddings, attention output and feed-forward output
+    /// (DistilBERT: `dropout`).
+    #[serde(alias = "dropout")]
     pub hidden_dropout_prob: f64,
-    /// Dropout on the attention probabilities.
+    /// Dropout on the attention probabilities (DistilBERT: `attention_dropout`).
+    #[serde(alias = "attention_dropout")]
     pub attention_probs_dropout_prob: f64,
     /// Longest sequence the position embeddings cover.
     pub max_position_embeddings: usize,
-    /// Number of segment (token type) ids.
+    /// Number of segment (token type) ids; 0 for a family without them (DistilBERT).
     pub type_vocab_size: usize,
     /// Standard deviation of the truncated-normal weight initialisation.
     pub initializer_range: f64,
@@ -71,7 +153,9 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     /// Id of the padding token.
     pub pad_token_id: usize,
-    /// Dropout before a classification head; `None` means `hidden_dropout_prob`.
+    /// Dropout before a classification head; `None` means `hidden_dropout_prob`
+    /// (DistilBERT: `seq_classif_dropout`).
+    #[serde(alias = "seq_classif_dropout")]
     pub classifier_dropout: Option<f64>,
     /// Label names by class index, for classification checkpoints.
     #[serde(with = "label_map", skip_serializing_if = "BTreeMap::is_empty")]
@@ -82,15 +166,21 @@ pub struct BertConfig {
     /// What a sequence classification head predicts, when the config says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem_type: Option<ProblemType>,
+    /// The `config.json` this config was read from, written back with the
+    /// fields this crate sets (labels, `problem_type`, `architectures`), so
+    /// that every family keeps its own field names and unknown fields survive.
+    #[serde(skip)]
+    pub source: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for BertConfig {
     fn default() -> Self {
         Self {
-            model_type: Self::MODEL_TYPE.to_string(),
+            model_type: ModelFamily::Bert,
             architectures: Vec::new(),
             vocab_size: 30522,
             hidden_size: 768,
+            embedding_size: None,
             num_hidden_layers: 12,
             num_attention_heads: 12,
             intermediate_size: 3072,
@@ -106,6 +196,7 @@ impl Default for BertConfig {
             id2label: BTreeMap::new(),
             label2id: BTreeMap::new(),
             problem_type: None,
+            source: serde_json::Map::new(),
         }
     }
 }
@@ -156,9 +247,6 @@ impl ConfigError {
 }
 
 impl BertConfig {
-    /// The `model_type` this crate reads and writes.
-    pub const MODEL_TYPE: &'static str = "bert";
-
     /// Reads and validates a Hugging Face `config.json`.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
@@ -172,8 +260,14 @@ impl BertConfig {
 
     /// Parses and validates `config.json` text; `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self =
+        let source: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(text).map_err(|e| ConfigError::parse(origin, &e))?;
+        let mut config: Self =
+            serde_json::from_str(text).map_err(|e| ConfigError::parse(origin, &e))?;
+        if config.model_type == ModelFamily::DistilBert {
+            config.type_vocab_size = 0;
+        }
+        config.source = source;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
             message,
@@ -183,13 +277,6 @@ impl BertConfig {
 
     /// Checks the values that would otherwise fail deep inside a forward pass.
     pub fn validate(&self) -> Result<(), String> {
-        if self.model_type != Self::MODEL_TYPE {
-            return Err(format!(
-                "model_type {:?} is not supported (supported: {:?})",
-                self.model_type,
-                Self::MODEL_TYPE
-            ));
-        }
         let positive = [
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
@@ -197,7 +284,7 @@ impl BertConfig {
             ("num_attention_heads", self.num_attention_heads),
             ("intermediate_size", self.intermediate_size),
             ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
+            ("embedding_size", self.embedding_width()),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(format!("{name} must be at least 1, got 0"));
@@ -227,6 +314,9 @@ impl BertConfig {
                 self.layer_norm_eps
             ));
         }
+        if self.type_vocab_size == 0 && self.model_type != ModelFamily::DistilBert {
+            return Err("type_vocab_size must be at least 1, got 0".into());
+        }
         if self.pad_token_id >= self.vocab_size {
             return Err(format!(
                 "pad_token_id ({}) must be below vocab_size ({})",
@@ -234,6 +324,21 @@ impl BertConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Width of the embeddings: `embedding_size`, else `hidden_size`.
+    pub fn embedding_width(&self) -> usize {
+        self.embedding_size.unwrap_or(self.hidden_size)
+    }
+
+    /// The longest input the positions allow: RoBERTa's start after the padding index.
+    pub fn max_input_len(&self) -> usize {
+        if self.model_type.counts_positions_after_padding() {
+            self.max_position_embeddings
+                .saturating_sub(self.pad_token_id + 1)
+        } else {
+            self.max_position_embeddings
+        }
     }
 
     /// Width of one attention head.
@@ -275,10 +380,28 @@ impl BertConfig {
         self
     }
 
-    /// Writes the config as `config.json` that Hugging Face can read back
-    /// (atomically: a crash leaves the old file or the new one).
+    /// The `config.json` that transformers reads back: the file it was read
+    /// from with the labels, `problem_type` and `architectures` set here, or
+    /// all fields for a config made in code.
+    pub fn to_json(&self) -> serde_json::Value {
+        let ours = serde_json::to_value(self).expect("a config serialises");
+        if self.source.is_empty() {
+            return ours;
+        }
+        let mut json = self.source.clone();
+        for key in ["architectures", "id2label", "label2id", "problem_type"] {
+            match ours.get(key) {
+                Some(value) => json.insert(key.to_string(), value.clone()),
+                None => json.remove(key),
+            };
+        }
+        serde_json::Value::Object(json)
+    }
+
+    /// Writes [`Self::to_json`] as `config.json` (atomically: a crash leaves
+    /// the old file or the new one).
     pub fn save(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let json = serde_json::to_string_pretty(&self.to_json()).map_err(std::io::Error::other)?;
         crate::files::write_atomically(path.as_ref(), json.as_bytes())
     }
 }
@@ -380,10 +503,7 @@ mod tests {
             ),
             (r#"{"pad_token_id": 40000}"#, "pad_token_id (40000)"),
             (r#"{"hidden_act": "swishy"}"#, "unknown variant `swishy`"),
-            (
-                r#"{"model_type": "roberta"}"#,
-                "model_type \"roberta\" is not supported",
-            ),
+            (r#"{"model_type": "gpt2"}"#, "unknown variant `gpt2`"),
         ] {
             let err = BertConfig::from_json(json, "c.json")
                 .unwrap_err()
@@ -401,11 +521,53 @@ mod tests {
     }
 
     #[test]
+    fn reads_distilbert_names_and_writes_them_back() {
+        let json = r#"{"model_type": "distilbert", "dim": 16, "n_layers": 2, "n_heads": 4,
+            "hidden_dim": 32, "activation": "gelu", "dropout": 0.2, "vocab_size": 109,
+            "seq_classif_dropout": 0.3, "sinusoidal_pos_embds": false}"#;
+        let config = BertConfig::from_json(json, "config.json").unwrap();
+        assert_eq!(config.model_type, ModelFamily::DistilBert);
+        assert_eq!(
+            (
+                config.hidden_size,
+                config.num_hidden_layers,
+                config.num_attention_heads
+            ),
+            (16, 2, 4)
+        );
+        assert_eq!((config.intermediate_size, config.type_vocab_size), (32, 0));
+        assert_eq!(config.hidden_dropout_prob, 0.2);
+        assert_eq!(config.classifier_dropout_prob(), 0.3);
+        let saved = config
+            .with_labels(&["a".into(), "b".into()])
+            .with_architecture("DistilBertForSequenceClassification")
+            .to_json();
+        assert_eq!(saved["dim"], 16);
+        assert_eq!(saved["sinusoidal_pos_embds"], false);
+        assert!(saved.get("hidden_size").is_none(), "{saved}");
+        assert_eq!(saved["id2label"]["1"], "b");
+        assert_eq!(
+            saved["architectures"][0],
+            "DistilBertForSequenceClassification"
+        );
+    }
+
+    #[test]
+    fn roberta_inputs_stop_two_positions_short() {
+        let json = r#"{"model_type": "roberta", "max_position_embeddings": 514,
+            "pad_token_id": 1, "type_vocab_size": 1}"#;
+        let config = BertConfig::from_json(json, "c").unwrap();
+        assert_eq!(config.max_input_len(), 512);
+        assert!(!config.model_type.has_pooler());
+    }
+
+    #[test]
     fn labels_round_trip_through_json() {
         let labels = vec!["neg".to_string(), "pos".to_string()];
         let config = BertConfig::default().with_labels(&labels);
         let json = serde_json::to_string(&config).unwrap();
-        let back = BertConfig::from_json(&json, "c").unwrap();
+        let mut back = BertConfig::from_json(&json, "c").unwrap();
+        back.source.clear();
         assert_eq!(back, config);
     }
 }

@@ -37,7 +37,7 @@ pub use bert::{
     BertAttention, BertEmbeddings, BertEncoder, BertInput, BertIntermediate, BertLayer, BertModel,
     BertModelOutput, BertOutput, BertPooler, BertSelfAttention, BertSelfOutput,
 };
-pub use config::{BertConfig, ConfigError, HiddenAct, ProblemType};
+pub use config::{BertConfig, ConfigError, HiddenAct, ModelFamily, ProblemType};
 pub use heads::TaskHead;
 pub use pooling::{Pooling, l2_normalize, mean_pool};
 pub use task::{

@@ -18,6 +18,7 @@ use burn::store::{
 use burn::tensor::Device;
 
 use crate::bert::BertModel;
+use crate::config::ModelFamily;
 use crate::config::{BertConfig, ConfigError};
 use crate::files;
 use crate::heads::{KNOWN_HEAD_PREFIXES, TaskHead};
@@ -212,9 +213,10 @@ pub fn load_bert(
     let config = load_config(dir)?;
     let weights = WeightsFile::find(dir)?;
     let mut model = BertModel::new(&config, device);
-    let remapper = key_remapper(&[("^bert\\.", "")]);
+    let prefix = format!("^{}\\.", config.model_type.weight_prefix());
+    let remapper = key_remapper(config.model_type, &[(prefix.as_str(), "")]);
     let result = weights.apply_to(&mut model, remapper)?;
-    let problems = problems(&result, KNOWN_HEAD_PREFIXES);
+    let problems = problems(&result, KNOWN_HEAD_PREFIXES, config.model_type);
     if !problems.is_empty() {
         return Err(mismatch(&weights, problems));
     }
@@ -236,19 +238,29 @@ pub fn load_for_task<H: TaskHead>(
         bert: BertModel::new(&config, device),
         head,
     };
+    let family = config.model_type;
     let head_prefixes = H::CHECKPOINT_PREFIXES.join("|");
     let head_pattern = format!("^({head_prefixes})\\.");
-    let remapper = key_remapper(&[
-        ("^(embeddings|encoder|pooler)\\.", "bert.$1."),
-        (&head_pattern, "head.$1."),
+    let encoder_prefix = format!("^{}\\.", family.weight_prefix());
+    let mut task_patterns = model.head.checkpoint_names();
+    if task_patterns.is_empty() {
+        task_patterns.push((head_pattern.as_str(), "head.$1."));
+    }
+    task_patterns.extend([
+        (encoder_prefix.as_str(), "bert."),
+        (
+            "^(embeddings|embeddings_project|encoder|transformer|pooler)\\.",
+            "bert.$1.",
+        ),
     ]);
+    let remapper = key_remapper(family, &task_patterns);
     let result = weights.apply_to(&mut model, remapper)?;
     let foreign_heads: Vec<&str> = KNOWN_HEAD_PREFIXES
         .iter()
         .copied()
         .filter(|prefix| !H::CHECKPOINT_PREFIXES.contains(prefix))
         .collect();
-    let mut problems = problems(&result, &foreign_heads);
+    let mut problems = problems(&result, &foreign_heads, family);
     let (head_missing, body_missing): (Vec<String>, Vec<String>) = problems
         .missing
         .drain(..)
@@ -290,16 +302,11 @@ pub fn save_for_task<H: TaskHead>(
     let config_path = dir.join("config.json");
     config
         .clone()
-        .with_architecture(H::ARCHITECTURE)
+        .with_architecture(&model.head.architecture(config.model_type))
         .save(&config_path)
         .map_err(|e| write_error(&config_path, e.to_string()))?;
     let weights = dir.join("model.safetensors");
-    let remapper = KeyRemapper::from_pattern_iter([
-        ("^head\\.", ""),
-        ("\\.self_attention\\.", ".self."),
-        ("\\.layer_norm\\.", ".LayerNorm."),
-    ])
-    .expect("checkpoint key patterns are valid regexes");
+    let remapper = saved_names(config.model_type, &model.head.checkpoint_names());
     files::write_atomically_with(&weights, |temporary| {
         let mut store = SafetensorsStore::from_file(temporary)
             .with_to_adapter(BurnToPyTorchAdapter)
@@ -310,20 +317,92 @@ pub fn save_for_task<H: TaskHead>(
     .map_err(|e| write_error(&weights, e.to_string()))
 }
 
-fn key_remapper(task_patterns: &[(&str, &str)]) -> KeyRemapper {
-    let common = [
-        ("\\.attention\\.self\\.", ".attention.self_attention."),
-        ("\\.LayerNorm\\.", ".layer_norm."),
-    ];
-    KeyRemapper::from_pattern_iter(task_patterns.iter().copied().chain(common))
-        .expect("checkpoint key patterns are valid regexes")
+/// DistilBERT's names of the encoder's blocks, as `(checkpoint, ours)` pieces.
+const DISTILBERT_NAMES: [(&str, &str); 9] = [
+    (".transformer.layer.", ".encoder.layer."),
+    (".attention.q_lin.", ".attention.self_attention.query."),
+    (".attention.k_lin.", ".attention.self_attention.key."),
+    (".attention.v_lin.", ".attention.self_attention.value."),
+    (".attention.out_lin.", ".attention.output.dense."),
+    (".sa_layer_norm.", ".attention.output.layer_norm."),
+    (".ffn.lin1.", ".intermediate.dense."),
+    (".ffn.lin2.", ".output.dense."),
+    (".output_layer_norm.", ".output.layer_norm."),
+];
+
+/// BERT's names that differ from this crate's field names.
+const BERT_NAMES: [(&str, &str); 2] = [
+    (".attention.self.", ".attention.self_attention."),
+    (".LayerNorm.", ".layer_norm."),
+];
+
+fn escaped(piece: &str) -> String {
+    piece.replace('.', "\\.")
+}
+
+/// Checkpoint names to module paths: `task_patterns` first (prefixes and
+/// the head's names), then the family's block names.
+fn key_remapper(family: ModelFamily, task_patterns: &[(&str, &str)]) -> KeyRemapper {
+    let family_names: &[(&str, &str)] = match family {
+        ModelFamily::DistilBert => &DISTILBERT_NAMES,
+        _ => &[],
+    };
+    // An encoder read without its prefix starts with `transformer.`.
+    let unprefixed = (family == ModelFamily::DistilBert)
+        .then(|| ("^transformer\\.".to_string(), "encoder.".to_string()));
+    let patterns: Vec<(String, String)> = task_patterns
+        .iter()
+        .map(|(pattern, path)| (pattern.to_string(), path.to_string()))
+        .chain(unprefixed)
+        .chain(
+            family_names
+                .iter()
+                .chain(&BERT_NAMES)
+                .map(|(theirs, ours)| (escaped(theirs), ours.to_string())),
+        )
+        .collect();
+    KeyRemapper::from_pattern_iter(patterns).expect("checkpoint key patterns are valid regexes")
+}
+
+/// Module paths to checkpoint names, the inverse of [`key_remapper`]: the
+/// family's block names and BERT's, then the head's fields back to its
+/// names, then the encoder under the family's prefix.
+fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> KeyRemapper {
+    let family_names: &[(&str, &str)] = match family {
+        ModelFamily::DistilBert => &DISTILBERT_NAMES,
+        _ => &[],
+    };
+    let block_names = family_names.iter().chain(&BERT_NAMES);
+    let mut patterns: Vec<(String, String)> = block_names
+        .clone()
+        .map(|(theirs, ours)| (escaped(ours), theirs.to_string()))
+        .collect();
+    // The head's paths as the block renames above have left them.
+    let renamed = |path: &str| {
+        block_names
+            .clone()
+            .fold(path.to_string(), |path, (theirs, ours)| {
+                path.replace(ours, theirs)
+            })
+    };
+    let unescaped = |pattern: &str| pattern.trim_start_matches('^').replace("\\.", ".");
+    patterns.extend(
+        head_names
+            .iter()
+            .map(|(theirs, ours)| (format!("^{}", escaped(&renamed(ours))), unescaped(theirs))),
+    );
+    patterns.push(("^head\\.".into(), String::new()));
+    patterns.push(("^bert\\.".into(), format!("{}.", family.weight_prefix())));
+    KeyRemapper::from_pattern_iter(patterns).expect("checkpoint key patterns are valid regexes")
 }
 
 /// Collects what did not fit; tensors of `ignored_heads` (another task's head)
 /// and non-weight buffers are not problems.
-fn problems(result: &ApplyResult, ignored_heads: &[&str]) -> WeightProblems {
+fn problems(result: &ApplyResult, ignored_heads: &[&str], family: ModelFamily) -> WeightProblems {
     let is_ignored = |path: &str| {
         NON_WEIGHT_BUFFERS.contains(&path)
+            // A RoBERTa base checkpoint may carry a pooler no head of ours reads.
+            || (!family.has_pooler() && path.contains("pooler."))
             || ignored_heads.iter().any(|prefix| {
                 path.strip_prefix(prefix)
                     .is_some_and(|rest| rest.starts_with('.'))

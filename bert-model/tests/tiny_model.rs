@@ -170,7 +170,7 @@ impl TaskHead for TokenScorer {
     type Output = Tensor<3>;
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["scorer"];
     // No transformers class has this head: it opens the encoder.
-    const ARCHITECTURE: &'static str = "BertModel";
+    const TASK: Option<&'static str> = None;
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<3> {
         self.scorer.forward(encoded.last_hidden_state)

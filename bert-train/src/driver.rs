@@ -22,6 +22,7 @@ use crate::training::{BestMetric, DataArgs, RunSetup};
 /// the report on the test split, then the run's `curves.png`.
 pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) -> Result<T::Report> {
     let args = &setup.args;
+    task.supports(&setup.config)?;
     let selection = task.selection(args.best_metric, args.patience)?;
     let selected_by = selection.metric().to_string();
     let examples = task

@@ -38,8 +38,8 @@ impl SentenceEmbedder {
                 pretrained::sentence_max_seq_length(dir)?.unwrap_or(BertTokenizer::DEFAULT_MAX_LEN)
             }
         };
-        let tokenizer = BertTokenizer::from_dir(dir)?
-            .with_max_len(max_len.min(config.max_position_embeddings))?;
+        let tokenizer =
+            BertTokenizer::from_dir(dir)?.with_max_len(max_len.min(config.max_input_len()))?;
         Ok(Self {
             bert,
             tokenizer,

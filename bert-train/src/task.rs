@@ -80,6 +80,11 @@ pub trait Task: Clone + std::fmt::Debug + Send + Sync + 'static {
         Ok(())
     }
 
+    /// Checks the task can train the model `config` describes (its family).
+    fn supports(&self, _config: &BertConfig) -> Result<()> {
+        Ok(())
+    }
+
     /// The config saved with the trained model (labels, `problem_type`).
     fn config(&self, config: BertConfig) -> BertConfig {
         config

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Check that bert-burn's run directories open in Hugging Face transformers
-as they are, one run per task, and store what transformers computes on them.
+as they are, one run per task and encoder family, and store what
+transformers computes on them.
 
 1. Writes a tiny random BERT base model with a character-level WordPiece
    vocabulary (transformers' own save_pretrained) to
    tests/fixtures/tiny-bert-base/: a unit-test model, not a pretrained one.
-2. Fine-tunes it for one short epoch per task with bert-burn's CLI
+   The other families' tiny models are tests/fixtures/families/<family>/
+   (tests/reference/make_family_fixtures.py).
+2. Fine-tunes each for one short epoch per task with bert-burn's CLI
    (`cargo run -p bert-train -- train ...`) on small subsets of the real
-   datasets (rotten_tomatoes, STS-B, twitter_ner, imdb, the SQuAD sample),
-   into tests/fixtures/hf-runs/<task>/, keeping the files a Hugging Face
-   model directory has (config, weights, tokenizer files).
+   datasets (rotten_tomatoes, STS-B, twitter_ner, the SQuAD sample), into
+   tests/fixtures/hf-runs/<family>/<task>/, keeping the files a Hugging Face
+   model directory has (config, weights, tokenizer files). ELECTRA has no
+   mlm run: its discriminator checkpoints have no masked-LM head.
 3. Opens each run with transformers' AutoConfig, AutoTokenizer and the
    AutoModelFor... class of its task, fails if any weight is missing or the
    class differs from `architectures`, and writes the token ids and logits
@@ -41,6 +45,13 @@ from transformers import (AutoConfig, AutoModelForPreTraining,
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "tests/fixtures/tiny-bert-base"
+FAMILIES = {
+    "bert": BASE,
+    "roberta": ROOT / "tests/fixtures/families/roberta",
+    "xlm-roberta": ROOT / "tests/fixtures/families/xlm-roberta",
+    "distilbert": ROOT / "tests/fixtures/families/distilbert",
+    "electra": ROOT / "tests/fixtures/families/electra",
+}
 RUNS = ROOT / "tests/fixtures/hf-runs"
 CACHE = Path(os.environ.get("BERT_BURN_CACHE", Path.home() / ".cache/bert-burn"))
 ROUND = 7
@@ -121,10 +132,10 @@ def write_data(data: Path):
             out.write(json.dumps(sentence) + "\n")
 
 
-def train(task: str, args, data: Path):
-    run = RUNS / task
+def train(family: str, task: str, args, data: Path):
+    run = RUNS / family / task
     command = ["cargo", "run", "--quiet", "-p", "bert-train", "--features", "ndarray", "--",
-               "train", "--task", task, "--model", str(BASE), "--output-dir", str(run),
+               "train", "--task", task, "--model", str(FAMILIES[family]), "--output-dir", str(run),
                "--overwrite", "--epochs", "1", "--batch-size", "16", "--max-len", "48",
                "--max-train-samples", "64", "--max-eval-samples", "16", "--lr", "1e-3"]
     command += [arg.format(data=data) for arg in args]
@@ -138,8 +149,8 @@ def rounded(tensor):
     return [round(float(x), ROUND) for x in tensor.flatten()]
 
 
-def expected(task: str, auto_class, inputs):
-    run = RUNS / task
+def expected(run: Path, auto_class, inputs):
+    task = str(run.relative_to(RUNS))
     config = AutoConfig.from_pretrained(run)
     tokenizer = AutoTokenizer.from_pretrained(run)
     model, info = auto_class.from_pretrained(run, output_loading_info=True)
@@ -148,11 +159,13 @@ def expected(task: str, auto_class, inputs):
         sys.exit(f"{task}: transformers found no weights for {info['missing_keys']}")
     if type(model).__name__ != config.architectures[0]:
         sys.exit(f"{task}: {type(model).__name__} is not {config.architectures}")
+    # Truncated to the run's --max-len (model_max_length), as bert-burn does.
     if isinstance(inputs[0], tuple):
         firsts, seconds = zip(*inputs)
-        batch = tokenizer(list(firsts), list(seconds), padding=True, return_tensors="pt")
+        batch = tokenizer(list(firsts), list(seconds), padding=True, truncation=True,
+                          return_tensors="pt")
     else:
-        batch = tokenizer(inputs, padding=True, return_tensors="pt")
+        batch = tokenizer(inputs, padding=True, truncation=True, return_tensors="pt")
     with torch.no_grad():
         output = model(**batch)
     logits = {name: {"shape": list(value.shape), "values": rounded(value)}
@@ -164,7 +177,10 @@ def expected(task: str, auto_class, inputs):
         "unexpected_keys": sorted(info["unexpected_keys"]),
         "inputs": [list(pair) if isinstance(pair, tuple) else pair for pair in inputs],
         "input_ids": batch["input_ids"].tolist(),
-        "token_type_ids": batch["token_type_ids"].tolist(),
+        # Families without segments (RoBERTa, DistilBERT) return none: zeros.
+        "token_type_ids": (batch["token_type_ids"] if "token_type_ids" in batch
+                           else torch.zeros_like(batch["input_ids"])).tolist(),
+        "tokenizer_returns_token_type_ids": "token_type_ids" in batch,
         "attention_mask": batch["attention_mask"].tolist(),
         "logits": logits,
     }
@@ -176,11 +192,15 @@ def main():
     results = {"transformers": transformers.__version__, "torch": torch.__version__, "runs": {}}
     with tempfile.TemporaryDirectory() as data:
         write_data(Path(data))
-        for task, (auto_class, args, inputs) in TASKS.items():
-            print(f"training {task}", flush=True)
-            train(task, args, Path(data))
-            results["runs"][task] = expected(task, auto_class, inputs)
-            print(f"  opened as {results['runs'][task]['class']}", flush=True)
+        for family in FAMILIES:
+            for task, (auto_class, args, inputs) in TASKS.items():
+                if family == "electra" and task == "mlm":
+                    continue
+                name = f"{family}/{task}"
+                print(f"training {name}", flush=True)
+                train(family, task, args, Path(data))
+                results["runs"][name] = expected(RUNS / name, auto_class, inputs)
+                print(f"  opened as {results['runs'][name]['class']}", flush=True)
     (RUNS / "expected.json").write_text(json.dumps(results, indent=1) + "\n")
 
 

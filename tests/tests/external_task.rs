@@ -39,7 +39,7 @@ impl TaskHead for FirstTokenHead {
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["first_token_classifier"];
 
     // transformers has no class for this head: it opens the encoder.
-    const ARCHITECTURE: &'static str = "BertModel";
+    const TASK: Option<&'static str> = None;
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<2> {
         let [batch, _, hidden] = encoded.last_hidden_state.dims();

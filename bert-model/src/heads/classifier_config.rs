@@ -8,7 +8,7 @@ use burn::tensor::Device;
 
 use super::{SequenceClassificationHead, TokenClassificationHead};
 use crate::bert::normal_init;
-use crate::config::BertConfig;
+use crate::config::{BertConfig, ModelFamily};
 
 /// Settings of a dropout + linear classification head.
 #[derive(Config, Debug)]
@@ -23,6 +23,9 @@ pub struct ClassifierHeadConfig {
     /// Standard deviation of the classifier's initial weights.
     #[config(default = 0.02)]
     pub initializer_range: f64,
+    /// The family whose sequence classification head to build.
+    #[config(default = "ModelFamily::Bert")]
+    pub family: ModelFamily,
 }
 
 impl ClassifierHeadConfig {
@@ -31,23 +34,32 @@ impl ClassifierHeadConfig {
         Self::new(config.hidden_size, num_labels)
             .with_dropout(config.classifier_dropout_prob())
             .with_initializer_range(config.initializer_range)
+            .with_family(config.model_type)
+    }
+
+    fn linear(&self, d_output: usize, device: &Device) -> Linear {
+        LinearConfig::new(self.hidden_size, d_output)
+            .with_initializer(normal_init(self.initializer_range))
+            .init(device)
     }
 
     fn layers(&self, device: &Device) -> (Dropout, Linear) {
         (
             DropoutConfig::new(self.dropout).init(),
-            LinearConfig::new(self.hidden_size, self.num_labels)
-                .with_initializer(normal_init(self.initializer_range))
-                .init(device),
+            self.linear(self.num_labels, device),
         )
     }
 
-    /// A randomly initialised head on the pooled `[CLS]` output.
+    /// A randomly initialised sequence head, as the family builds it: on the
+    /// pooled `[CLS]` output (BERT), or a dense layer on the first token first.
     pub fn init(&self, device: &Device) -> SequenceClassificationHead {
         let (dropout, classifier) = self.layers(device);
         SequenceClassificationHead {
             dropout,
+            dense: (self.family != ModelFamily::Bert)
+                .then(|| self.linear(self.hidden_size, device)),
             classifier,
+            family: self.family,
         }
     }
 

@@ -21,6 +21,7 @@ pub use token_classification::TokenClassificationHead;
 use burn::module::{Module, ModuleDisplay};
 
 use crate::bert::BertModelOutput;
+use crate::config::ModelFamily;
 
 /// A swappable layer on top of [`BertModel`](crate::BertModel).
 pub trait TaskHead: Module + ModuleDisplay {
@@ -29,12 +30,29 @@ pub trait TaskHead: Module + ModuleDisplay {
 
     /// Top-level names of this head's weights in Hugging Face checkpoints,
     /// e.g. `["classifier"]` for `classifier.weight` and `classifier.bias`.
-    /// The head's own fields carry the same names.
     const CHECKPOINT_PREFIXES: &'static [&'static str];
 
-    /// The transformers class that opens a checkpoint with this head
-    /// (`architectures` in `config.json`), e.g. `BertForSequenceClassification`.
-    const ARCHITECTURE: &'static str;
+    /// The task part of the transformers class that opens a checkpoint with
+    /// this head, e.g. `SequenceClassification` for
+    /// `BertForSequenceClassification` (see [`Self::architecture`]); `None` for a
+    /// head transformers has no class for (it opens the encoder).
+    const TASK: Option<&'static str>;
+
+    /// `(checkpoint name pattern, module path)` pairs that map the head's
+    /// checkpoint names to its fields under `head.`; by default each prefix
+    /// keeps its name (`classifier.*` to `head.classifier.*`).
+    fn checkpoint_names(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
+
+    /// The transformers class of `family` with this head, e.g.
+    /// `RobertaForTokenClassification` (`RobertaModel` without a [`Self::TASK`]).
+    fn architecture(&self, family: ModelFamily) -> String {
+        match Self::TASK {
+            Some(task) => format!("{}For{task}", family.class_prefix()),
+            None => format!("{}Model", family.class_prefix()),
+        }
+    }
 
     /// Predicts from the encoder's output.
     fn forward(&self, encoded: BertModelOutput) -> Self::Output;
@@ -42,4 +60,16 @@ pub trait TaskHead: Module + ModuleDisplay {
 
 /// Prefixes of every head this crate knows, so that loading an encoder from a
 /// checkpoint made for another task can tell a foreign head from a wrong tensor.
-pub const KNOWN_HEAD_PREFIXES: &[&str] = &["classifier", "qa_outputs", "cls"];
+pub const KNOWN_HEAD_PREFIXES: &[&str] = &[
+    "classifier",
+    "pre_classifier",
+    "qa_outputs",
+    "cls",
+    "lm_head",
+    "vocab_transform",
+    "vocab_layer_norm",
+    "vocab_projector",
+    "discriminator_predictions",
+    "generator_predictions",
+    "generator_lm_head",
+];

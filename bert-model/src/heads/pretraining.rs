@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use super::TaskHead;
 use crate::bert::{BertModelOutput, normal_init};
-use crate::config::{BertConfig, HiddenAct};
+use crate::config::{BertConfig, HiddenAct, ModelFamily};
 use crate::task::BertForTask;
 
 /// `cls.predictions.transform`: dense, activation, LayerNorm.
@@ -38,15 +38,20 @@ pub struct LmPredictionHead {
 pub struct PretrainingHeads {
     /// Masked-LM head.
     pub predictions: LmPredictionHead,
-    /// Next-sentence head: `H -> 2` on the pooled output (0: B follows A, 1: B is random).
-    pub seq_relationship: Linear,
+    /// Next-sentence head: `H -> 2` on the pooled output (0: B follows A, 1:
+    /// B is random); BERT only.
+    pub seq_relationship: Option<Linear>,
 }
 
-/// Masked-LM and next-sentence heads.
+/// Masked-LM (and, for BERT, next-sentence) heads: BERT's `cls.*`,
+/// RoBERTa's and XLM-R's `lm_head.*`, DistilBERT's `vocab_*`.
 #[derive(Module, Debug)]
 pub struct PretrainingHead {
-    /// Checkpoint prefix `cls`.
+    /// Checkpoint prefix `cls` (BERT's names).
     pub cls: PretrainingHeads,
+    /// The family whose names the head's weights carry.
+    #[module(skip)]
+    pub family: ModelFamily,
 }
 
 /// Settings of a [`PretrainingHead`].
@@ -64,14 +69,23 @@ pub struct PretrainingHeadConfig {
     /// Standard deviation of the initial weights.
     #[config(default = 0.02)]
     pub initializer_range: f64,
+    /// The family whose heads to build (next-sentence for BERT only).
+    #[config(default = "ModelFamily::Bert")]
+    pub family: ModelFamily,
 }
 
 impl PretrainingHeadConfig {
-    /// The heads Hugging Face would build for `config`.
+    /// The heads Hugging Face would build for `config` (RoBERTa's LM head
+    /// always uses GELU).
     pub fn for_model(config: &BertConfig) -> Self {
-        Self::new(config.hidden_size, config.vocab_size, config.hidden_act)
+        let activation = match config.model_type {
+            ModelFamily::Roberta | ModelFamily::XlmRoberta => HiddenAct::Gelu,
+            _ => config.hidden_act,
+        };
+        Self::new(config.hidden_size, config.vocab_size, activation)
             .with_layer_norm_eps(config.layer_norm_eps)
             .with_initializer_range(config.initializer_range)
+            .with_family(config.model_type)
     }
 
     /// Randomly initialised heads (zero decoder bias, as Hugging Face).
@@ -93,8 +107,9 @@ impl PretrainingHeadConfig {
                     },
                     bias: Param::from_tensor(Tensor::zeros([self.vocab_size], device)),
                 },
-                seq_relationship: linear(2),
+                seq_relationship: (self.family == ModelFamily::Bert).then(|| linear(2)),
             },
+            family: self.family,
         }
     }
 }
@@ -103,25 +118,70 @@ impl PretrainingHeadConfig {
 pub struct PretrainingHeadOutput {
     /// Transformed hidden states, `[B, T, H]`, to decode at masked positions.
     pub transformed: Tensor<3>,
-    /// Next-sentence logits, `[B, 2]`.
-    pub nsp_logits: Tensor<2>,
+    /// Next-sentence logits, `[B, 2]` (BERT).
+    pub nsp_logits: Option<Tensor<2>>,
 }
 
 impl TaskHead for PretrainingHead {
     type Output = PretrainingHeadOutput;
 
-    const CHECKPOINT_PREFIXES: &'static [&'static str] = &["cls"];
-    const ARCHITECTURE: &'static str = "BertForPreTraining";
+    const CHECKPOINT_PREFIXES: &'static [&'static str] = &[
+        "cls",
+        "lm_head",
+        "vocab_transform",
+        "vocab_layer_norm",
+        "vocab_projector",
+    ];
+    const TASK: Option<&'static str> = Some("MaskedLM");
 
     fn forward(&self, encoded: BertModelOutput) -> PretrainingHeadOutput {
         let transform = &self.cls.predictions.transform;
         let hidden = transform
             .activation
             .apply(transform.dense.forward(encoded.last_hidden_state));
+        let nsp_logits = self.cls.seq_relationship.as_ref().map(|head| {
+            head.forward(
+                encoded
+                    .pooled_output
+                    .expect("the next-sentence head reads BERT's pooler"),
+            )
+        });
         PretrainingHeadOutput {
             transformed: transform.layer_norm.forward(hidden),
-            nsp_logits: self.cls.seq_relationship.forward(encoded.pooled_output),
+            nsp_logits,
         }
+    }
+
+    fn checkpoint_names(&self) -> Vec<(&'static str, &'static str)> {
+        const TRANSFORM_DENSE: &str = "head.cls.predictions.transform.dense.";
+        const TRANSFORM_NORM: &str = "head.cls.predictions.transform.layer_norm.";
+        match self.family {
+            ModelFamily::Roberta | ModelFamily::XlmRoberta => vec![
+                ("^lm_head\\.dense\\.", TRANSFORM_DENSE),
+                ("^lm_head\\.layer_norm\\.", TRANSFORM_NORM),
+                ("^lm_head\\.bias", "head.cls.predictions.bias"),
+                ("^lm_head\\.decoder\\.", "head.cls.predictions.decoder."),
+            ],
+            ModelFamily::DistilBert => vec![
+                ("^vocab_transform\\.", TRANSFORM_DENSE),
+                ("^vocab_layer_norm\\.", TRANSFORM_NORM),
+                ("^vocab_projector\\.bias", "head.cls.predictions.bias"),
+                (
+                    "^vocab_projector\\.weight",
+                    "head.cls.predictions.decoder.weight",
+                ),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// `BertForPreTraining` with the next-sentence head, else `...ForMaskedLM`.
+    fn architecture(&self, family: ModelFamily) -> String {
+        let task = match self.cls.seq_relationship {
+            Some(_) => "PreTraining",
+            None => "MaskedLM",
+        };
+        format!("{}For{task}", family.class_prefix())
     }
 }
 

@@ -55,7 +55,7 @@ impl TaskHead for QuestionAnsweringHead {
     type Output = SpanLogits;
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["qa_outputs"];
-    const ARCHITECTURE: &'static str = "BertForQuestionAnswering";
+    const TASK: Option<&'static str> = Some("QuestionAnswering");
 
     fn forward(&self, encoded: BertModelOutput) -> SpanLogits {
         let logits = self.qa_outputs.forward(encoded.last_hidden_state);

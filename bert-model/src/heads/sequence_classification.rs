@@ -1,20 +1,33 @@
-//! Sequence classification: dropout + linear on the pooled `[CLS]` output
-//! (Hugging Face `BertForSequenceClassification`).
+//! Sequence classification as each family's `...ForSequenceClassification`
+//! does it: BERT reads the pooled `[CLS]` output (dropout + `classifier`);
+//! RoBERTa, XLM-R and ELECTRA put `classifier.dense` + tanh (GELU for
+//! ELECTRA) + `classifier.out_proj` on the first token; DistilBERT
+//! `pre_classifier` + ReLU + `classifier`.
 
 use burn::module::Module;
 use burn::nn::{Dropout, Linear};
 use burn::tensor::Tensor;
+use burn::tensor::activation::{gelu, relu, tanh};
 
 use super::TaskHead;
-use crate::bert::BertModelOutput;
+use crate::bert::{BertModelOutput, first_token};
+use crate::config::ModelFamily;
 
-/// Dropout + linear on the pooled output (build it with [`ClassifierHeadConfig::init`](super::ClassifierHeadConfig::init)).
+/// A classification head over the whole sequence (build it with
+/// [`ClassifierHeadConfig::init`](super::ClassifierHeadConfig::init)).
 #[derive(Module, Debug)]
 pub struct SequenceClassificationHead {
-    /// Dropout on the pooled output.
+    /// Dropout before each projection.
     pub dropout: Dropout,
-    /// Projection to one logit per class, `H -> num_labels`.
+    /// The first token's `H -> H` projection (RoBERTa, XLM-R, ELECTRA:
+    /// `classifier.dense`; DistilBERT: `pre_classifier`); none for BERT.
+    pub dense: Option<Linear>,
+    /// Projection to one logit per class, `H -> num_labels` (`classifier`;
+    /// `classifier.out_proj` for RoBERTa, XLM-R and ELECTRA).
     pub classifier: Linear,
+    /// The family whose head this is.
+    #[module(skip)]
+    pub family: ModelFamily,
 }
 
 impl SequenceClassificationHead {
@@ -28,11 +41,36 @@ impl TaskHead for SequenceClassificationHead {
     /// Logits, `[B, num_labels]`.
     type Output = Tensor<2>;
 
-    const CHECKPOINT_PREFIXES: &'static [&'static str] = &["classifier"];
-    const ARCHITECTURE: &'static str = "BertForSequenceClassification";
+    const CHECKPOINT_PREFIXES: &'static [&'static str] = &["classifier", "pre_classifier"];
+    const TASK: Option<&'static str> = Some("SequenceClassification");
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<2> {
-        self.classifier
-            .forward(self.dropout.forward(encoded.pooled_output))
+        let Some(dense) = &self.dense else {
+            let pooled = encoded
+                .pooled_output
+                .expect("a BERT classification head reads the pooler");
+            return self.classifier.forward(self.dropout.forward(pooled));
+        };
+        let first = first_token(encoded.last_hidden_state);
+        let hidden = match self.family {
+            ModelFamily::DistilBert => relu(dense.forward(first)),
+            ModelFamily::Electra => gelu(dense.forward(self.dropout.forward(first))),
+            _ => tanh(dense.forward(self.dropout.forward(first))),
+        };
+        self.classifier.forward(self.dropout.forward(hidden))
+    }
+
+    fn checkpoint_names(&self) -> Vec<(&'static str, &'static str)> {
+        match self.family {
+            ModelFamily::Bert => vec![("^classifier\\.", "head.classifier.")],
+            ModelFamily::DistilBert => vec![
+                ("^pre_classifier\\.", "head.dense."),
+                ("^classifier\\.", "head.classifier."),
+            ],
+            _ => vec![
+                ("^classifier\\.dense\\.", "head.dense."),
+                ("^classifier\\.out_proj\\.", "head.classifier."),
+            ],
+        }
     }
 }

@@ -29,7 +29,7 @@ impl TaskHead for TokenClassificationHead {
     type Output = Tensor<3>;
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["classifier"];
-    const ARCHITECTURE: &'static str = "BertForTokenClassification";
+    const TASK: Option<&'static str> = Some("TokenClassification");
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<3> {
         self.classifier

@@ -131,7 +131,7 @@ impl RunDir {
     ) -> Result<()> {
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create {}", self.root.display()))?;
-        tokenizer.save_pretrained(&self.root)?;
+        tokenizer.save_pretrained(&self.root, &config.model_type.tokenizer_class())?;
         pretrained::save_for_task(model, config, &self.root)?;
         Ok(())
     }
@@ -177,7 +177,7 @@ impl RunDir {
             );
         }
         let tokenizer = BertTokenizer::from_dir(&self.root)?
-            .with_max_len(max_len.min(config.max_position_embeddings))?;
+            .with_max_len(max_len.min(config.max_input_len()))?;
         Ok(TrainedModel {
             model,
             tokenizer,

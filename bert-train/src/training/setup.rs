@@ -132,10 +132,10 @@ impl RunSetup {
         device.seed(args.seed);
         let model_dir = cache.resolve_model(&args.model)?;
         let config = pretrained::load_config(&model_dir)?;
-        let max_len = args.max_len.min(config.max_position_embeddings);
+        let max_len = args.max_len.min(config.max_input_len());
         if max_len < args.max_len {
             println!(
-                "warning: --max-len {} is more than {} can take; using {max_len} (its max_position_embeddings)",
+                "warning: --max-len {} is more than {} can take; using {max_len} (its positions)",
                 args.max_len, args.model
             );
         }

@@ -16,8 +16,8 @@ use bert_data::dataset::{BuiltinDataset, Example, Splits, read_utf8};
 use bert_data::pretraining::{
     MaskingBatcher, PretrainingBatch, PretrainingItem, pretraining_items, split_documents,
 };
-use bert_model::BertConfig;
 use bert_model::heads::{BertForPreTraining, PretrainingHead, PretrainingHeadConfig};
+use bert_model::{BertConfig, ModelFamily};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Device, Int, Tensor};
 use burn::train::SupervisedTraining;
@@ -151,6 +151,20 @@ impl Task for Mlm {
         })
     }
 
+    fn supports(&self, config: &BertConfig) -> Result<()> {
+        match config.model_type {
+            ModelFamily::Electra => bail!(
+                "mlm: ELECTRA discriminator checkpoints have no masked-LM head (supported: bert, roberta, xlm-roberta, distilbert)"
+            ),
+            ModelFamily::Bert => Ok(()),
+            family if self.options.nsp => bail!(
+                "--nsp: {} has no next-sentence head; only BERT checkpoints do",
+                family.class_prefix()
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn head(&self, config: &BertConfig, device: &Device) -> PretrainingHead {
         PretrainingHeadConfig::for_model(config).init(device)
     }
@@ -161,9 +175,11 @@ impl Task for Mlm {
         let mlm_logits = model.mlm_logits(output.transformed, batch.masked_positions);
         let cross_entropy = CrossEntropyLossConfig::new().init(&mlm_logits.device());
         let mlm_loss = cross_entropy.forward(mlm_logits.clone(), batch.masked_labels.clone());
+        // `supports` keeps --nsp to BERT, whose head has next-sentence logits.
         let next_sentence = batch
             .next_sentence_labels
-            .map(|labels| (output.nsp_logits, labels));
+            .zip(output.nsp_logits)
+            .map(|(labels, logits)| (logits, labels));
         let loss = match &next_sentence {
             Some((logits, labels)) => {
                 mlm_loss.clone() + cross_entropy.forward(logits.clone(), labels.clone())

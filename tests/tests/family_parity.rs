@@ -1,0 +1,191 @@
+//! RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA checkpoints written by
+//! transformers (tiny random ones: `tests/reference/make_family_fixtures.py`)
+//! load into the one encoder and give transformers' token ids, hidden states
+//! and classification logits (fp32, 1e-5), for a batch of texts (one longer
+//! than the positions) and a pair.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bert_burn_tests::{device, fixture, max_abs_diff, scratch_dir, values};
+use bert_data::BertTokenizer;
+use bert_model::heads::ClassifierHeadConfig;
+use bert_model::pretrained::{self, HeadStatus};
+use bert_model::{BertInput, ModelFamily};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest allowed |ours - transformers| (fp32, a tiny model).
+const TOLERANCE: f32 = 1e-5;
+
+const FAMILIES: [&str; 4] = ["roberta", "xlm-roberta", "distilbert", "electra"];
+
+#[derive(Deserialize)]
+struct Expected {
+    inputs: Inputs,
+    directories: BTreeMap<String, Directory>,
+}
+
+#[derive(Deserialize)]
+struct Inputs {
+    texts: Vec<String>,
+    pair: (String, String),
+    max_length: usize,
+}
+
+#[derive(Deserialize)]
+struct Directory {
+    model_type: ModelFamily,
+    class: String,
+    texts: Batch,
+    pair: Batch,
+}
+
+/// One tokenized batch and what transformers computed on it.
+#[derive(Deserialize)]
+struct Batch {
+    input_ids: Vec<Vec<u32>>,
+    token_type_ids: Option<Vec<Vec<u32>>>,
+    attention_mask: Vec<Vec<u32>>,
+    last_hidden_state: Option<Values>,
+    logits: Values,
+}
+
+#[derive(Deserialize)]
+struct Values {
+    values: Vec<f32>,
+}
+
+impl Batch {
+    fn input(&self) -> BertInput {
+        let shape = [self.input_ids.len(), self.input_ids[0].len()];
+        let flat = |rows: &[Vec<u32>]| rows.iter().flatten().map(|&v| i64::from(v)).collect();
+        let token_types = match &self.token_type_ids {
+            Some(types) => flat(types),
+            None => vec![0; shape[0] * shape[1]],
+        };
+        BertInput::from_rows(
+            flat(&self.input_ids),
+            token_types,
+            flat(&self.attention_mask),
+            shape,
+            &device(),
+        )
+    }
+
+    /// The ids of row `row` without padding.
+    fn ids(&self, row: usize) -> &[u32] {
+        let length = self.attention_mask[row].iter().filter(|&&m| m == 1).count();
+        &self.input_ids[row][..length]
+    }
+}
+
+fn expected() -> Expected {
+    bert_burn_tests::read_json("families/expected.json")
+}
+
+fn assert_close(what: &str, ours: Vec<f32>, theirs: &[f32]) {
+    let diff = max_abs_diff(&ours, theirs);
+    eprintln!("{what}: max |diff| = {diff:e}");
+    assert!(diff <= TOLERANCE, "{what}: max |diff| = {diff:e}");
+}
+
+fn family_dir(name: &str) -> std::path::PathBuf {
+    fixture(&format!("families/{name}"))
+}
+
+#[test]
+fn each_family_tokenizes_like_transformers() {
+    let expected = expected();
+    for family in FAMILIES {
+        let dir = family_dir(family);
+        let config = pretrained::load_config(&dir).unwrap();
+        assert_eq!(
+            config.max_input_len(),
+            expected.inputs.max_length,
+            "{family}"
+        );
+        let tokenizer = BertTokenizer::from_dir(&dir)
+            .unwrap()
+            .with_max_len(config.max_input_len())
+            .unwrap();
+        let run = &expected.directories[family];
+        for (row, text) in expected.inputs.texts.iter().enumerate() {
+            let ours = tokenizer.encode(text).unwrap();
+            assert_eq!(ours.input_ids, run.texts.ids(row), "{family}: {text}");
+        }
+        let (a, b) = &expected.inputs.pair;
+        let ours = tokenizer.encode_pair(a, b).unwrap();
+        assert_eq!(ours.input_ids, run.pair.ids(0), "{family}: pair");
+        if let Some(types) = &run.pair.token_type_ids {
+            assert_eq!(
+                ours.token_type_ids,
+                types[0][..ours.len()],
+                "{family}: pair types"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_family_encodes_like_transformers() {
+    let expected = expected();
+    for family in FAMILIES {
+        let run = &expected.directories[family];
+        let (config, model) = pretrained::load_bert(family_dir(family), &device()).unwrap();
+        assert_eq!(config.model_type, run.model_type, "{family}");
+        for (name, batch) in [("texts", &run.texts), ("pair", &run.pair)] {
+            let output = model.forward(batch.input());
+            assert!(output.pooled_output.is_none(), "{family}: no pooler");
+            let theirs = batch.last_hidden_state.as_ref().unwrap();
+            assert_close(
+                &format!("{family} {name} last_hidden_state"),
+                values(output.last_hidden_state),
+                &theirs.values,
+            );
+        }
+    }
+}
+
+#[test]
+fn each_family_classifies_like_transformers_and_saves_its_names() {
+    let expected = expected();
+    for family in FAMILIES {
+        let name = format!("{family}-classifier");
+        let dir = family_dir(&name);
+        let run = &expected.directories[&name];
+        let config = pretrained::load_config(&dir).unwrap();
+        let head = ClassifierHeadConfig::for_model(&config, config.labels().len()).init(&device());
+        let (_, model, status) = pretrained::load_for_task(&dir, head, &device()).unwrap();
+        assert_eq!(status, HeadStatus::Loaded, "{name}");
+        for (split, batch) in [("texts", &run.texts), ("pair", &run.pair)] {
+            assert_close(
+                &format!("{name} {split} logits"),
+                values(model.forward(batch.input())),
+                &batch.logits.values,
+            );
+        }
+
+        let scratch = scratch_dir();
+        pretrained::save_for_task(&model, &config, scratch.path()).unwrap();
+        assert_eq!(tensor_names(scratch.path()), tensor_names(&dir), "{name}");
+        let saved: Value = serde_json::from_str(
+            &std::fs::read_to_string(scratch.path().join("config.json")).unwrap(),
+        )
+        .unwrap();
+        let original: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(saved, original, "{name}: config.json");
+        assert_eq!(saved["architectures"][0], run.class.as_str(), "{name}");
+    }
+}
+
+/// The tensor names of a directory's `model.safetensors`, sorted.
+fn tensor_names(dir: &Path) -> Vec<String> {
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    names
+}
