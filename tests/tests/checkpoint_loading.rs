@@ -112,8 +112,8 @@ fn bert_prefixed_checkpoint_with_classifier_loads_the_head() {
 
     // The encoder is the same as from the unprefixed original.
     let (_, original) = pretrained::load_bert(minilm_dir(), &device()).unwrap();
-    let ours = values(model.bert.forward(sample_input()).pooled_output);
-    let theirs = values(original.forward(sample_input()).pooled_output);
+    let ours = values(model.bert.forward(sample_input()).pooled_output.unwrap());
+    let theirs = values(original.forward(sample_input()).pooled_output.unwrap());
     assert_close("pooled output", &ours, &theirs);
 
     // The bare encoder loads from it too, ignoring the classifier.
@@ -262,7 +262,7 @@ fn pytorch_bin_classifier_checkpoint_matches_hugging_face() {
     );
     assert_close(
         "pooled output",
-        &values(encoded.pooled_output),
+        &values(encoded.pooled_output.unwrap()),
         &expected.pooled_output.concat(),
     );
     assert_close(
