@@ -5,7 +5,9 @@
 //! backend: the backend is chosen by the [`Device`](burn::tensor::Device) the
 //! model is created on.
 //!
-//! - [`BertConfig`] reads Hugging Face `config.json`.
+//! - [`BertConfig`] reads Hugging Face `config.json`; its [`ModelFamily`]
+//!   (`model_type`: BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA) picks
+//!   what differs from BERT: embeddings, weight names, heads.
 //! - [`BertModel`] returns the last hidden state and the pooled output.
 //! - [`BertForTask`] pairs the encoder with a swappable [`TaskHead`], such as
 //!   [`SequenceClassificationHead`](heads::SequenceClassificationHead).
