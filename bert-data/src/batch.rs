@@ -21,6 +21,15 @@ pub struct PaddedBatch {
     pub seq_len: usize,
 }
 
+/// The length a batch whose longest encoding has `longest` tokens is padded
+/// to: rounded up to a multiple of `multiple_of`, capped at `max_len`.
+pub fn padded_len(longest: usize, multiple_of: usize, max_len: usize) -> usize {
+    longest
+        .div_ceil(multiple_of.max(1))
+        .saturating_mul(multiple_of.max(1))
+        .min(max_len.max(longest))
+}
+
 impl PaddedBatch {
     /// Pads `encodings` to the longest one, rounded up to a multiple of
     /// `multiple_of` (fewer distinct shapes for JIT backends) and capped at `max_len`.
@@ -32,10 +41,7 @@ impl PaddedBatch {
     ) -> Self {
         let encodings: Vec<&Encoding> = encodings.into_iter().collect();
         let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
-        let seq_len = longest
-            .div_ceil(multiple_of.max(1))
-            .saturating_mul(multiple_of.max(1))
-            .min(max_len.max(longest));
+        let seq_len = padded_len(longest, multiple_of, max_len);
         let mut batch = Self {
             input_ids: Vec::with_capacity(encodings.len() * seq_len),
             token_type_ids: Vec::with_capacity(encodings.len() * seq_len),
@@ -86,11 +92,14 @@ pub struct TextBatcher {
 }
 
 impl TextBatcher {
-    /// A batcher matching `tokenizer`, rounding lengths up to multiples of 8.
+    /// The multiple sequence lengths are rounded up to.
+    pub const PAD_MULTIPLE: usize = 8;
+
+    /// A batcher matching `tokenizer`, rounding lengths up to [`Self::PAD_MULTIPLE`].
     pub fn for_tokenizer(tokenizer: &BertTokenizer) -> Self {
         Self {
             pad_id: tokenizer.pad_id(),
-            pad_multiple: 8,
+            pad_multiple: Self::PAD_MULTIPLE,
             max_len: tokenizer.max_len(),
         }
     }

@@ -16,6 +16,12 @@ pub struct ClassificationItem {
     pub label: usize,
 }
 
+impl crate::length_groups::Encoded for ClassificationItem {
+    fn encoding(&self) -> &Encoding {
+        &self.encoding
+    }
+}
+
 /// Tokenizes `examples` (pairs as `[CLS] A [SEP] B [SEP]`) and maps their
 /// labels; the first failure names its file and line.
 pub fn tokenize_examples(

@@ -13,6 +13,7 @@ mod batch;
 pub mod classification;
 pub mod dataset;
 pub mod hub;
+pub mod length_groups;
 pub mod multi_label;
 pub mod pretraining;
 pub mod question_answering;

@@ -18,6 +18,12 @@ pub struct MultiLabelItem {
     pub targets: Vec<f32>,
 }
 
+impl crate::length_groups::Encoded for MultiLabelItem {
+    fn encoding(&self) -> &Encoding {
+        &self.encoding
+    }
+}
+
 /// Tokenizes `examples` (pairs as `[CLS] A [SEP] B [SEP]`) and maps their
 /// labels to multi-hot targets; the first failure names its file and line.
 pub fn tokenize_multi_label(

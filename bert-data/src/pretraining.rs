@@ -58,6 +58,12 @@ pub struct PretrainingItem {
     pub is_random_next: Option<bool>,
 }
 
+impl crate::length_groups::Encoded for PretrainingItem {
+    fn encoding(&self) -> &Encoding {
+        &self.encoding
+    }
+}
+
 /// Builds items from tokenized documents (sentences of word-piece ids).
 struct ItemBuilder {
     cls: u32,

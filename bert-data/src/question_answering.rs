@@ -129,6 +129,12 @@ pub struct QaFeature {
     pub target: (usize, usize),
 }
 
+impl crate::length_groups::Encoded for QaFeature {
+    fn encoding(&self) -> &Encoding {
+        &self.encoding
+    }
+}
+
 impl QaFeature {
     /// The passage characters covered by window tokens `first..=last`
     /// (sequence positions), if both are passage tokens.

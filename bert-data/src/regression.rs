@@ -18,6 +18,12 @@ pub struct RegressionItem {
     pub target: f32,
 }
 
+impl crate::length_groups::Encoded for RegressionItem {
+    fn encoding(&self) -> &Encoding {
+        &self.encoding
+    }
+}
+
 /// Tokenizes `examples` and parses their labels as numbers; the first
 /// failure names its file and line.
 pub fn tokenize_regression(

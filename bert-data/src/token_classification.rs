@@ -23,6 +23,12 @@ pub struct TokenItem {
     pub words_kept: usize,
 }
 
+impl crate::length_groups::Encoded for TokenItem {
+    fn encoding(&self) -> &Encoding {
+        &self.encoding
+    }
+}
+
 /// Tokenizes `sentences` and aligns their tags to the first piece of each
 /// word; the first failure names its file and line.
 pub fn tokenize_tagged(

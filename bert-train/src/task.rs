@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{LabelVocab, Splits};
+use bert_data::length_groups::Encoded;
 use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
@@ -52,7 +53,7 @@ pub trait Task: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// One labelled example as read.
     type Example: Clone + Send + Sync + 'static;
     /// One model input with its targets.
-    type Item: Clone + Send + Sync + std::fmt::Debug + 'static;
+    type Item: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static;
     /// A batch of items on a device.
     type Batch: Clone + Send + Sync + std::fmt::Debug + 'static;
     /// Makes batches of items.

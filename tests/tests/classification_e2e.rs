@@ -219,6 +219,28 @@ fn fine_tunes_saves_reloads_and_resumes() {
 }
 
 #[test]
+fn length_grouped_batches_learn_the_same_data() {
+    let Fixture {
+        root,
+        model,
+        data,
+        examples,
+        ..
+    } = &fixture(64);
+    let run = root.join("grouped");
+    let report = classification(train(
+        args(model, data, &run, &["--epochs", "8", "--group-by-length"]),
+        false,
+        device(),
+        &AssetCache::from_env(),
+    ));
+    let before = mean_loss(model, examples);
+    let after = mean_loss(&run, examples);
+    assert!(after < before * 0.8, "loss {before:.4} -> {after:.4}");
+    assert!(report.accuracy > 0.6, "accuracy {}", report.accuracy);
+}
+
+#[test]
 fn unknown_label_in_validation_names_file_and_line() {
     let Fixture {
         root,

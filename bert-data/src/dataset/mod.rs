@@ -13,7 +13,7 @@ pub use builtin::{BuiltinDataset, DATASETS, read_utf8};
 pub use error::DatasetError;
 pub use files::{ColumnSpec, FileFormat, read_file, read_multi_label_file};
 pub use labels::LabelVocab;
-pub use split::{SplitFractions, SplitMix64, seeded_split};
+pub use split::{SplitFractions, SplitMix64, seeded_shuffle, seeded_split};
 pub use tagged::{TAGGED_DATASETS, TaggedDataset, TaggedSentence, read_conll};
 
 use std::fmt;

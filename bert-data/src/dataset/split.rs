@@ -25,11 +25,7 @@ impl Default for SplitFractions {
 /// them into train, validation and test. The same input and seed always give
 /// the same splits, on every platform and version.
 pub fn seeded_split<T>(mut examples: Vec<T>, seed: u64, fractions: SplitFractions) -> Splits<T> {
-    let mut rng = SplitMix64::new(seed);
-    for i in (1..examples.len()).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        examples.swap(i, j);
-    }
+    seeded_shuffle(&mut examples, seed);
     let n = examples.len();
     let n_test = (n as f64 * fractions.test).round() as usize;
     let n_validation = (n as f64 * fractions.validation).round() as usize;
@@ -39,6 +35,16 @@ pub fn seeded_split<T>(mut examples: Vec<T>, seed: u64, fractions: SplitFraction
         train: examples,
         validation,
         test,
+    }
+}
+
+/// Shuffles `items` (Fisher-Yates) with [`SplitMix64`] seeded by `seed`:
+/// the same order on every platform and version.
+pub fn seeded_shuffle<T>(items: &mut [T], seed: u64) {
+    let mut rng = SplitMix64::new(seed);
+    for i in (1..items.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
     }
 }
 

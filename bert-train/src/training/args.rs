@@ -62,6 +62,11 @@ pub struct TrainingArgs {
     /// answering cuts passages into windows instead).
     #[arg(long, default_value_t = 64)]
     pub max_len: usize,
+    /// Train on batches of examples of similar length (shuffled batch by
+    /// batch), so that fewer padding tokens are computed.
+    #[arg(long)]
+    #[serde(default)]
+    pub group_by_length: bool,
     /// Seed of weight initialisation, dropout and shuffling.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

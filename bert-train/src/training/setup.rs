@@ -9,11 +9,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
+use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
+use bert_data::dataset::seeded_shuffle;
+use bert_data::length_groups::{Encoded, group_by_length, padding_share};
 use bert_model::pretrained;
 use bert_model::{BertConfig, BertForTask, TaskHead};
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
 use burn::tensor::Device;
 use burn::train::checkpoint::KeepLastNCheckpoints;
@@ -33,6 +36,16 @@ use super::renderer::PlainRenderer;
 use super::stop_signal::stop_on_signal;
 use super::strategy::{BestBy, FineTuningStrategy};
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
+
+/// Batches a group of items made beforehand (a "batch" of one group).
+#[derive(Clone)]
+struct Grouped<Bt>(Bt);
+
+impl<I, O, Bt: Batcher<I, O>> Batcher<Vec<I>, O> for Grouped<Bt> {
+    fn batch(&self, groups: Vec<Vec<I>>, device: &Device) -> O {
+        self.0.batch(groups.into_iter().flatten().collect(), device)
+    }
+}
 
 /// Training stopped on request (Ctrl-C, the dashboard's quit) part-way, with
 /// a checkpoint saved: the run continues with `--resume`.
@@ -180,7 +193,7 @@ impl RunSetup {
     ) -> Result<M>
     where
         M: LearnerModel,
-        I: Clone + Send + Sync + std::fmt::Debug + 'static,
+        I: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static,
         Bt: Batcher<I, <M as TrainStep>::Input>
             + Batcher<I, <M as InferenceStep>::Input>
             + Clone
@@ -199,11 +212,7 @@ impl RunSetup {
         let estimate = self.estimate_epoch_seconds(&model, &train, valid.len(), &train_batcher);
         let num_train = train.len();
 
-        let train_loader = DataLoaderBuilder::new(train_batcher)
-            .batch_size(args.batch_size)
-            .shuffle(args.seed)
-            .num_workers(1)
-            .build(InMemDataset::new(train));
+        let train_loader = self.train_loader(train, train_batcher);
         let valid_loader = DataLoaderBuilder::new(valid_batcher)
             .batch_size(args.batch_size)
             .num_workers(1)
@@ -290,6 +299,51 @@ impl RunSetup {
         }
         println!("trained in {:.0} s", started.elapsed().as_secs_f64());
         Ok(result.model)
+    }
+
+    /// The training batches, shuffled each epoch: random ones, or with
+    /// `--group-by-length` fixed groups of similar lengths in a random order.
+    /// Prints the share of padding tokens either way.
+    fn train_loader<I, O, Bt>(&self, train: Vec<I>, batcher: Bt) -> Arc<dyn DataLoader<O>>
+    where
+        I: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static,
+        O: Clone + Send + std::fmt::Debug + 'static,
+        Bt: Batcher<I, O> + Clone + 'static,
+    {
+        let args = &self.args;
+        let max_len = self.tokenizer.max_len();
+        let mut shuffled = train.clone();
+        seeded_shuffle(&mut shuffled, args.seed);
+        let random = padding_share(
+            shuffled.chunks(args.batch_size),
+            TextBatcher::PAD_MULTIPLE,
+            max_len,
+        );
+        let groups = group_by_length(train.clone(), args.batch_size, args.seed);
+        let grouped = padding_share(
+            groups.iter().map(Vec::as_slice),
+            TextBatcher::PAD_MULTIPLE,
+            max_len,
+        );
+        println!(
+            "padding: {:.0}% of the training tokens in random batches, {:.0}% grouped by length (--group-by-length {})",
+            100.0 * random,
+            100.0 * grouped,
+            if args.group_by_length { "on" } else { "off" }
+        );
+        if args.group_by_length {
+            DataLoaderBuilder::new(Grouped(batcher))
+                .batch_size(1)
+                .shuffle(args.seed)
+                .num_workers(1)
+                .build(InMemDataset::new(groups))
+        } else {
+            DataLoaderBuilder::new(batcher)
+                .batch_size(args.batch_size)
+                .shuffle(args.seed)
+                .num_workers(1)
+                .build(InMemDataset::new(train))
+        }
     }
 
     /// Times one training step on a typical batch to estimate an epoch's duration.

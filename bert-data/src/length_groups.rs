@@ -1,0 +1,106 @@
+//! Length-grouped batches (transformers' `group_by_length`): batches of
+//! examples of similar length, so that fewer padding tokens are computed.
+
+use crate::Encoding;
+use crate::batch::padded_len;
+use crate::dataset::seeded_shuffle;
+
+/// An item built around one encoding; its length decides its group.
+pub trait Encoded {
+    /// The item's tokens.
+    fn encoding(&self) -> &Encoding;
+}
+
+/// Batches per megabatch, the pool sorted by length (as transformers'
+/// `LengthGroupedSampler`).
+pub const MEGABATCH_BATCHES: usize = 50;
+
+/// Cuts `items` into batches of `batch_size` (the last may be smaller) of
+/// similar lengths: shuffled with `seed`, cut into megabatches of
+/// [`MEGABATCH_BATCHES`] batches, each sorted longest first and cut into
+/// batches. Which batch comes when is left to the data loader's shuffle.
+pub fn group_by_length<I: Encoded>(mut items: Vec<I>, batch_size: usize, seed: u64) -> Vec<Vec<I>> {
+    let batch_size = batch_size.max(1);
+    seeded_shuffle(&mut items, seed);
+    let mut batches = Vec::with_capacity(items.len().div_ceil(batch_size));
+    let mut rest = items.into_iter().peekable();
+    while rest.peek().is_some() {
+        let mut megabatch: Vec<I> = rest.by_ref().take(MEGABATCH_BATCHES * batch_size).collect();
+        megabatch.sort_by_key(|item| std::cmp::Reverse(item.encoding().len()));
+        let mut megabatch = megabatch.into_iter().peekable();
+        while megabatch.peek().is_some() {
+            batches.push(megabatch.by_ref().take(batch_size).collect());
+        }
+    }
+    batches
+}
+
+/// The share of padding among the tokens of `batches`, padded as
+/// [`TextBatcher`](crate::TextBatcher) pads them (to the longest, rounded
+/// up to `multiple_of`, capped at `max_len`).
+pub fn padding_share<'a, I: Encoded + 'a>(
+    batches: impl IntoIterator<Item = &'a [I]>,
+    multiple_of: usize,
+    max_len: usize,
+) -> f64 {
+    let (padded, real) = batches
+        .into_iter()
+        .fold((0usize, 0usize), |(padded, real), batch| {
+            let lengths = batch.iter().map(|item| item.encoding().len());
+            let longest = lengths.clone().max().unwrap_or(0);
+            let width = padded_len(longest, multiple_of, max_len);
+            (padded + width * batch.len(), real + lengths.sum::<usize>())
+        });
+    if padded == 0 {
+        0.0
+    } else {
+        (padded - real) as f64 / padded as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Item(Encoding);
+
+    impl Encoded for Item {
+        fn encoding(&self) -> &Encoding {
+            &self.0
+        }
+    }
+
+    fn item(len: usize) -> Item {
+        Item(Encoding {
+            input_ids: vec![7; len],
+            token_type_ids: vec![0; len],
+        })
+    }
+
+    #[test]
+    fn groups_keep_every_item_and_sort_each_megabatch() {
+        let items: Vec<Item> = (0..1000).map(|i| item(1 + (i * 37) % 60)).collect();
+        let batches = group_by_length(items.clone(), 4, 3);
+        assert_eq!(batches.len(), 250);
+        let mut lengths: Vec<usize> = batches.iter().flatten().map(|i| i.0.len()).collect();
+        let mut expected: Vec<usize> = items.iter().map(|i| i.0.len()).collect();
+        lengths.sort();
+        expected.sort();
+        assert_eq!(lengths, expected);
+        // Within the first megabatch (50 batches of 4) lengths never rise.
+        let first: Vec<usize> = batches[..50].iter().flatten().map(|i| i.0.len()).collect();
+        assert!(first.windows(2).all(|pair| pair[0] >= pair[1]), "{first:?}");
+        assert_eq!(group_by_length(items.clone(), 4, 3), batches);
+        assert_ne!(group_by_length(items, 4, 4), batches);
+    }
+
+    #[test]
+    fn padding_share_counts_what_the_batcher_pads() {
+        // Padded to 8 each: (8 - 3) + (8 - 8) of 16 tokens, and 2 of 8.
+        let batches = [vec![item(3), item(8)], vec![item(6), item(6)]];
+        let share = padding_share(batches.iter().map(Vec::as_slice), 8, 64);
+        assert!((share - 9.0 / 32.0).abs() < 1e-12, "{share}");
+        assert_eq!(padding_share::<Item>([], 8, 64), 0.0);
+    }
+}
