@@ -9,6 +9,7 @@ use burn::nn::{
     Linear, LinearConfig,
 };
 use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax, tanh};
+use burn::tensor::module::attention;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{BertConfig, HiddenAct};
@@ -203,6 +204,9 @@ impl BertSelfAttention {
     }
 
     /// `[B, S, H]` hidden states and a `[B, 1, 1, S]` additive mask to `[B, S, H]` contexts.
+    ///
+    /// Without gradients (inference) or without attention dropout, the
+    /// backend's fused attention computes the same softmax(QKᵀ/√D + mask)·V.
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq_len, width] = hidden.dims();
         let head_size = width / self.num_heads;
@@ -210,18 +214,21 @@ impl BertSelfAttention {
             x.reshape([batch, seq_len, self.num_heads, head_size])
                 .swap_dims(1, 2)
         };
-        // Scaling the queries rather than the scores: S/head_size times fewer elements.
-        let scale = (head_size as f64).sqrt().recip();
-        let query = split_heads(self.query.forward(hidden.clone()) * scale);
+        let fused = self.dropout.prob == 0.0 || !hidden.is_require_grad();
         let key = split_heads(self.key.forward(hidden.clone()));
-        let value = split_heads(self.value.forward(hidden));
-
-        let scores = query.matmul(key.swap_dims(2, 3)) + mask_bias;
-        let probs = self.dropout.forward(softmax(scores, 3));
-        probs
-            .matmul(value)
-            .swap_dims(1, 2)
-            .reshape([batch, seq_len, width])
+        let value = split_heads(self.value.forward(hidden.clone()));
+        let context = if fused {
+            let query = split_heads(self.query.forward(hidden));
+            let bias = mask_bias.expand([batch, self.num_heads, seq_len, seq_len]);
+            attention(query, key, value, None, Some(bias), Default::default())
+        } else {
+            // Scaling the queries rather than the scores: S/head_size times fewer elements.
+            let scale = (head_size as f64).sqrt().recip();
+            let query = split_heads(self.query.forward(hidden) * scale);
+            let scores = query.matmul(key.swap_dims(2, 3)) + mask_bias;
+            self.dropout.forward(softmax(scores, 3)).matmul(value)
+        };
+        context.swap_dims(1, 2).reshape([batch, seq_len, width])
     }
 }
 
