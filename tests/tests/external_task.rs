@@ -238,7 +238,7 @@ fn a_task_defined_outside_bert_train_trains_evaluates_and_predicts() {
         "--max-len",
         "32",
         "--lr",
-        "1e-4",
+        "3e-4",
         "--warmup-ratio",
         "0",
     ])
