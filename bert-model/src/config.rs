@@ -42,15 +42,6 @@ pub enum ModelFamily {
 }
 
 impl ModelFamily {
-    /// Every family, for messages.
-    pub const ALL: [Self; 5] = [
-        Self::Bert,
-        Self::Roberta,
-        Self::XlmRoberta,
-        Self::DistilBert,
-        Self::Electra,
-    ];
-
     /// The prefix of the encoder's weights in task checkpoints (`bert`, `roberta`, ...).
     pub fn weight_prefix(self) -> &'static str {
         match self {
