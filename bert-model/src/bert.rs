@@ -139,14 +139,16 @@ impl BertEmbeddings {
     /// `0..S` (RoBERTa: see [`Self::padding_idx`]); with a single token type
     /// the segment ids are ignored, as transformers' tokenizers give none.
     pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
-        let position_ids = self.position_ids(&input_ids);
+        let seq_len = input_ids.dims()[1];
         let max_positions = self.position_embeddings.weight.dims()[0];
-        let last_position = position_ids.clone().max().into_scalar::<i64>();
+        // The largest position id a sequence of this length can take, known
+        // on the host (no device read in the forward pass).
+        let last_position = seq_len - 1 + self.padding_idx.map_or(0, |padding| padding + 1);
         assert!(
-            (last_position as usize) < max_positions,
-            "sequence of {} tokens is longer than the model's {max_positions} positions",
-            input_ids.dims()[1]
+            last_position < max_positions,
+            "sequence of {seq_len} tokens is longer than the model's {max_positions} positions"
         );
+        let position_ids = self.position_ids(&input_ids);
         let mut embeddings = self.word_embeddings.forward(input_ids)
             + self.position_embeddings.forward(position_ids);
         if let Some(token_types) = &self.token_type_embeddings {
@@ -205,7 +207,7 @@ impl BertSelfAttention {
 
     /// `[B, S, H]` hidden states and a `[B, 1, 1, S]` additive mask to `[B, S, H]` contexts.
     ///
-    /// Without gradients (inference) or without attention dropout, the
+    /// Outside autodiff (inference) or without attention dropout, the
     /// backend's fused attention computes the same softmax(QKᵀ/√D + mask)·V.
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq_len, width] = hidden.dims();
@@ -214,7 +216,8 @@ impl BertSelfAttention {
             x.reshape([batch, seq_len, self.num_heads, head_size])
                 .swap_dims(1, 2)
         };
-        let fused = self.dropout.prob == 0.0 || !hidden.is_require_grad();
+        // Training (autodiff) keeps the explicit path, with attention dropout.
+        let fused = self.dropout.prob == 0.0 || !hidden.is_autodiff();
         let key = split_heads(self.key.forward(hidden.clone()));
         let value = split_heads(self.value.forward(hidden.clone()));
         let context = if fused {
