@@ -9,10 +9,11 @@ use burn::nn::{
     Linear, LinearConfig,
 };
 use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax, tanh};
-use burn::tensor::module::attention;
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{BertConfig, HiddenAct};
+use crate::dropout::apply_dropout;
+use crate::precision::Precision;
 
 /// Added to the attention scores of padding keys. Large enough that their
 /// softmax weight is exactly zero in f32, small enough for f16 and bf16.
@@ -159,7 +160,7 @@ impl BertEmbeddings {
             };
             embeddings = embeddings + token_types.forward(token_type_ids);
         }
-        self.dropout.forward(self.layer_norm.forward(embeddings))
+        apply_dropout(&self.dropout, self.layer_norm.forward(embeddings))
     }
 
     fn position_ids(&self, input_ids: &Tensor<2, Int>) -> Tensor<2, Int> {
@@ -209,29 +210,47 @@ impl BertSelfAttention {
     ///
     /// Outside autodiff (inference) or without attention dropout, the
     /// backend's fused attention computes the same softmax(QKᵀ/√D + mask)·V.
-    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+    pub fn forward(
+        &self,
+        hidden: Tensor<3>,
+        mask_bias: Tensor<4>,
+        precision: Precision,
+    ) -> Tensor<3> {
         let [batch, seq_len, width] = hidden.dims();
         let head_size = width / self.num_heads;
-        let split_heads = |x: Tensor<3>| {
-            x.reshape([batch, seq_len, self.num_heads, head_size])
-                .swap_dims(1, 2)
-        };
         // Training (autodiff) keeps the explicit path, with attention dropout.
         let fused = self.dropout.prob == 0.0 || !hidden.is_autodiff();
-        let key = split_heads(self.key.forward(hidden.clone()));
-        let value = split_heads(self.value.forward(hidden.clone()));
+        let [query, key, value] = self.query_key_value(hidden, precision);
         let context = if fused {
-            let query = split_heads(self.query.forward(hidden));
             let bias = mask_bias.expand([batch, self.num_heads, seq_len, seq_len]);
-            attention(query, key, value, None, Some(bias), Default::default())
+            precision.attention(query, key, value, bias)
         } else {
             // Scaling the queries rather than the scores: S/head_size times fewer elements.
-            let scale = (head_size as f64).sqrt().recip();
-            let query = split_heads(self.query.forward(hidden) * scale);
-            let scores = query.matmul(key.swap_dims(2, 3)) + mask_bias;
-            self.dropout.forward(softmax(scores, 3)).matmul(value)
+            let query = query * (head_size as f64).sqrt().recip();
+            let scores = precision.matmul(query, key.swap_dims(2, 3)) + mask_bias;
+            let probs = apply_dropout(&self.dropout, softmax(scores, 3));
+            precision.matmul(probs, value)
         };
         context.swap_dims(1, 2).reshape([batch, seq_len, width])
+    }
+
+    /// Queries, keys and values in one product with the three projections
+    /// side by side: `[B, S, H]` to three `[B, A, S, D]`.
+    pub fn query_key_value(&self, hidden: Tensor<3>, precision: Precision) -> [Tensor<4>; 3] {
+        let [batch, seq_len, width] = hidden.dims();
+        let projections = [&self.query, &self.key, &self.value];
+        let weight = Tensor::cat(projections.map(|p| p.weight.val()).to_vec(), 1);
+        let bias = projections
+            .iter()
+            .map(|p| p.bias.as_ref().map(|b| b.val()))
+            .collect::<Option<Vec<_>>>()
+            .map(|biases| Tensor::cat(biases, 0));
+        let heads = self.num_heads;
+        let all_heads = precision
+            .linear(hidden, weight, bias)
+            .reshape([batch, seq_len, 3 * heads, width / heads])
+            .swap_dims(1, 2);
+        [0, 1, 2].map(|i| all_heads.clone().narrow(1, i * heads, heads))
     }
 }
 
@@ -262,8 +281,13 @@ impl BertSelfOutput {
     }
 
     /// `LayerNorm(dropout(dense(hidden)) + residual)`, `[B, S, _]` to `[B, S, H]`.
-    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
-        let projected = self.dropout.forward(self.dense.forward(hidden));
+    pub fn forward(
+        &self,
+        hidden: Tensor<3>,
+        residual: Tensor<3>,
+        precision: Precision,
+    ) -> Tensor<3> {
+        let projected = apply_dropout(&self.dropout, precision.apply(&self.dense, hidden));
         self.layer_norm.forward(projected + residual)
     }
 }
@@ -279,9 +303,16 @@ pub struct BertAttention {
 
 impl BertAttention {
     /// `[B, S, H]` to `[B, S, H]`, padding keys masked out.
-    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
-        let context = self.self_attention.forward(hidden.clone(), mask_bias);
-        self.output.forward(context, hidden)
+    pub fn forward(
+        &self,
+        hidden: Tensor<3>,
+        mask_bias: Tensor<4>,
+        precision: Precision,
+    ) -> Tensor<3> {
+        let context = self
+            .self_attention
+            .forward(hidden.clone(), mask_bias, precision);
+        self.output.forward(context, hidden, precision)
     }
 }
 
@@ -297,8 +328,8 @@ pub struct BertIntermediate {
 
 impl BertIntermediate {
     /// `[B, S, H]` to `[B, S, intermediate_size]`.
-    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        self.activation.apply(self.dense.forward(hidden))
+    pub fn forward(&self, hidden: Tensor<3>, precision: Precision) -> Tensor<3> {
+        self.activation.apply(precision.apply(&self.dense, hidden))
     }
 }
 
@@ -330,10 +361,15 @@ impl BertLayer {
     }
 
     /// `[B, S, H]` to `[B, S, H]`.
-    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
-        let attended = self.attention.forward(hidden, mask_bias);
-        let expanded = self.intermediate.forward(attended.clone());
-        self.output.forward(expanded, attended)
+    pub fn forward(
+        &self,
+        hidden: Tensor<3>,
+        mask_bias: Tensor<4>,
+        precision: Precision,
+    ) -> Tensor<3> {
+        let attended = self.attention.forward(hidden, mask_bias, precision);
+        let expanded = self.intermediate.forward(attended.clone(), precision);
+        self.output.forward(expanded, attended, precision)
     }
 }
 
@@ -342,13 +378,16 @@ impl BertLayer {
 pub struct BertEncoder {
     /// `num_hidden_layers` layers, applied in order.
     pub layer: Vec<BertLayer>,
+    /// Float type of the layers' matrix products.
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 impl BertEncoder {
     /// `[B, S, H]` to `[B, S, H]`.
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         self.layer.iter().fold(hidden, |hidden, layer| {
-            layer.forward(hidden, mask_bias.clone())
+            layer.forward(hidden, mask_bias.clone(), self.precision)
         })
     }
 }
@@ -393,11 +432,19 @@ impl BertModel {
                 layer: (0..config.num_hidden_layers)
                     .map(|_| BertLayer::new(config, device))
                     .collect(),
+                precision: Precision::F32,
             },
             pooler: config.model_type.has_pooler().then(|| BertPooler {
                 dense: linear(config.hidden_size, config.hidden_size, config, device),
             }),
         }
+    }
+
+    /// The same model with its encoder's matrix products in `precision`
+    /// (parameters stay f32; see [`Precision`]).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.encoder.precision = precision;
+        self
     }
 
     /// Encodes a batch: `[B, S]` ids to `[B, S, H]` hidden states and, with a

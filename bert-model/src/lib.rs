@@ -29,9 +29,11 @@
 
 mod bert;
 mod config;
+pub mod dropout;
 pub mod files;
 pub mod heads;
 mod pooling;
+mod precision;
 pub mod pretrained;
 mod task;
 
@@ -42,6 +44,7 @@ pub use bert::{
 pub use config::{BertConfig, ConfigError, HiddenAct, ModelFamily, ProblemType};
 pub use heads::TaskHead;
 pub use pooling::{Pooling, l2_normalize, mean_pool};
+pub use precision::Precision;
 pub use task::{
     BertForQuestionAnswering, BertForSequenceClassification, BertForTask,
     BertForTokenClassification,

@@ -6,6 +6,7 @@ use crate::bert::{BertInput, BertModel};
 use crate::heads::{
     QuestionAnsweringHead, SequenceClassificationHead, TaskHead, TokenClassificationHead,
 };
+use crate::precision::Precision;
 
 /// A [`BertModel`] with a task head on top; trained, saved and loaded as one module.
 #[derive(Module, Debug)]
@@ -17,6 +18,14 @@ pub struct BertForTask<H> {
 }
 
 impl<H: TaskHead> BertForTask<H> {
+    /// The same model with its encoder's matrix products in `precision`.
+    pub fn with_precision(self, precision: Precision) -> Self {
+        Self {
+            bert: self.bert.with_precision(precision),
+            ..self
+        }
+    }
+
     /// Encodes the batch and applies the head.
     pub fn forward(&self, input: BertInput) -> H::Output {
         self.head.forward(self.bert.forward(input))

@@ -5,6 +5,7 @@
 //! unless the `BERT_BURN_BACKEND` environment variable names another.
 
 use anyhow::{Result, bail};
+use bert_model::Precision;
 use burn::tensor::Device;
 
 #[cfg(not(any(
@@ -49,6 +50,28 @@ pub fn name() -> Result<&'static str> {
 /// The device of the backend in use, built explicitly (never `Device::default()`).
 pub fn device() -> Result<Device> {
     Ok(device_of(name()?))
+}
+
+/// Checks that the backend in use can run `precision`'s products.
+pub fn check_precision(precision: Precision) -> Result<()> {
+    let backend = name()?;
+    if precision != Precision::F32 && backend == "ndarray" {
+        bail!(
+            "--precision {precision}: ndarray has no bf16 or f16; use --backend flex, wgpu or cuda"
+        );
+    }
+    Ok(())
+}
+
+/// Seeds `device`'s generator and the dropout masks. The CPU backends get
+/// their masks from [`bert_model::dropout::use_host_masks`] (parallel, about
+/// 10% of a training step less); the GPU backends draw them on the device.
+pub fn seed(device: &Device, seed: u64) -> Result<()> {
+    device.seed(seed);
+    if matches!(name()?, "flex" | "ndarray") {
+        bert_model::dropout::use_host_masks(seed);
+    }
+    Ok(())
 }
 
 fn device_of(name: &str) -> Device {

@@ -59,8 +59,9 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
     }
     let trained = setup.fit(
         TaskModel {
-            model,
+            model: model.with_precision(setup.args.precision),
             task: task.clone(),
+            loss_scale: setup.loss_scale.clone(),
         },
         (items.train, items.validation),
         (

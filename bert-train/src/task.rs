@@ -21,7 +21,7 @@ use crate::inference::Batches;
 use crate::predict::InputLine;
 use crate::run::RunDir;
 use crate::training::step::{StepOutput, Timed, timed, train_step};
-use crate::training::{BestMetric, DataArgs, Selection};
+use crate::training::{BestMetric, DataArgs, LossScale, Selection};
 
 /// Which split a set of examples is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +168,9 @@ pub struct TaskModel<T: Task> {
     /// The task (not a parameter).
     #[module(skip)]
     pub task: T,
+    /// The loss scale of f16 training (a factor of 1 otherwise).
+    #[module(skip)]
+    pub loss_scale: LossScale,
 }
 
 impl<T: Task> TrainStep for TaskModel<T> {
@@ -175,7 +178,9 @@ impl<T: Task> TrainStep for TaskModel<T> {
     type Output = Timed<T::Output>;
 
     fn step(&self, batch: T::Batch) -> TrainOutput<Self::Output> {
-        train_step(self, || self.task.forward(&self.model, batch))
+        train_step(self, self.loss_scale.factor(), || {
+            self.task.forward(&self.model, batch)
+        })
     }
 }
 

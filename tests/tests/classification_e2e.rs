@@ -240,6 +240,43 @@ fn length_grouped_batches_learn_the_same_data() {
     assert!(report.accuracy > 0.6, "accuracy {}", report.accuracy);
 }
 
+/// `--precision bf16` and `f16` (with its loss scaling) train as f32 does.
+#[test]
+fn mixed_precision_learns_the_same_data() {
+    let Fixture {
+        root,
+        model,
+        data,
+        examples,
+        ..
+    } = &fixture(64);
+    let before = mean_loss(model, examples);
+    for precision in ["bf16", "f16"] {
+        let run = root.join(precision);
+        let report = classification(train(
+            args(
+                model,
+                data,
+                &run,
+                &["--epochs", "8", "--precision", precision],
+            ),
+            false,
+            device(),
+            &AssetCache::from_env(),
+        ));
+        let after = mean_loss(&run, examples);
+        assert!(
+            after < before * 0.8,
+            "{precision}: loss {before:.4} -> {after:.4}"
+        );
+        assert!(
+            report.accuracy > 0.6,
+            "{precision}: accuracy {}",
+            report.accuracy
+        );
+    }
+}
+
 #[test]
 fn unknown_label_in_validation_names_file_and_line() {
     let Fixture {

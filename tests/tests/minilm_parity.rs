@@ -2,11 +2,12 @@
 //! (fixtures from `tests/reference/make_fixtures.py`).
 
 use bert_burn_tests::{
-    ReferenceCase, assert_close, cpu_devices, device, max_abs_diff, minilm_dir, reference, values,
+    ReferenceCase, TOLERANCE, assert_close, cpu_devices, device, max_abs_diff, minilm_dir,
+    reference, values,
 };
 use bert_data::assets::{Checksum, MINILM, sha256_file};
 use bert_data::{BertTokenizer, Encoding, PaddedBatch};
-use bert_model::{BertInput, BertModel, Pooling, pretrained};
+use bert_model::{BertInput, BertModel, BertModelOutput, Pooling, Precision, pretrained};
 use burn::tensor::{Device, Tensor};
 
 fn encode(tokenizer: &BertTokenizer, case: &ReferenceCase) -> Encoding {
@@ -192,6 +193,57 @@ fn padded_batch_matches_hugging_face_and_padding_changes_no_real_token() {
                 "row {i}, token {position}: padding changed it by {diff:e}"
             );
         }
+    }
+}
+
+/// Mixed precision (`--precision bf16|f16`) on the padded batch: over every
+/// real token, our hidden states drift from f32 (ours and transformers')
+/// no more than transformers' own autocast does on the same batch
+/// (`tests/reference/autocast_drift.py`: bf16 1.944e-2, f16 2.492e-3).
+#[test]
+fn mixed_precision_drifts_no_more_than_transformers_autocast() {
+    let device = device();
+    let batch = reference().batch;
+    let shape = [batch.input_ids.len(), batch.input_ids[0].len()];
+    let input = || {
+        BertInput::from_rows(
+            batch.input_ids.concat(),
+            batch.token_type_ids.concat(),
+            batch.attention_mask.concat(),
+            shape,
+            &device,
+        )
+    };
+    let exact = load_minilm().forward(input());
+    for (precision, autocast_drift) in [(Precision::Bf16, 1.944e-2), (Precision::F16, 2.492e-3)] {
+        let mixed = load_minilm().with_precision(precision).forward(input());
+        let mut largest = 0.0f32;
+        for i in 0..shape[0] {
+            let real = batch.attention_mask[i].iter().filter(|&&m| m == 1).count();
+            let state = |output: &BertModelOutput, position| {
+                token_state(&output.last_hidden_state, i, position)
+            };
+            assert!(
+                max_abs_diff(&state(&exact, 0), &batch.last_hidden_first[i]) <= TOLERANCE,
+                "the f32 model itself drifted"
+            );
+            for (position, reference) in [
+                (0, &batch.last_hidden_first[i]),
+                (real - 1, &batch.last_hidden_last_real[i]),
+            ] {
+                largest = largest.max(max_abs_diff(&state(&mixed, position), reference));
+            }
+            for position in 0..real {
+                let diff = max_abs_diff(&state(&mixed, position), &state(&exact, position));
+                largest = largest.max(diff);
+            }
+        }
+        eprintln!("{precision}: max |diff| = {largest:e}");
+        assert!(largest > 0.0, "{precision}: products were not narrowed");
+        assert!(
+            largest <= autocast_drift,
+            "{precision}: max |diff| = {largest:e} > transformers' {autocast_drift:e}"
+        );
     }
 }
 

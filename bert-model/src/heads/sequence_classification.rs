@@ -12,6 +12,7 @@ use burn::tensor::activation::{gelu, relu, tanh};
 use super::TaskHead;
 use crate::bert::{BertModelOutput, first_token};
 use crate::config::ModelFamily;
+use crate::dropout::apply_dropout;
 
 /// A classification head over the whole sequence (build it with
 /// [`ClassifierHeadConfig::init`](super::ClassifierHeadConfig::init)).
@@ -49,15 +50,18 @@ impl TaskHead for SequenceClassificationHead {
             let pooled = encoded
                 .pooled_output
                 .expect("a BERT classification head reads the pooler");
-            return self.classifier.forward(self.dropout.forward(pooled));
+            return self
+                .classifier
+                .forward(apply_dropout(&self.dropout, pooled));
         };
         let first = first_token(encoded.last_hidden_state);
         let hidden = match self.family {
             ModelFamily::DistilBert => relu(dense.forward(first)),
-            ModelFamily::Electra => gelu(dense.forward(self.dropout.forward(first))),
-            _ => tanh(dense.forward(self.dropout.forward(first))),
+            ModelFamily::Electra => gelu(dense.forward(apply_dropout(&self.dropout, first))),
+            _ => tanh(dense.forward(apply_dropout(&self.dropout, first))),
         };
-        self.classifier.forward(self.dropout.forward(hidden))
+        self.classifier
+            .forward(apply_dropout(&self.dropout, hidden))
     }
 
     fn checkpoint_names(&self) -> Vec<(&'static str, &'static str)> {

@@ -7,6 +7,7 @@ use burn::tensor::Tensor;
 
 use super::TaskHead;
 use crate::bert::BertModelOutput;
+use crate::dropout::apply_dropout;
 
 /// Dropout + linear on each token (build it with [`ClassifierHeadConfig::init_token`](super::ClassifierHeadConfig::init_token)).
 #[derive(Module, Debug)]
@@ -33,6 +34,6 @@ impl TaskHead for TokenClassificationHead {
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<3> {
         self.classifier
-            .forward(self.dropout.forward(encoded.last_hidden_state))
+            .forward(apply_dropout(&self.dropout, encoded.last_hidden_state))
     }
 }

@@ -4,11 +4,11 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use bert_model::{BertConfig, BertLayer};
+use bert_model::{BertConfig, BertLayer, Precision};
 use burn::tensor::{Device, Distribution, Tensor};
 
 /// Median wall time of `run`, forcing its result each time.
-fn median_ms(steps: usize, run: impl Fn() -> Tensor<3>) -> f64 {
+fn median_ms<const D: usize>(steps: usize, run: impl Fn() -> Tensor<D>) -> f64 {
     let mut times: Vec<f64> = (0..steps + 1)
         .map(|_| {
             let started = Instant::now();
@@ -32,12 +32,13 @@ pub struct PartTime {
 }
 
 /// Times the parts of one randomly initialised layer of `config` on a
-/// `[batch, seq_len]` input (inference, no padding).
+/// `[batch, seq_len]` input (inference, no padding), products in `precision`.
 pub fn profile_layer(
     config: &BertConfig,
     batch: usize,
     seq_len: usize,
     steps: usize,
+    precision: Precision,
     device: &Device,
 ) -> Result<Vec<PartTime>> {
     let layer = BertLayer::new(config, device);
@@ -71,16 +72,17 @@ pub fn profile_layer(
         })
     };
     let projections = median_ms(steps, || {
-        attention.query.forward(hidden.clone())
-            + attention.key.forward(hidden.clone())
-            + attention.value.forward(hidden.clone())
+        let [query, _, _] = attention.query_key_value(hidden.clone(), precision);
+        query
     });
-    let self_attention = median_ms(steps, || attention.forward(hidden.clone(), mask.clone()));
+    let self_attention = median_ms(steps, || {
+        attention.forward(hidden.clone(), mask.clone(), precision)
+    });
     Ok(vec![
         PartTime {
             name: "query/key/value projections",
             ms: projections,
-            matmul_ms: gemm(h, h, 3),
+            matmul_ms: gemm(h, 3 * h, 1),
         },
         PartTime {
             name: "scores, mask, softmax, context",
@@ -93,18 +95,24 @@ pub fn profile_layer(
                 layer
                     .attention
                     .output
-                    .forward(hidden.clone(), hidden.clone())
+                    .forward(hidden.clone(), hidden.clone(), precision)
             }),
             matmul_ms: gemm(h, h, 1),
         },
         PartTime {
             name: "intermediate + GELU",
-            ms: median_ms(steps, || layer.intermediate.forward(hidden.clone())),
+            ms: median_ms(steps, || {
+                layer.intermediate.forward(hidden.clone(), precision)
+            }),
             matmul_ms: gemm(h, i, 1),
         },
         PartTime {
             name: "output + LayerNorm",
-            ms: median_ms(steps, || layer.output.forward(wide.clone(), hidden.clone())),
+            ms: median_ms(steps, || {
+                layer
+                    .output
+                    .forward(wide.clone(), hidden.clone(), precision)
+            }),
             matmul_ms: gemm(i, h, 1),
         },
     ])

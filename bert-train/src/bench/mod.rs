@@ -9,9 +9,11 @@ use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::classification::ClassificationBatch;
 use bert_model::heads::ClassifierHeadConfig;
-use bert_model::{BertConfig, BertForSequenceClassification, BertInput, BertModel, pretrained};
+use bert_model::{
+    BertConfig, BertForSequenceClassification, BertInput, BertModel, Precision, pretrained,
+};
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, FloatDType, Tensor};
+use burn::tensor::{Device, Distribution, FloatDType, Int, Tensor};
 use burn::train::TrainStep;
 use serde::Serialize;
 
@@ -19,7 +21,7 @@ mod layer_profile;
 
 use crate::task::TaskModel;
 use crate::tasks::classification::Classification;
-use crate::training::adamw;
+use crate::training::{LossScale, adamw};
 use layer_profile::profile_layer;
 
 /// The model that `bert-base` names: its geometry with random weights.
@@ -86,9 +88,14 @@ pub struct BenchArgs {
     /// Untimed steps first.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Float type (bf16/f16 need a backend that supports them, e.g. cuda).
+    /// Float type of everything, parameters included ("pure"; bf16/f16
+    /// need `--random-init`: the checkpoints are stored in f32).
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: BenchDtype,
+    /// Mixed precision, as `train --precision`: f32, bf16 or f16 matrix
+    /// products with f32 parameters (PyTorch's peer: `--dtype bf16`, autocast).
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
     /// Random weights in the model's geometry instead of its pretrained ones
     /// (same speed; needs no download, e.g. on an offline GPU machine).
     #[arg(long)]
@@ -109,6 +116,8 @@ pub struct BenchResult {
     pub mode: BenchMode,
     /// Float type.
     pub dtype: BenchDtype,
+    /// Float type of the encoder's matrix products (mixed precision).
+    pub precision: Precision,
     /// Sequences per step.
     pub batch_size: usize,
     /// Tokens per sequence.
@@ -158,10 +167,13 @@ fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassificat
         return Ok(bert_model::BertForTask {
             bert: BertModel::new(&config, device),
             head,
-        });
+        }
+        .with_precision(args.precision));
     }
     let dir = AssetCache::from_env().resolve_model(&args.model)?;
-    Ok(pretrained::load_for_task(&dir, head, device)?.1)
+    Ok(pretrained::load_for_task(&dir, head, device)?
+        .1
+        .with_precision(args.precision))
 }
 
 /// Floating-point operations of one step's encoder matrix products: per token
@@ -201,15 +213,18 @@ fn minilm_geometry() -> BertConfig {
 fn batch(args: &BenchArgs, vocab_size: usize, device: &Device) -> ClassificationBatch {
     let shape = [args.batch_size, args.seq_len];
     let vocab = vocab_size as f64;
-    let ids = Tensor::<2>::random(shape, Distribution::Uniform(vocab / 30.0, vocab), device).int();
+    let ids = Tensor::<2, Int>::random(shape, Distribution::Uniform(vocab / 30.0, vocab), device);
     ClassificationBatch {
         input: BertInput {
             input_ids: ids,
             token_type_ids: Tensor::zeros(shape, device),
             attention_mask: Tensor::ones(shape, device),
         },
-        labels: Tensor::<1>::random([args.batch_size], Distribution::Uniform(0.0, 2.0), device)
-            .int(),
+        labels: Tensor::<1, Int>::random(
+            [args.batch_size],
+            Distribution::Uniform(0.0, 2.0),
+            device,
+        ),
     }
 }
 
@@ -218,6 +233,14 @@ fn value_name(value: &impl clap::ValueEnum) -> String {
     value
         .to_possible_value()
         .map_or_else(String::new, |v| v.get_name().to_string())
+}
+
+/// `f32`, `bf16` (pure) or `f32+bf16` (f32 parameters, bf16 products).
+fn float_label(dtype: BenchDtype, precision: Precision) -> String {
+    match precision {
+        Precision::F32 => value_name(&dtype),
+        mixed => format!("{}+{mixed}", value_name(&dtype)),
+    }
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in MiB.
@@ -262,7 +285,8 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
             .configure(args.dtype.float_dtype())
             .map_err(|e| anyhow::anyhow!("backend {backend} cannot run {:?}: {e:?}", args.dtype))?;
     }
-    device.seed(0);
+    crate::backend::check_precision(args.precision)?;
+    crate::backend::seed(&device, 0)?;
     let mut peak_device = None;
     let mut record_device_memory = |device: &Device| {
         if let Some(usage) = device.memory_pool_usage() {
@@ -278,6 +302,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
                 args.batch_size,
                 args.seq_len,
                 args.steps,
+                args.precision,
                 &device,
             )?;
             println!(
@@ -300,6 +325,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
             let mut classifier = TaskModel {
                 model: model(args, &device)?,
                 task: Classification::new(false, Default::default()),
+                loss_scale: LossScale::default(),
             };
             let mut optimizer = adamw(0.01, 1e-8);
             let vocab_size = geometry(args)?.vocab_size;
@@ -359,6 +385,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         model: args.model.clone(),
         mode: args.mode,
         dtype: args.dtype,
+        precision: args.precision,
         batch_size: args.batch_size,
         seq_len: args.seq_len,
         steps: args.steps,
@@ -375,11 +402,11 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         machine: machine(),
     };
     println!(
-        "{:<14} {:<9} {:<6} {:<4} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s {:>8.1} GFLOP/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}",
+        "{:<14} {:<9} {:<6} {:<8} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s {:>8.1} GFLOP/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}",
         result.framework,
         result.model,
         value_name(&result.mode),
-        value_name(&result.dtype),
+        float_label(result.dtype, result.precision),
         result.batch_size,
         result.seq_len,
         result.samples_per_s,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use bert_model::Precision;
 use serde::{Deserialize, Serialize};
 
 use super::data::DataArgs;
@@ -62,6 +63,13 @@ pub struct TrainingArgs {
     /// answering cuts passages into windows instead).
     #[arg(long, default_value_t = 64)]
     pub max_len: usize,
+    /// Float type of the encoder's matrix products: `f32`, `bf16` or `f16`
+    /// (mixed precision: parameters, LayerNorm, softmax and the loss stay
+    /// f32; f16 adds dynamic loss scaling). For GPUs: the CPU backends have
+    /// no fast half-precision products.
+    #[arg(long, default_value = "f32")]
+    #[serde(default)]
+    pub precision: Precision,
     /// Train on batches of examples of similar length (shuffled batch by
     /// batch), so that fewer padding tokens are computed.
     #[arg(long)]

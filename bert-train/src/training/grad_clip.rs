@@ -40,24 +40,32 @@ impl ModuleVisitor for Scale<'_> {
     }
 }
 
-/// Turns gradients summed over `micro_batches` into their mean and, if
-/// `max_norm` is set, scales them so that their global L2 norm is at most `max_norm`.
+/// The sum of the squares of every gradient; `None` without gradients.
+fn squared_norm<M: Module>(module: &M, grads: &GradientsParams) -> Option<Tensor<1>> {
+    let mut squared = SquaredNorm { grads, total: None };
+    module.visit(&mut squared);
+    squared.total
+}
+
+/// Whether every gradient is finite (reads one number back from the device).
+pub fn all_finite<M: Module>(module: &M, grads: &GradientsParams) -> bool {
+    squared_norm(module, grads).is_none_or(|total| total.into_scalar::<f32>().is_finite())
+}
+
+/// Divides gradients by `divisor` (the micro-batches they were summed
+/// over, times the loss scale) and, if `max_norm` is set, scales them so
+/// that their global L2 norm is at most `max_norm`.
 pub fn average_and_clip<M: Module>(
     module: &M,
     mut grads: GradientsParams,
-    micro_batches: usize,
+    divisor: f64,
     max_norm: Option<f64>,
 ) -> GradientsParams {
-    if max_norm.is_none() && micro_batches <= 1 {
+    if max_norm.is_none() && divisor == 1.0 {
         return grads;
     }
-    let mean = 1.0 / micro_batches.max(1) as f64;
-    let mut squared = SquaredNorm {
-        grads: &grads,
-        total: None,
-    };
-    module.visit(&mut squared);
-    let Some(total) = squared.total else {
+    let mean = 1.0 / divisor;
+    let Some(total) = squared_norm(module, &grads) else {
         return grads;
     };
     let factor = match max_norm {
@@ -88,11 +96,16 @@ mod tests {
 
     /// Gradients of `sum(model(x * scale))`.
     fn grads_of(model: &Linear, scale: f32) -> GradientsParams {
+        scaled_grads_of(model, scale, 1.0)
+    }
+
+    /// Gradients of `sum(model(x * scale)) * loss_scale`.
+    fn scaled_grads_of(model: &Linear, scale: f32, loss_scale: f32) -> GradientsParams {
         let device = model.weight.val().device();
         let loss = model
             .forward(Tensor::<2>::ones([4, 3], &device) * scale)
             .sum();
-        GradientsParams::from_grads(loss.backward(), model)
+        GradientsParams::from_grads((loss * loss_scale).backward(), model)
     }
 
     /// Every gradient value, weight first.
@@ -114,7 +127,7 @@ mod tests {
         let before = values(&model, &grads_of(&model, 10.0));
         let clipped = values(
             &model,
-            &average_and_clip(&model, grads_of(&model, 10.0), 1, Some(1.0)),
+            &average_and_clip(&model, grads_of(&model, 10.0), 1.0, Some(1.0)),
         );
         assert!(norm(&before) > 10.0);
         assert!(
@@ -135,7 +148,7 @@ mod tests {
         assert!(norm(&before) < 100.0);
         let after = values(
             &model,
-            &average_and_clip(&model, grads_of(&model, 1.0), 1, Some(100.0)),
+            &average_and_clip(&model, grads_of(&model, 1.0), 1.0, Some(100.0)),
         );
         assert_eq!(before, after);
     }
@@ -149,10 +162,29 @@ mod tests {
         accumulator.accumulate(&model, grads_of(&model, 1.0));
         let averaged = values(
             &model,
-            &average_and_clip(&model, accumulator.grads(), 2, None),
+            &average_and_clip(&model, accumulator.grads(), 2.0, None),
         );
         for (s, a) in single.iter().zip(&averaged) {
             assert!((s - a).abs() < 1e-5, "{s} vs {a}");
         }
+    }
+
+    #[test]
+    fn a_loss_scale_is_divided_out() {
+        let model = model();
+        let plain = values(&model, &grads_of(&model, 1.0));
+        let scaled = scaled_grads_of(&model, 1.0, 65_536.0);
+        let unscaled = values(&model, &average_and_clip(&model, scaled, 65_536.0, None));
+        for (p, u) in plain.iter().zip(&unscaled) {
+            assert!((p - u).abs() < 1e-5, "{p} vs {u}");
+        }
+    }
+
+    #[test]
+    fn overflowed_gradients_are_found() {
+        let model = model();
+        assert!(all_finite(&model, &grads_of(&model, 1.0)));
+        assert!(!all_finite(&model, &grads_of(&model, f32::INFINITY)));
+        assert!(!all_finite(&model, &scaled_grads_of(&model, 1.0, f32::NAN)));
     }
 }

@@ -30,6 +30,7 @@ use burn::train::{
 
 use super::args::TrainingArgs;
 use super::checkpoint::{AtomicCheckpointer, EpochProgress};
+use super::loss_scale::LossScale;
 use super::metrics::{ThroughputInput, ThroughputMetric};
 use super::optim::{WarmupLinearDecay, adamw};
 use super::renderer::PlainRenderer;
@@ -117,6 +118,9 @@ pub struct RunSetup {
     pub config: BertConfig,
     /// Its tokenizer, truncating to `--max-len`.
     pub tokenizer: BertTokenizer,
+    /// The loss scale of `--precision f16` (none otherwise), shared by the
+    /// training step and the loop.
+    pub loss_scale: LossScale,
 }
 
 impl RunSetup {
@@ -142,7 +146,8 @@ impl RunSetup {
         };
         let resume_within = EpochProgress::read(&run.checkpoint_dir())
             .filter(|progress| Some(progress.epoch) == resume_epoch);
-        device.seed(args.seed);
+        crate::backend::check_precision(args.precision)?;
+        crate::backend::seed(&device, args.seed)?;
         let model_dir = cache.resolve_model(&args.model)?;
         let config = pretrained::load_config(&model_dir)?;
         let max_len = args.max_len.min(config.max_input_len());
@@ -154,6 +159,7 @@ impl RunSetup {
         }
         let tokenizer = BertTokenizer::from_dir(&model_dir)?.with_max_len(max_len)?;
         Ok(Self {
+            loss_scale: LossScale::for_precision(args.precision),
             record: serde_json::to_value(record)?,
             args,
             run,
@@ -226,6 +232,7 @@ impl RunSetup {
             checkpoint_dir: self.run.checkpoint_dir(),
             resume_within: self.resume_within,
             interrupted: interrupted.clone(),
+            loss_scale: self.loss_scale.clone(),
         };
         let checkpointer = |name| AtomicCheckpointer::new(self.run.checkpoint_dir(), name);
         let [model_records, optim_records, scheduler_records] = CHECKPOINT_RECORDS;

@@ -44,14 +44,20 @@ pub fn timed<O>(step: impl FnOnce() -> O) -> Timed<O> {
     }
 }
 
-/// Runs a training step: `forward` gives the output, whose loss is
-/// back-propagated through `model`.
+/// Runs a training step: `forward` gives the output, whose loss, times
+/// `loss_scale`, is back-propagated through `model`.
 pub fn train_step<M: Module, O: StepOutput>(
     model: &M,
+    loss_scale: f64,
     forward: impl FnOnce() -> O,
 ) -> TrainOutput<Timed<O>> {
     let output = timed(forward);
-    let grads = output.output.loss().backward();
+    let loss = output.output.loss();
+    let grads = if loss_scale == 1.0 {
+        loss.backward()
+    } else {
+        (loss * loss_scale).backward()
+    };
     TrainOutput::new(model, grads, output)
 }
 

@@ -18,7 +18,8 @@ use burn::train::{
 };
 
 use super::checkpoint::EpochProgress;
-use super::grad_clip::average_and_clip;
+use super::grad_clip::{all_finite, average_and_clip};
+use super::loss_scale::LossScale;
 
 /// The validation metric that picks the best epoch.
 #[derive(Clone, Debug)]
@@ -45,6 +46,8 @@ pub struct FineTuningStrategy {
     pub resume_within: Option<EpochProgress>,
     /// Set when a stop request ended training part-way, with its checkpoint saved.
     pub interrupted: Arc<Mutex<Option<EpochProgress>>>,
+    /// The loss scale the training step applied (f16), shared with it.
+    pub loss_scale: LossScale,
 }
 
 impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
@@ -189,14 +192,16 @@ impl FineTuningStrategy {
                 accumulator.accumulate(&learner.model(), output.grads);
                 accumulated += 1;
                 if accumulated == self.accumulation || progress.is_completed() {
-                    let grads = average_and_clip(
-                        &learner.model(),
-                        accumulator.grads(),
-                        accumulated,
-                        self.max_grad_norm,
-                    );
-                    learner.lr_step();
-                    learner.optimizer_step(grads);
+                    let model = learner.model();
+                    let grads = accumulator.grads();
+                    let finite = !self.loss_scale.is_dynamic() || all_finite(&model, &grads);
+                    let divisor = accumulated as f64 * self.loss_scale.factor();
+                    // An overflowed f16 step is skipped, schedule included (as Hugging Face does).
+                    if self.loss_scale.update(finite) {
+                        let grads = average_and_clip(&model, grads, divisor, self.max_grad_norm);
+                        learner.lr_step();
+                        learner.optimizer_step(grads);
+                    }
                     accumulated = 0;
                 }
                 let item = TrainingItem::new(
