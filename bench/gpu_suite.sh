@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU benchmark table: PyTorch (eager, autocast for bf16) and burn's cuda
-# and wgpu backends on the same workloads, one JSON line per run.
+# and wgpu backends on the same workloads (bf16: burn's mixed precision, and
+# pure bf16 on cuda), one JSON line per run.
 #
 #   bench/gpu_suite.sh BERT_TRAIN_BINARY OUTPUT.jsonl
 #
@@ -45,12 +46,30 @@ for workload in "${workloads[@]}"; do
     || echo "pytorch $workload failed ($?)"
 done
 
+# burn's float settings for a workload's dtype on a backend: f32 as is; bf16
+# as mixed precision (PyTorch's autocast: --precision bf16) and, on cuda, also
+# pure (--dtype bf16: parameters too); wgpu has no bf16, so its mixed run is f16.
+float_settings() {
+  local dtype=$1 backend=$2
+  if [[ $dtype == f32 ]]; then
+    echo "--dtype f32"
+  elif [[ $backend == cuda ]]; then
+    echo "--precision bf16"
+    echo "--dtype bf16"
+  else
+    echo "--precision f16"
+  fi
+}
+
 for workload in "${workloads[@]}"; do
   for backend in cuda wgpu; do
     read -r model mode batch dtype <<<"$workload"
-    time_left "$backend" "$workload" || continue
-    BERT_BURN_BACKEND=$backend timeout "$limit" "$binary" bench --random-init --model "$model" \
-      --mode "$mode" --batch-size "$batch" --dtype "$dtype" --steps 20 --warmup 3 --output "$output" \
-      || echo "$backend $workload failed ($?)"
+    while read -r settings; do
+      time_left "$backend" "$workload" "$settings" || continue
+      # shellcheck disable=SC2086 # $settings is two words on purpose
+      BERT_BURN_BACKEND=$backend timeout "$limit" "$binary" bench --random-init --model "$model" \
+        --mode "$mode" --batch-size "$batch" $settings --steps 20 --warmup 3 --output "$output" \
+        || echo "$backend $workload $settings failed ($?)"
+    done < <(float_settings "$dtype" "$backend")
   done
 done
