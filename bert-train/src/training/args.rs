@@ -35,8 +35,8 @@ pub struct TrainingArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub data: DataArgs,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 1)]
+    /// Passes over the training data (transformers' `Trainer` default too).
+    #[arg(long, default_value_t = 3)]
     pub epochs: usize,
     /// Examples per micro-batch.
     #[arg(long, default_value_t = 32)]
@@ -71,8 +71,9 @@ pub struct TrainingArgs {
     #[serde(default)]
     pub precision: Precision,
     /// Train on batches of examples of similar length (shuffled batch by
-    /// batch), so that fewer padding tokens are computed.
-    #[arg(long)]
+    /// batch), so that fewer padding tokens are computed; `--group-by-length
+    /// false` draws batches at random.
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     #[serde(default)]
     pub group_by_length: bool,
     /// Seed of weight initialisation, dropout and shuffling.
@@ -135,5 +136,47 @@ impl TrainingArgs {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: TrainingArgs,
+    }
+
+    fn parse(flags: &[&str]) -> TrainingArgs {
+        Cli::try_parse_from(["test"].iter().chain(flags))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn group_by_length_is_on_unless_turned_off() {
+        assert!(parse(&[]).group_by_length);
+        assert!(parse(&["--group-by-length"]).group_by_length);
+        assert!(parse(&["--group-by-length", "true"]).group_by_length);
+        assert!(!parse(&["--group-by-length", "false"]).group_by_length);
+    }
+
+    #[test]
+    fn runs_saved_before_a_setting_existed_resume_as_they_were_trained() {
+        let mut saved = serde_json::to_value(parse(&[])).unwrap();
+        let fields = saved.as_object_mut().unwrap();
+        fields.remove("group_by_length");
+        fields.remove("precision");
+        let resumed: TrainingArgs = serde_json::from_value(saved).unwrap();
+        assert!(
+            !resumed.group_by_length,
+            "older runs trained on random batches"
+        );
+        assert_eq!(resumed.precision, Precision::F32);
+        assert_eq!(parse(&[]).epochs, 3);
     }
 }

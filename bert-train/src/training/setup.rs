@@ -308,8 +308,9 @@ impl RunSetup {
         Ok(result.model)
     }
 
-    /// The training batches, shuffled each epoch: random ones, or with
-    /// `--group-by-length` fixed groups of similar lengths in a random order.
+    /// The training batches, shuffled each epoch: with `--group-by-length`
+    /// (the default) fixed groups of similar lengths in a random order, else
+    /// random ones.
     /// Prints the share of padding tokens either way.
     fn train_loader<I, O, Bt>(&self, train: Vec<I>, batcher: Bt) -> Arc<dyn DataLoader<O>>
     where
@@ -336,7 +337,7 @@ impl RunSetup {
             "padding: {:.0}% of the training tokens in random batches, {:.0}% grouped by length (--group-by-length {})",
             100.0 * random,
             100.0 * grouped,
-            if args.group_by_length { "on" } else { "off" }
+            args.group_by_length
         );
         if args.group_by_length {
             DataLoaderBuilder::new(Grouped(batcher))
