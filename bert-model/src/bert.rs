@@ -240,14 +240,15 @@ impl BertSelfAttention {
         let [batch, seq_len, width] = hidden.dims();
         let projections = [&self.query, &self.key, &self.value];
         let weight = Tensor::cat(projections.map(|p| p.weight.val()).to_vec(), 1);
-        let bias = projections
-            .iter()
-            .map(|p| p.bias.as_ref().map(|b| b.val()))
-            .collect::<Option<Vec<_>>>()
-            .map(|biases| Tensor::cat(biases, 0));
+        // A projection without a bias adds zeros, so the three stay aligned.
+        let bias = projections.map(|p| match &p.bias {
+            Some(bias) => bias.val(),
+            None => Tensor::zeros([width], &hidden.device()),
+        });
+        let bias = Tensor::cat(bias.to_vec(), 0);
         let heads = self.num_heads;
         let all_heads = precision
-            .linear(hidden, weight, bias)
+            .linear(hidden, weight, Some(bias))
             .reshape([batch, seq_len, 3 * heads, width / heads])
             .swap_dims(1, 2);
         [0, 1, 2].map(|i| all_heads.clone().narrow(1, i * heads, heads))

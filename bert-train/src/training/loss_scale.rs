@@ -24,6 +24,9 @@ pub struct LossScale {
 struct ScaleState {
     factor: f64,
     good_steps: usize,
+    /// Steps skipped for overflow, and steps checked, since the start.
+    skipped: usize,
+    checked: usize,
 }
 
 impl LossScale {
@@ -34,6 +37,8 @@ impl LossScale {
                 state: Some(Arc::new(Mutex::new(ScaleState {
                     factor: INITIAL_FACTOR,
                     good_steps: 0,
+                    skipped: 0,
+                    checked: 0,
                 }))),
             },
             Precision::F32 | Precision::Bf16 => Self::default(),
@@ -59,9 +64,11 @@ impl LossScale {
             return true;
         };
         let mut state = state.lock().expect("not poisoned");
+        state.checked += 1;
         if !finite {
             state.factor /= 2.0;
             state.good_steps = 0;
+            state.skipped += 1;
             return false;
         }
         state.good_steps += 1;
@@ -70,6 +77,15 @@ impl LossScale {
             state.good_steps = 0;
         }
         true
+    }
+
+    /// With scaling on, what it did: steps skipped and the factor reached.
+    pub fn summary(&self) -> Option<String> {
+        let state = self.state.as_ref()?.lock().expect("not poisoned");
+        Some(format!(
+            "f16 loss scaling: {} of {} optimiser steps skipped (gradients overflowed), scale now {}",
+            state.skipped, state.checked, state.factor
+        ))
     }
 }
 
@@ -101,5 +117,10 @@ mod tests {
         assert_eq!(shared.factor(), INITIAL_FACTOR / 2.0);
         assert!(scale.update(true));
         assert_eq!(shared.factor(), INITIAL_FACTOR);
+        assert_eq!(
+            shared.summary().unwrap(),
+            "f16 loss scaling: 1 of 2001 optimiser steps skipped (gradients overflowed), scale now 65536"
+        );
+        assert_eq!(LossScale::for_precision(Precision::Bf16).summary(), None);
     }
 }

@@ -305,6 +305,9 @@ impl RunSetup {
             .into());
         }
         println!("trained in {:.0} s", started.elapsed().as_secs_f64());
+        if let Some(summary) = self.loss_scale.summary() {
+            println!("{summary}");
+        }
         Ok(result.model)
     }
 
