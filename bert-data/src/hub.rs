@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use hf_hub::Cache;
 use hf_hub::api::sync::ApiBuilder;
+use tracing::info;
 
 /// The file every model needs besides its weights.
 const CONFIG: &str = "config.json";
@@ -137,7 +138,7 @@ impl HubCache {
     /// Downloads config, weights and the tokenizer files the repository has;
     /// returns the snapshot.
     fn download(&self, id: &str) -> Result<PathBuf, String> {
-        eprintln!(
+        info!(
             "downloading {id} from the Hugging Face hub into {}",
             self.dir.display()
         );
@@ -157,7 +158,7 @@ impl HubCache {
             repo.get(name).map_err(|e| format!("{name}: {e}"))?;
         }
         let snapshot = cached_snapshot(&self.dir, id).map_err(|miss| miss.to_string())?;
-        eprintln!("downloaded {id} into {}", snapshot.display());
+        info!("downloaded {id} into {}", snapshot.display());
         Ok(snapshot)
     }
 }

@@ -191,6 +191,9 @@ pub struct BertSelfAttention {
     pub dropout: Dropout,
     /// Number of heads `A`.
     pub num_heads: usize,
+    /// Float type of the products (see [`Precision`]).
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 impl BertSelfAttention {
@@ -203,6 +206,7 @@ impl BertSelfAttention {
             value: linear(h, h, config, device),
             dropout: dropout(config.attention_probs_dropout_prob),
             num_heads: config.num_attention_heads,
+            precision: Precision::F32,
         }
     }
 
@@ -210,17 +214,13 @@ impl BertSelfAttention {
     ///
     /// Outside autodiff (inference) or without attention dropout, the
     /// backend's fused attention computes the same softmax(QKᵀ/√D + mask)·V.
-    pub fn forward(
-        &self,
-        hidden: Tensor<3>,
-        mask_bias: Tensor<4>,
-        precision: Precision,
-    ) -> Tensor<3> {
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq_len, width] = hidden.dims();
         let head_size = width / self.num_heads;
+        let precision = self.precision;
         // Training (autodiff) keeps the explicit path, with attention dropout.
         let fused = self.dropout.prob == 0.0 || !hidden.is_autodiff();
-        let [query, key, value] = self.query_key_value(hidden, precision);
+        let [query, key, value] = self.query_key_value(hidden);
         let context = if fused {
             let bias = mask_bias.expand([batch, self.num_heads, seq_len, seq_len]);
             precision.attention(query, key, value, bias)
@@ -236,7 +236,7 @@ impl BertSelfAttention {
 
     /// Queries, keys and values in one product with the three projections
     /// side by side: `[B, S, H]` to three `[B, A, S, D]`.
-    pub fn query_key_value(&self, hidden: Tensor<3>, precision: Precision) -> [Tensor<4>; 3] {
+    pub fn query_key_value(&self, hidden: Tensor<3>) -> [Tensor<4>; 3] {
         let [batch, seq_len, width] = hidden.dims();
         let projections = [&self.query, &self.key, &self.value];
         let weight = Tensor::cat(projections.map(|p| p.weight.val()).to_vec(), 1);
@@ -247,7 +247,8 @@ impl BertSelfAttention {
         });
         let bias = Tensor::cat(bias.to_vec(), 0);
         let heads = self.num_heads;
-        let all_heads = precision
+        let all_heads = self
+            .precision
             .linear(hidden, weight, Some(bias))
             .reshape([batch, seq_len, 3 * heads, width / heads])
             .swap_dims(1, 2);
@@ -265,6 +266,9 @@ pub struct BertSelfOutput {
     pub layer_norm: LayerNorm,
     /// Dropout on the projection.
     pub dropout: Dropout,
+    /// Float type of the projection (see [`Precision`]).
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 /// The same block after the feed-forward expansion, projecting
@@ -278,17 +282,13 @@ impl BertSelfOutput {
             dense: linear(d_input, config.hidden_size, config, device),
             layer_norm: layer_norm(config, device),
             dropout: dropout(config.hidden_dropout_prob),
+            precision: Precision::F32,
         }
     }
 
     /// `LayerNorm(dropout(dense(hidden)) + residual)`, `[B, S, _]` to `[B, S, H]`.
-    pub fn forward(
-        &self,
-        hidden: Tensor<3>,
-        residual: Tensor<3>,
-        precision: Precision,
-    ) -> Tensor<3> {
-        let projected = apply_dropout(&self.dropout, precision.apply(&self.dense, hidden));
+    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+        let projected = apply_dropout(&self.dropout, self.precision.apply(&self.dense, hidden));
         self.layer_norm.forward(projected + residual)
     }
 }
@@ -304,16 +304,9 @@ pub struct BertAttention {
 
 impl BertAttention {
     /// `[B, S, H]` to `[B, S, H]`, padding keys masked out.
-    pub fn forward(
-        &self,
-        hidden: Tensor<3>,
-        mask_bias: Tensor<4>,
-        precision: Precision,
-    ) -> Tensor<3> {
-        let context = self
-            .self_attention
-            .forward(hidden.clone(), mask_bias, precision);
-        self.output.forward(context, hidden, precision)
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let context = self.self_attention.forward(hidden.clone(), mask_bias);
+        self.output.forward(context, hidden)
     }
 }
 
@@ -325,12 +318,16 @@ pub struct BertIntermediate {
     /// Activation after the expansion.
     #[module(skip)]
     pub activation: HiddenAct,
+    /// Float type of the expansion (see [`Precision`]).
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 impl BertIntermediate {
     /// `[B, S, H]` to `[B, S, intermediate_size]`.
-    pub fn forward(&self, hidden: Tensor<3>, precision: Precision) -> Tensor<3> {
-        self.activation.apply(precision.apply(&self.dense, hidden))
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
+        self.activation
+            .apply(self.precision.apply(&self.dense, hidden))
     }
 }
 
@@ -356,21 +353,26 @@ impl BertLayer {
             intermediate: BertIntermediate {
                 dense: linear(config.hidden_size, config.intermediate_size, config, device),
                 activation: config.hidden_act,
+                precision: Precision::F32,
             },
             output: BertOutput::new(config.intermediate_size, config, device),
         }
     }
 
+    /// The same layer with its matrix products in `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.attention.self_attention.precision = precision;
+        self.attention.output.precision = precision;
+        self.intermediate.precision = precision;
+        self.output.precision = precision;
+        self
+    }
+
     /// `[B, S, H]` to `[B, S, H]`.
-    pub fn forward(
-        &self,
-        hidden: Tensor<3>,
-        mask_bias: Tensor<4>,
-        precision: Precision,
-    ) -> Tensor<3> {
-        let attended = self.attention.forward(hidden, mask_bias, precision);
-        let expanded = self.intermediate.forward(attended.clone(), precision);
-        self.output.forward(expanded, attended, precision)
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let attended = self.attention.forward(hidden, mask_bias);
+        let expanded = self.intermediate.forward(attended.clone());
+        self.output.forward(expanded, attended)
     }
 }
 
@@ -379,16 +381,13 @@ impl BertLayer {
 pub struct BertEncoder {
     /// `num_hidden_layers` layers, applied in order.
     pub layer: Vec<BertLayer>,
-    /// Float type of the layers' matrix products.
-    #[module(skip)]
-    pub precision: Precision,
 }
 
 impl BertEncoder {
     /// `[B, S, H]` to `[B, S, H]`.
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         self.layer.iter().fold(hidden, |hidden, layer| {
-            layer.forward(hidden, mask_bias.clone(), self.precision)
+            layer.forward(hidden, mask_bias.clone())
         })
     }
 }
@@ -433,7 +432,6 @@ impl BertModel {
                 layer: (0..config.num_hidden_layers)
                     .map(|_| BertLayer::new(config, device))
                     .collect(),
-                precision: Precision::F32,
             },
             pooler: config.model_type.has_pooler().then(|| BertPooler {
                 dense: linear(config.hidden_size, config.hidden_size, config, device),
@@ -444,7 +442,10 @@ impl BertModel {
     /// The same model with its encoder's matrix products in `precision`
     /// (parameters stay f32; see [`Precision`]).
     pub fn with_precision(mut self, precision: Precision) -> Self {
-        self.encoder.precision = precision;
+        self.encoder.layer = std::mem::take(&mut self.encoder.layer)
+            .into_iter()
+            .map(|layer| layer.with_precision(precision))
+            .collect();
         self
     }
 

@@ -9,9 +9,11 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Fault injection for tests: when this variable names a file (e.g.
-/// `optim-2.bpk`), writing that file stops the process with `abort()` half-way
-/// through its temporary file, as `kill -9` during the write would.
+/// Fault injection for tests (the `fault-injection` feature, which only the
+/// tests turn on): when this variable names a file (e.g. `optim-2.bpk`),
+/// writing that file stops the process with `abort()` half-way through its
+/// temporary file, as `kill -9` during the write would.
+#[cfg(feature = "fault-injection")]
 pub const ABORT_WHILE_WRITING_VAR: &str = "BERT_BURN_ABORT_WHILE_WRITING";
 
 /// Writes `bytes` to `path` atomically.
@@ -34,6 +36,7 @@ pub fn write_atomically_with(
         let _ = std::fs::remove_file(&temporary);
         return Err(error);
     }
+    #[cfg(feature = "fault-injection")]
     abort_if_injected(path, &temporary)?;
     File::open(&temporary)?.sync_all()?;
     std::fs::rename(&temporary, path)?;
@@ -56,13 +59,14 @@ pub fn temporary_path(path: &Path) -> PathBuf {
 
 /// Cuts the temporary file to half and aborts when [`ABORT_WHILE_WRITING_VAR`]
 /// names `path`'s file.
+#[cfg(feature = "fault-injection")]
 fn abort_if_injected(path: &Path, temporary: &Path) -> io::Result<()> {
     let target = std::env::var_os(ABORT_WHILE_WRITING_VAR);
     if target.is_some_and(|name| path.file_name() == Some(name.as_os_str())) {
         let file = File::options().write(true).open(temporary)?;
         file.set_len(file.metadata()?.len() / 2)?;
         file.sync_all()?;
-        eprintln!(
+        tracing::error!(
             "{ABORT_WHILE_WRITING_VAR}: aborting while writing {}",
             path.display()
         );

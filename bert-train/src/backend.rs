@@ -58,10 +58,14 @@ pub fn check_precision(precision: Precision) -> Result<()> {
     let backend = name()?;
     match (precision, backend) {
         (Precision::Bf16 | Precision::F16, "ndarray") => {
-            bail!("--precision {precision}: ndarray has no bf16 or f16; use --backend flex or cuda")
+            bail!(
+                "--precision {precision}: ndarray has no bf16 or f16; use a build with the flex or cuda backend (cargo xtask --backend flex, or --features flex)"
+            )
         }
         (Precision::Bf16, "wgpu") => {
-            bail!("--precision bf16: wgpu has no bf16; use --precision f16, or --backend cuda")
+            bail!(
+                "--precision bf16: wgpu has no bf16; use --precision f16, or a build with the cuda backend"
+            )
         }
         _ => Ok(()),
     }

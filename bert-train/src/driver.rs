@@ -4,13 +4,15 @@
 use std::time::Instant;
 
 use anyhow::Result;
+use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::Splits;
-use bert_model::BertForTask;
 use bert_model::pretrained::{self, HeadStatus};
+use bert_model::{BertForTask, Precision};
 use burn::module::Module;
 use burn::tensor::Device;
 use serde_json::{Map, Value};
+use tracing::info;
 
 use crate::inference::Batches;
 use crate::predict::InputLine;
@@ -23,12 +25,14 @@ use crate::training::{BestMetric, DataArgs, RunSetup};
 pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) -> Result<T::Report> {
     let args = &setup.args;
     task.supports(&setup.config)?;
-    let selection = task.selection(args.best_metric, args.patience)?;
-    let selected_by = selection.metric().to_string();
     let examples = task
         .read(&args.data, cache)?
         .truncate(args.max_train_samples, args.max_eval_samples);
     task.learn(&examples)?;
+    let metrics = task
+        .metrics()
+        .select(args.best_metric, args.patience, task.name())?;
+    let selected_by = metrics.selection.metric().to_string();
     let started = Instant::now();
     let tokenizer = &setup.tokenizer;
     let encode = |examples, split| task.encode(tokenizer, examples, split);
@@ -38,7 +42,7 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         test: encode(&examples.test, Split::Test)?,
     };
     let [train, validation, test] = examples.lens();
-    println!(
+    info!(
         "data: {train} / {validation} / {test} train / validation / test examples -> {} / {} / {} items, {}, prepared in {:.1}s",
         items.train.len(),
         items.validation.len(),
@@ -51,7 +55,7 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
     let head = task.head(&setup.config, &device);
     let (config, model, status) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
     if let HeadStatus::Initialised { .. } = status {
-        println!(
+        info!(
             "model: {} with a new {} head",
             setup.model_dir.display(),
             task.name()
@@ -68,42 +72,57 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
             task.batcher(tokenizer, Split::Train)?,
             task.batcher(tokenizer, Split::Validation)?,
         ),
-        selection,
-        |training| task.metrics(training),
+        metrics,
     )?;
-    let model = trained.valid().model;
+    // Reported as saved, and as `eval` reloads it: in f32.
+    let model = trained.valid().model.with_precision(Precision::F32);
     setup.save(&model, &task.config(config))?;
-    let batcher = task.batcher(tokenizer, Split::Test)?;
-    let report = report(
+    let test = TestData {
+        examples: &examples.test,
+        items: &items.test,
+        split: "test",
+    };
+    let batching = (args.batch_size, &setup.device);
+    report(
         &task,
         &model,
-        &examples.test,
-        &items.test,
-        &Batches::new(&batcher, args.batch_size, &setup.device),
+        tokenizer,
+        test,
+        batching,
         &setup.run,
-        "test",
-    )?;
-    setup.run.write_curves(&selected_by)?;
-    Ok(report)
+        &selected_by,
+    )
 }
 
-/// Scores `model` on `examples`, prints the table and writes the report files.
+/// The examples a report is on, encoded, and the name of their split.
+struct TestData<'a, T: Task> {
+    examples: &'a [T::Example],
+    items: &'a [T::Item],
+    split: &'a str,
+}
+
+/// The one report path of `train` and `eval`: scores `model` on `test` in
+/// batches of `batch_size` on `device`, prints the table, writes the report
+/// files and the run's `curves.png` (loss and the `selected_by` metric).
 fn report<T: Task>(
     task: &T,
     model: &BertForTask<T::Head>,
-    examples: &[T::Example],
-    items: &[T::Item],
-    batches: &Batches<T::Batcher>,
+    tokenizer: &BertTokenizer,
+    test: TestData<T>,
+    (batch_size, device): (usize, &Device),
     run: &RunDir,
-    split: &str,
+    selected_by: &str,
 ) -> Result<T::Report> {
-    let report = task.evaluate(model, examples, items, batches, split)?;
+    let batcher = task.batcher(tokenizer, Split::Test)?;
+    let batches = Batches::new(&batcher, batch_size, device);
+    let report = task.evaluate(model, test.examples, test.items, &batches, test.split)?;
     run.write_report(
         &report,
         &report.table(),
-        &format!("{split} set, {} examples", examples.len()),
+        &format!("{} set, {} examples", test.split, test.examples.len()),
     )?;
     report.write_files(run)?;
+    run.write_curves(selected_by)?;
     Ok(report)
 }
 
@@ -135,27 +154,31 @@ pub fn evaluate_task<T: Task>(
     cache: &AssetCache,
 ) -> Result<T::Report> {
     task.restore(&run.config()?)?;
-    let selection = task.selection(evaluation.best_metric, None)?;
+    let metrics = task
+        .metrics()
+        .select(evaluation.best_metric, None, task.name())?;
     let trained = run.load_model(evaluation.max_len, device, |config| {
         task.head(config, device)
     })?;
-    let test = task
+    let examples = task
         .read(evaluation.data, cache)?
         .truncate(None, evaluation.max_eval)
         .test;
-    let items = task.encode(&trained.tokenizer, &test, Split::Test)?;
-    let batcher = task.batcher(&trained.tokenizer, Split::Test)?;
-    let report = report(
+    let items = task.encode(&trained.tokenizer, &examples, Split::Test)?;
+    let test = TestData {
+        examples: &examples,
+        items: &items,
+        split: &evaluation.split,
+    };
+    report(
         &task,
         &trained.model,
-        &test,
-        &items,
-        &Batches::new(&batcher, evaluation.batch_size, device),
+        &trained.tokenizer,
+        test,
+        (evaluation.batch_size, device),
         run,
-        &evaluation.split,
-    )?;
-    run.write_curves(selection.metric())?;
-    Ok(report)
+        metrics.selection.metric(),
+    )
 }
 
 /// Loads the model of `run` (trained for `task`) and returns the result

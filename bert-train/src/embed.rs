@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use bert_data::{BertTokenizer, PaddedBatch};
 use bert_model::{BertModel, Pooling, pretrained};
 use burn::tensor::Device;
+use tracing::info;
 
 /// Embeds texts in batches with a loaded encoder and tokenizer.
 pub struct SentenceEmbedder {
@@ -95,7 +96,7 @@ impl SentenceEmbedder {
                 writeln!(output, "{line}")?;
             }
             let done = (chunk_index * batch_size.max(1) + chunk.len()).min(texts.len());
-            eprintln!("embedded {done}/{}", texts.len());
+            info!("embedded {done}/{}", texts.len());
         }
         output.flush()?;
         Ok(texts.len())

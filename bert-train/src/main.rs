@@ -12,9 +12,15 @@ use bert_train::backend;
 use bert_train::bench::{BenchArgs, bench};
 use bert_train::embed::SentenceEmbedder;
 use bert_train::run::RunDir;
-use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
-use bert_train::training::Interrupted;
-use clap::{Parser, Subcommand};
+use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
+use bert_train::training::{Interrupted, experiment_log_layer};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// mimalloc, told to keep freed memory (see [`keep_freed_memory`]).
 #[global_allocator]
@@ -58,9 +64,10 @@ enum Command {
         /// Data to evaluate on instead of the run's own test split.
         #[arg(long)]
         dataset: Option<String>,
-        /// Examples per forward pass.
-        #[arg(long, default_value_t = 64)]
-        batch_size: usize,
+        /// Examples per forward pass (default: the run's training batch size,
+        /// which gives the report `train` wrote).
+        #[arg(long)]
+        batch_size: Option<usize>,
     },
     /// Apply a run's model to inputs (one text per line, or JSON lines), as its task does.
     Predict {
@@ -127,16 +134,98 @@ fn create_output(path: &Option<PathBuf>) -> Result<Box<dyn Write>> {
     })
 }
 
+/// Prints what the libraries report: their INFO messages to stdout (to
+/// stderr for commands whose stdout is their output), warnings and errors
+/// to stderr as `warning: ...`.
+struct Messages {
+    info_to_stderr: bool,
+}
+
+/// The `message` field of an event.
+#[derive(Default)]
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Messages {
+    fn on_event(&self, event: &Event<'_>, _: LayerContext<'_, S>) {
+        let metadata = event.metadata();
+        let level = *metadata.level();
+        if !metadata.target().starts_with("bert_") || level > Level::INFO {
+            return;
+        }
+        let mut message = Message::default();
+        event.record(&mut message);
+        if level < Level::INFO {
+            eprintln!("warning: {}", message.0);
+        } else if self.info_to_stderr {
+            eprintln!("{}", message.0);
+        } else {
+            println!("{}", message.0);
+        }
+    }
+}
+
+/// How this program is run, for the commands it suggests: `cargo xtask`
+/// sets `BERT_BURN_COMMAND` (with its `--backend`), else the binary's path.
+fn program() -> String {
+    std::env::var("BERT_BURN_COMMAND").unwrap_or_else(|_| {
+        std::env::args()
+            .next()
+            .unwrap_or_else(|| "bert-train".into())
+    })
+}
+
+/// The flags given on the command line to `train`, besides `--resume` and
+/// `--output-dir` (clap's ids).
+fn other_train_flags(matches: &ArgMatches) -> Vec<String> {
+    let Some(train) = matches.subcommand_matches("train") else {
+        return Vec::new();
+    };
+    train
+        .ids()
+        .map(|id| id.as_str().to_string())
+        .filter(|id| id != "resume" && id != "output_dir")
+        .filter(|id| train.value_source(id) == Some(ValueSource::CommandLine))
+        .collect()
+}
+
 fn main() -> Result<()> {
     keep_freed_memory();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    let info_to_stderr = matches!(
+        cli.command,
+        Command::Predict { .. } | Command::Fetch { .. } | Command::Embed { .. }
+    );
+    tracing_subscriber::registry()
+        .with(Messages { info_to_stderr })
+        .with(experiment_log_layer())
+        .init();
     let cache = AssetCache::from_env();
     match cli.command {
         Command::Train { args, resume } => {
             println!("backend: {}", backend::name()?);
-            if let Err(error) = train(*args, resume, backend::device()?, &cache) {
+            let start = if resume {
+                Start::Resume {
+                    flags: other_train_flags(&matches),
+                }
+            } else {
+                Start::New
+            };
+            if let Err(error) = train(*args, start, backend::device()?, &cache) {
                 if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
-                    eprintln!("{interrupted}");
+                    eprintln!(
+                        "{interrupted}\ncontinue with: {} train --resume --output-dir {}",
+                        program(),
+                        interrupted.run.root().display()
+                    );
                     std::process::exit(130);
                 }
                 return Err(error);

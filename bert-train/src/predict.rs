@@ -4,8 +4,12 @@
 use std::io::{BufRead, Write};
 
 use anyhow::{Context, Result, bail};
-use bert_data::{BertTokenizer, Encoding};
+use bert_data::{BertTokenizer, Encoding, TextBatcher};
+use bert_model::BertInput;
+use burn::tensor::{Device, Tensor};
 use serde_json::{Map, Value, json};
+
+use crate::inference::Batches;
 
 /// One non-blank input line: its number and its fields (a plain line is
 /// `{"text": line}`).
@@ -70,6 +74,34 @@ pub fn encode_texts(tokenizer: &BertTokenizer, inputs: &[InputLine]) -> Result<V
                 .with_context(|| format!("line {}", input.number))
         })
         .collect()
+}
+
+/// The `[N]` rows of `forward` on the `text` (and `text_pair`) of every
+/// input, tokenized and batched `batch_size` at a time: the predict pipeline
+/// of the tasks with one output row per text.
+pub fn text_rows(
+    tokenizer: &BertTokenizer,
+    inputs: &[InputLine],
+    batch_size: usize,
+    device: &Device,
+    forward: impl Fn(BertInput) -> Tensor<2>,
+) -> Result<Vec<Vec<f32>>> {
+    let encodings = encode_texts(tokenizer, inputs)?;
+    let batcher = TextBatcher::for_tokenizer(tokenizer);
+    Batches::new(&batcher, batch_size, device)
+        .rows(&encodings, forward)
+        .context("predicting")
+}
+
+/// `{label: probability}` for `names` and their `probabilities`, in order.
+pub fn by_label(names: &[String], probabilities: &[f32]) -> Value {
+    Value::Object(
+        names
+            .iter()
+            .cloned()
+            .zip(probabilities.iter().map(|&p| json!(p)))
+            .collect(),
+    )
 }
 
 /// Writes each input's fields plus its result's as one JSON line; returns their number.

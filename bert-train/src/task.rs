@@ -1,18 +1,18 @@
-//! [`Task`]: everything one task is, end to end (its data, head, loss,
-//! metrics, report and predictions), behind one trait that the generic
-//! [driver](crate::driver) runs. A task defined in another crate plugs in
-//! the same way as the built-in ones.
+//! [`Task`] (with its [`TaskData`]): everything one task is, end to end
+//! (its data, head, loss, metrics, report and predictions), behind the
+//! traits that the generic [driver](crate::driver) runs. A task defined in
+//! another crate plugs in the same way as the built-in ones.
 
 use anyhow::{Result, bail};
-use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{LabelVocab, Splits};
 use bert_data::length_groups::Encoded;
-use bert_model::{BertConfig, BertForTask, TaskHead};
+use bert_data::{BertTokenizer, TextBatcher};
+use bert_model::{BertConfig, BertForTask, ProblemType, TaskHead};
 use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
 use burn::tensor::Device;
-use burn::train::{InferenceStep, SupervisedTraining, TrainOutput, TrainStep};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -21,7 +21,7 @@ use crate::inference::Batches;
 use crate::predict::InputLine;
 use crate::run::RunDir;
 use crate::training::step::{StepOutput, Timed, timed, train_step};
-use crate::training::{BestMetric, DataArgs, LossScale, Selection};
+use crate::training::{DataArgs, LossScale, TaskMetrics};
 
 /// Which split a set of examples is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,27 +46,37 @@ pub trait TaskReport: Serialize + DeserializeOwned + Clone + std::fmt::Debug {
     }
 }
 
-/// One task: how its examples are read and encoded, its head, loss,
-/// metrics, report and predictions. Task state learnt from the training
-/// data (labels) is restored from a saved run's config.
-pub trait Task: Clone + std::fmt::Debug + Send + Sync + 'static {
+/// Makes batches of a task's items; the batch type is the batcher's.
+pub trait TaskBatcher<I>: Batcher<I, Self::Batch> + Clone + 'static {
+    /// A batch of items on a device.
+    type Batch: Clone + Send + Sync + std::fmt::Debug + 'static;
+}
+
+/// An item that [`TextBatcher`] batches, and the batch it makes of it.
+pub trait TextBatch {
+    /// The batch of such items.
+    type Batch: Clone + Send + Sync + std::fmt::Debug + 'static;
+}
+
+impl<I: TextBatch + 'static> TaskBatcher<I> for TextBatcher
+where
+    TextBatcher: Batcher<I, I::Batch>,
+{
+    type Batch = I::Batch;
+}
+
+/// The batch type of task `T`.
+pub type TaskBatch<T> = <<T as TaskData>::Batcher as TaskBatcher<<T as TaskData>::Item>>::Batch;
+
+/// A task's data: how its examples are read, learnt from, encoded into
+/// items and batched.
+pub trait TaskData: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// One labelled example as read.
     type Example: Clone + Send + Sync + 'static;
     /// One model input with its targets.
     type Item: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static;
-    /// A batch of items on a device.
-    type Batch: Clone + Send + Sync + std::fmt::Debug + 'static;
     /// Makes batches of items.
-    type Batcher: Batcher<Self::Item, Self::Batch> + Clone + 'static;
-    /// The head on the encoder.
-    type Head: TaskHead;
-    /// What a forward pass returns: loss, predictions and targets, read by the metrics.
-    type Output: StepOutput;
-    /// The report on a split.
-    type Report: TaskReport;
-
-    /// The task's name, as `--task` spells it.
-    fn name(&self) -> &'static str;
+    type Batcher: TaskBatcher<Self::Item>;
 
     /// Reads the train, validation and test examples.
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Self::Example>>;
@@ -74,21 +84,6 @@ pub trait Task: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Learns what the task needs from the data before training (labels).
     fn learn(&mut self, _examples: &Splits<Self::Example>) -> Result<()> {
         Ok(())
-    }
-
-    /// Restores what [`learn`](Task::learn) learnt from a saved run's config.
-    fn restore(&mut self, _config: &BertConfig) -> Result<()> {
-        Ok(())
-    }
-
-    /// Checks the task can train the model `config` describes (its family).
-    fn supports(&self, _config: &BertConfig) -> Result<()> {
-        Ok(())
-    }
-
-    /// The config saved with the trained model (labels, `problem_type`).
-    fn config(&self, config: BertConfig) -> BertConfig {
-        config
     }
 
     /// Encodes the examples of `split` into items.
@@ -110,23 +105,73 @@ pub trait Task: Clone + std::fmt::Debug + Send + Sync + 'static {
 
     /// The batcher for `split`.
     fn batcher(&self, tokenizer: &BertTokenizer, split: Split) -> Result<Self::Batcher>;
+}
+
+/// One task on top of its [data](TaskData): its head, loss, metrics,
+/// report and predictions. What it learnt from the training data (labels)
+/// is saved in the run's config and restored from it.
+pub trait Task: TaskData {
+    /// The head on the encoder.
+    type Head: TaskHead;
+    /// What a forward pass returns: loss, predictions and targets, read by the metrics.
+    type Output: StepOutput;
+    /// The report on a split.
+    type Report: TaskReport;
+
+    /// The task's name, as `--task` spells it.
+    fn name(&self) -> &'static str;
+
+    /// The labels (or tags) a label-backed task predicts, learnt by
+    /// [`learn`](TaskData::learn) and saved as `id2label`; `None` otherwise.
+    fn labels(&self) -> Option<&LabelVocab> {
+        None
+    }
+
+    /// Sets the labels read back from a saved run (label-backed tasks).
+    fn set_labels(&mut self, _labels: LabelVocab) {}
+
+    /// transformers' `problem_type` for the saved config, if the task has one.
+    fn problem_type(&self) -> Option<ProblemType> {
+        None
+    }
+
+    /// Restores what [`learn`](TaskData::learn) learnt from a saved run's
+    /// config: by default the labels of a label-backed task.
+    fn restore(&mut self, config: &BertConfig) -> Result<()> {
+        if self.labels().is_some() {
+            self.set_labels(labels_from_config(config)?);
+        }
+        Ok(())
+    }
+
+    /// Checks the task can train the model `config` describes (its family).
+    fn supports(&self, _config: &BertConfig) -> Result<()> {
+        Ok(())
+    }
+
+    /// The config saved with the trained model: by default with the labels
+    /// and `problem_type`, if the task has them.
+    fn config(&self, config: BertConfig) -> BertConfig {
+        let config = match self.labels() {
+            Some(labels) => config.with_labels(labels.names()),
+            None => config,
+        };
+        match self.problem_type() {
+            Some(problem_type) => config.with_problem_type(problem_type),
+            None => config,
+        }
+    }
 
     /// A new head for `config`.
     fn head(&self, config: &BertConfig, device: &Device) -> Self::Head;
 
     /// Forward pass with the loss.
-    fn forward(&self, model: &BertForTask<Self::Head>, batch: Self::Batch) -> Self::Output;
+    fn forward(&self, model: &BertForTask<Self::Head>, batch: TaskBatch<Self>) -> Self::Output;
 
-    /// The validation metric that picks the kept epoch (`best`, or the
-    /// task's default), with early stopping after `patience` epochs.
-    fn selection(&self, best: Option<BestMetric>, patience: Option<usize>) -> Result<Selection>;
-
-    /// Registers the task's training and validation metrics (loss,
-    /// learning rate and throughput are always there).
-    fn metrics(
-        &self,
-        training: SupervisedTraining<TaskModel<Self>>,
-    ) -> SupervisedTraining<TaskModel<Self>>;
+    /// The training and validation metrics (loss, learning rate and
+    /// throughput are always there), with the one that picks the kept
+    /// epoch by default and those `--best-metric` may choose.
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>>;
 
     /// Scores `model` on encoded `items` of `examples`, the data named `split`.
     fn evaluate(
@@ -174,10 +219,10 @@ pub struct TaskModel<T: Task> {
 }
 
 impl<T: Task> TrainStep for TaskModel<T> {
-    type Input = T::Batch;
+    type Input = TaskBatch<T>;
     type Output = Timed<T::Output>;
 
-    fn step(&self, batch: T::Batch) -> TrainOutput<Self::Output> {
+    fn step(&self, batch: TaskBatch<T>) -> TrainOutput<Self::Output> {
         train_step(self, self.loss_scale.factor(), || {
             self.task.forward(&self.model, batch)
         })
@@ -185,10 +230,10 @@ impl<T: Task> TrainStep for TaskModel<T> {
 }
 
 impl<T: Task> InferenceStep for TaskModel<T> {
-    type Input = T::Batch;
+    type Input = TaskBatch<T>;
     type Output = Timed<T::Output>;
 
-    fn step(&self, batch: T::Batch) -> Self::Output {
+    fn step(&self, batch: TaskBatch<T>) -> Self::Output {
         timed(|| self.task.forward(&self.model, batch))
     }
 }

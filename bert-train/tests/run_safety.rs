@@ -20,6 +20,15 @@ fn tiny_model() -> PathBuf {
 
 /// `bert-train train` of the tiny model into `run` for `epochs` epochs.
 fn train_command(run: &Path, epochs: usize, train_samples: usize, extra: &[&str]) -> Command {
+    let mut command = tiny_model_command(run, epochs, extra);
+    command
+        .args(["--dataset", "rotten_tomatoes", "--max-eval-samples", "16"])
+        .args(["--max-train-samples", &train_samples.to_string()]);
+    command
+}
+
+/// `bert-train train` of the tiny model into `run` for `epochs` epochs, data not given.
+fn tiny_model_command(run: &Path, epochs: usize, extra: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bert-train"));
     command
         .arg("train")
@@ -27,16 +36,8 @@ fn train_command(run: &Path, epochs: usize, train_samples: usize, extra: &[&str]
         .arg(tiny_model())
         .arg("--output-dir")
         .arg(run)
-        .args([
-            "--dataset",
-            "rotten_tomatoes",
-            "--max-len",
-            "32",
-            "--batch-size",
-            "8",
-        ])
-        .args(["--max-eval-samples", "16", "--epochs", &epochs.to_string()])
-        .args(["--max-train-samples", &train_samples.to_string()])
+        .args(["--max-len", "32", "--batch-size", "8"])
+        .args(["--epochs", &epochs.to_string()])
         .args(extra)
         .env_remove(ABORT_WHILE_WRITING_VAR);
     command
@@ -137,8 +138,10 @@ fn a_stop_signal_saves_a_checkpoint_within_the_epoch_and_resume_finishes() {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
+    // Named as the program was run (here the binary itself).
     let resume_hint = format!(
-        "continue with: cargo xtask train --resume --output-dir {}",
+        "continue with: {} train --resume --output-dir {}",
+        env!("CARGO_BIN_EXE_bert-train"),
         run.display()
     );
     assert!(stderr.contains(&resume_hint), "{stderr}");
@@ -203,4 +206,156 @@ fn a_finished_run_is_kept_unless_overwrite_is_given() {
         std::fs::read(run.join("model.safetensors")).unwrap(),
         weights
     );
+}
+
+/// `trainer_state.json` of `run`.
+fn trainer_state(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("trainer_state.json")).unwrap()).unwrap()
+}
+
+/// The validation losses logged per epoch in `state`.
+fn validation_losses(state: &serde_json::Value) -> Vec<f64> {
+    state["log_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry["eval_loss"].as_f64())
+        .collect()
+}
+
+/// Training and validation CSV files of the same 32 real sentences, the
+/// validation labels flipped: each epoch that fits the training labels
+/// raises the validation loss, so epoch 1 is the best and later ones worse.
+fn flipped_validation(dir: &Path) -> (PathBuf, PathBuf) {
+    let cache = bert_data::assets::AssetCache::from_env();
+    let sentences = bert_data::dataset::BuiltinDataset::find("rotten_tomatoes")
+        .unwrap()
+        .load(&cache)
+        .unwrap()
+        .train;
+    let csv = |flip: bool| {
+        let mut text = String::from("text,label\n");
+        for example in &sentences[..32] {
+            let label = match (example.label.as_str(), flip) {
+                ("positive", true) => "negative",
+                ("negative", true) => "positive",
+                (label, _) => label,
+            };
+            text.push_str(&format!(
+                "\"{}\",{label}\n",
+                example.text.replace('"', "\"\"")
+            ));
+        }
+        text
+    };
+    let (train, valid) = (dir.join("train.csv"), dir.join("valid.csv"));
+    std::fs::write(&train, csv(false)).unwrap();
+    std::fs::write(&valid, csv(true)).unwrap();
+    (train, valid)
+}
+
+#[test]
+fn a_run_killed_after_its_best_epoch_resumes_to_that_epoch() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (train, valid) = flipped_validation(scratch.path());
+    let run = scratch.path().join("run");
+    let files = [
+        "--train-file",
+        train.to_str().unwrap(),
+        "--validation-file",
+        valid.to_str().unwrap(),
+        "--best-metric",
+        "loss",
+        "--lr",
+        "1e-3",
+        "--warmup-ratio",
+        "0",
+    ];
+    // Killed while the last epoch's checkpoint is written: epoch 4 is
+    // trained but not recorded.
+    killed_while_writing(&mut tiny_model_command(&run, 4, &files), "model-4.bpk");
+    let before = trainer_state(&run);
+    assert_eq!(before["epoch"], 3, "{before}");
+    let losses = validation_losses(&before);
+    assert!(
+        losses.windows(2).all(|pair| pair[0] < pair[1]),
+        "the flipped validation loss rises: {losses:?}"
+    );
+    assert_eq!(before["best_epoch"], 1, "{before}");
+    let best_weights = std::fs::read(checkpoint(&run, "best-model", 1)).unwrap();
+
+    let resumed = succeed(&mut tiny_model_command(
+        &run,
+        4,
+        &[&files[..], &["--resume"]].concat(),
+    ));
+    assert!(resumed.contains("after epoch 3"), "{resumed}");
+    let after = trainer_state(&run);
+    let losses = validation_losses(&after);
+    assert_eq!(losses.len(), 4, "{after}");
+    assert!(losses[3] > losses[0], "{losses:?}");
+    assert_eq!(
+        (after["best_epoch"].clone(), after["best_metric"].clone()),
+        (1.into(), losses[0].into())
+    );
+    assert_eq!(
+        std::fs::read(checkpoint(&run, "best-model", 1)).unwrap(),
+        best_weights
+    );
+
+    // The saved model is epoch 1's: its loss on the validation file is the
+    // one logged for epoch 1 (the test split is the validation file).
+    let kept = bert_train::run::RunDir::new(&run);
+    let loss = validation_loss(&kept, &valid);
+    assert!(
+        (loss - losses[0]).abs() < 1e-5,
+        "kept model's loss {loss}, logged {losses:?}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
+    assert!(report["accuracy"].is_number(), "{report}");
+
+    // Resuming again changes nothing: the run is finished.
+    let weights = std::fs::read(run.join("model.safetensors")).unwrap();
+    let again = succeed(&mut tiny_model_command(
+        &run,
+        4,
+        &[&files[..], &["--resume"]].concat(),
+    ));
+    assert!(
+        again.contains("is finished: 4 epochs trained, epoch 1 kept"),
+        "{again}"
+    );
+    assert_eq!(
+        std::fs::read(run.join("model.safetensors")).unwrap(),
+        weights
+    );
+    assert_eq!(trainer_state(&run), after);
+}
+
+/// Mean cross-entropy of the run's classifier on the labelled CSV `file`.
+fn validation_loss(run: &bert_train::run::RunDir, file: &Path) -> f64 {
+    let device = burn::tensor::Device::flex();
+    let classifier = run.load_classifier(32, &device).unwrap();
+    let examples = bert_data::dataset::read_file(file, &Default::default()).unwrap();
+    let items = bert_data::classification::tokenize_examples(
+        &classifier.tokenizer,
+        &examples,
+        &classifier.labels,
+    )
+    .unwrap();
+    let batcher = bert_data::TextBatcher::for_tokenizer(&classifier.tokenizer);
+    let batches = bert_train::inference::Batches::new(&batcher, 8, &device);
+    let probabilities = bert_train::tasks::classification::predict_probabilities(
+        &classifier.model,
+        &items,
+        &batches,
+    )
+    .unwrap();
+    let total: f64 = items
+        .iter()
+        .zip(&probabilities)
+        .map(|(item, probs)| -f64::from(probs[item.label]).ln())
+        .sum();
+    total / items.len() as f64
 }

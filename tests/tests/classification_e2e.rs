@@ -1,6 +1,8 @@
 //! Fine-tuning end to end on a tiny random BERT and real rotten_tomatoes
-//! sentences: learning, saving, reloading, resuming and input errors.
+//! sentences: learning, the kept epoch, saving, reloading, a finished run
+//! left alone, one report path, and input errors.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -15,7 +17,7 @@ use bert_model::{BertConfig, BertForTask, BertModel, pretrained};
 use bert_train::inference::Batches;
 use bert_train::run::RunDir;
 use bert_train::tasks::classification::{ClassificationReport, predict_probabilities};
-use bert_train::tasks::{RunReport, TrainArgs, evaluate_run, train};
+use bert_train::tasks::{RunReport, Start, TrainArgs, evaluate_run, train};
 use clap::Parser;
 use tempfile::TempDir;
 
@@ -153,8 +155,31 @@ fn mean_loss(model_dir: &Path, examples: &[Example]) -> f64 {
     total / items.len() as f64
 }
 
+/// Every file of `dir` with its bytes, to compare before and after.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// The share of the most frequent label: what always predicting it scores.
+fn majority_share(examples: &[Example]) -> f64 {
+    let positive = examples.iter().filter(|e| e.label == "positive").count();
+    positive.max(examples.len() - positive) as f64 / examples.len() as f64
+}
+
 #[test]
-fn fine_tunes_saves_reloads_and_resumes() {
+fn fine_tunes_saves_reloads_and_leaves_a_finished_run_alone() {
     let Fixture {
         root,
         model,
@@ -164,45 +189,79 @@ fn fine_tunes_saves_reloads_and_resumes() {
     } = &fixture(64);
     let run = root.join("run");
     let cache = AssetCache::from_env();
-
-    // Four epochs, then "interrupted": the run is resumed up to twelve.
     let report = classification(train(
-        args(model, data, &run, &["--epochs", "4"]),
-        false,
+        args(model, data, &run, &["--epochs", "12"]),
+        Start::New,
         device(),
         &cache,
     ));
-    let mut saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("training_args.json")).unwrap())
-            .unwrap();
-    saved["epochs"] = 12.into();
-    std::fs::write(run.join("training_args.json"), saved.to_string()).unwrap();
-    let resumed = classification(train(args(model, data, &run, &[]), true, device(), &cache));
-    assert!(
-        run.join("checkpoint/model-12.bpk").is_file(),
-        "resume did not reach epoch 12"
-    );
 
-    // Memorising 64 sentences: the loss falls and accuracy beats chance.
+    // Memorising 64 sentences: the loss falls and accuracy beats always
+    // answering the majority label by a margin.
     let before = mean_loss(model, examples);
     let after = mean_loss(&run, examples);
     assert!(after < before * 0.8, "loss {before:.4} -> {after:.4}");
+    let baseline = majority_share(examples);
     assert!(
-        resumed.accuracy > 0.7,
-        "accuracy {} after 12 epochs",
-        resumed.accuracy
+        report.accuracy > baseline + 0.15,
+        "accuracy {} after 12 epochs, majority label {baseline}",
+        report.accuracy
     );
-    assert!(resumed.accuracy >= report.accuracy - 0.1);
 
-    // The saved run reloads and predicts the same labels.
+    // The epoch kept is the first with the best validation accuracy.
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("trainer_state.json")).unwrap())
+            .unwrap();
+    let accuracies: Vec<f64> = state["log_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry["eval_accuracy"].as_f64())
+        .collect();
+    assert_eq!(accuracies.len(), 12, "{state}");
+    let best = accuracies.iter().cloned().fold(f64::MIN, f64::max);
+    let first_best = accuracies.iter().position(|&a| a == best).unwrap() + 1;
+    assert_eq!(state["best_epoch"], first_best, "{state}");
+    assert_eq!(state["best_metric"], best);
+    assert_eq!(
+        (state["epoch"].as_u64(), state["global_step"].as_u64()),
+        (Some(12), Some(96))
+    );
+
+    // Asked to resume, a finished run answers with its report and changes
+    // no byte; more epochs are refused with the reason.
+    let files = snapshot(&run);
+    let again = classification(train(
+        args(model, data, &run, &[]),
+        Start::Resume { flags: Vec::new() },
+        device(),
+        &cache,
+    ));
+    assert_eq!(again, report);
+    let longer = train(
+        args(model, data, &run, &["--epochs", "20"]),
+        Start::Resume {
+            flags: vec!["epochs".into()],
+        },
+        device(),
+        &cache,
+    )
+    .unwrap_err();
+    assert!(
+        longer.to_string().contains("was started for 12 epochs"),
+        "{longer}"
+    );
+    assert_eq!(snapshot(&run), files, "resuming a finished run changed it");
+
+    // `eval` reloads the saved run and reports what `train` reported.
     let reloaded = classification(evaluate_run(
         &RunDir::new(&run),
         None,
-        16,
+        None,
         &device(),
         &cache,
     ));
-    assert_eq!(reloaded.confusion_matrix, resumed.confusion_matrix);
+    assert_eq!(reloaded, report);
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("report.json")).unwrap()).unwrap();
     assert_eq!(
@@ -231,7 +290,7 @@ fn assert_learns(flags: &[&str]) {
     let run = root.join("run");
     let report = classification(train(
         args(model, data, &run, &[&["--epochs", "8"], flags].concat()),
-        false,
+        Start::New,
         device(),
         &AssetCache::from_env(),
     ));
@@ -241,11 +300,22 @@ fn assert_learns(flags: &[&str]) {
         after < before * 0.8,
         "{flags:?}: loss {before:.4} -> {after:.4}"
     );
+    let baseline = majority_share(examples);
     assert!(
-        report.accuracy > 0.6,
-        "{flags:?}: accuracy {}",
+        report.accuracy > baseline + 0.1,
+        "{flags:?}: accuracy {}, majority label {baseline}",
         report.accuracy
     );
+    // One report path: `eval` of the saved run gives `train`'s numbers,
+    // whatever precision trained it.
+    let reloaded = classification(evaluate_run(
+        &RunDir::new(&run),
+        None,
+        None,
+        &device(),
+        &AssetCache::from_env(),
+    ));
+    assert_eq!(reloaded, report, "{flags:?}");
 }
 
 /// `--group-by-length false`: random batches (grouping is the default).
@@ -273,7 +343,7 @@ fn unknown_label_in_validation_names_file_and_line() {
     std::fs::write(&validation, "text,label\ngreat,positive\nmeh,neutral\n").unwrap();
     let mut args = args(model, train_file, &root.join("run"), &[]);
     args.training.data.validation_file = Some(validation.clone());
-    let error = train(args, false, device(), &AssetCache::from_env()).unwrap_err();
+    let error = train(args, Start::New, device(), &AssetCache::from_env()).unwrap_err();
     let message = format!("{error:#}");
     assert!(
         message.contains(&format!(
@@ -290,22 +360,28 @@ fn bad_settings_and_missing_runs_are_reported() {
         root, model, data, ..
     } = &fixture(8);
     let cache = AssetCache::from_env();
-    let cases: [(&[&str], bool, &str); 3] = [
+    let resume = Start::Resume { flags: Vec::new() };
+    let cases: [(&[&str], Start, &str); 4] = [
         (
             &["--epochs", "0"],
-            false,
+            Start::New,
             "--epochs, --batch-size and --grad-accumulation must be at least 1",
         ),
         (
             &["--warmup-ratio", "1.5"],
-            false,
+            Start::New,
             "--warmup-ratio must be in [0, 1)",
         ),
-        (&[], true, "--resume needs a run started before"),
+        (
+            &["--best-metric", "pearson"],
+            Start::New,
+            "--best-metric pearson does not apply to --task classification: choose loss, accuracy, macro-f1",
+        ),
+        (&[], resume, "--resume needs a run started before"),
     ];
-    for (extra, resume, expected) in cases {
+    for (extra, start, expected) in cases {
         let run = root.join("never-trained");
-        let error = train(args(model, data, &run, extra), resume, device(), &cache).unwrap_err();
+        let error = train(args(model, data, &run, extra), start, device(), &cache).unwrap_err();
         assert!(
             format!("{error:#}").contains(expected),
             "{extra:?}: {error:#}"
@@ -314,7 +390,7 @@ fn bad_settings_and_missing_runs_are_reported() {
     let mut unknown = args(model, data, &root.join("run"), &[]);
     unknown.training.data.train_file = None;
     unknown.training.data.dataset = Some("no_such_dataset".into());
-    let error = train(unknown, false, device(), &cache).unwrap_err();
+    let error = train(unknown, Start::New, device(), &cache).unwrap_err();
     assert!(
         format!("{error:#}").contains("unknown dataset \"no_such_dataset\""),
         "{error:#}"
@@ -354,7 +430,7 @@ fn pair_classification_trains_on_sentence_pairs_and_needs_them() {
     ];
     let report = classification(train(
         args(model, &data, &root.join("run"), &columns),
-        false,
+        Start::New,
         device(),
         &AssetCache::from_env(),
     ));
@@ -362,7 +438,7 @@ fn pair_classification_trains_on_sentence_pairs_and_needs_them() {
     assert_eq!(report.confusion_matrix.iter().flatten().sum::<usize>(), 48);
 
     let single = args(model, &data, &root.join("run-single"), &columns[..4]);
-    let error = train(single, false, device(), &AssetCache::from_env()).unwrap_err();
+    let error = train(single, Start::New, device(), &AssetCache::from_env()).unwrap_err();
     assert!(
         format!("{error:#}")
             .contains("pair classification needs a second text (--text-pair-column)"),

@@ -12,17 +12,17 @@ use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::{BertConfig, BertForTask, BertModelOutput, TaskHead};
 use bert_train::driver::{Evaluation, evaluate_task, predict_task, train_task};
 use bert_train::inference::{Batches, argmax};
-use bert_train::predict::{InputLine, encode_texts};
+use bert_train::predict::{InputLine, text_rows};
 use bert_train::run::RunDir;
-use bert_train::task::{Split, Task, TaskModel, TaskReport};
-use bert_train::training::{BestMetric, DataArgs, RunSetup, Selection, TrainingArgs};
+use bert_train::task::{Split, Task, TaskData, TaskModel, TaskReport};
+use bert_train::training::{BestMetric, DataArgs, RunSetup, TaskMetrics, TrainingArgs};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
+use burn::train::ClassificationOutput;
 use burn::train::metric::AccuracyMetric;
 use burn::train::metric::store::Direction;
-use burn::train::{ClassificationOutput, SupervisedTraining};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -72,18 +72,10 @@ struct FirstTokenSentiment {
     labels: LabelVocab,
 }
 
-impl Task for FirstTokenSentiment {
+impl TaskData for FirstTokenSentiment {
     type Example = Example;
     type Item = ClassificationItem;
-    type Batch = ClassificationBatch;
     type Batcher = TextBatcher;
-    type Head = FirstTokenHead;
-    type Output = ClassificationOutput;
-    type Report = AccuracyReport;
-
-    fn name(&self) -> &'static str {
-        "first-token-sentiment"
-    }
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Example>> {
         data.load_examples(cache, "label")
@@ -92,15 +84,6 @@ impl Task for FirstTokenSentiment {
     fn learn(&mut self, examples: &Splits<Example>) -> Result<()> {
         self.labels = LabelVocab::from_examples(&examples.train);
         Ok(())
-    }
-
-    fn restore(&mut self, config: &BertConfig) -> Result<()> {
-        self.labels = LabelVocab::from_names(config.labels());
-        Ok(())
-    }
-
-    fn config(&self, config: BertConfig) -> BertConfig {
-        config.with_labels(self.labels.names())
     }
 
     fn encode(
@@ -124,6 +107,26 @@ impl Task for FirstTokenSentiment {
     fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
         Ok(TextBatcher::for_tokenizer(tokenizer))
     }
+}
+
+/// Only what differs from the defaults: labels come back from the run's
+/// config through `labels` / `set_labels`.
+impl Task for FirstTokenSentiment {
+    type Head = FirstTokenHead;
+    type Output = ClassificationOutput;
+    type Report = AccuracyReport;
+
+    fn name(&self) -> &'static str {
+        "first-token-sentiment"
+    }
+
+    fn labels(&self) -> Option<&LabelVocab> {
+        Some(&self.labels)
+    }
+
+    fn set_labels(&mut self, labels: LabelVocab) {
+        self.labels = labels;
+    }
 
     fn head(&self, config: &BertConfig, device: &Device) -> FirstTokenHead {
         FirstTokenHead {
@@ -144,21 +147,12 @@ impl Task for FirstTokenSentiment {
         ClassificationOutput::new(loss, logits, batch.labels)
     }
 
-    fn selection(&self, _: Option<BestMetric>, patience: Option<usize>) -> Result<Selection> {
-        Ok(Selection::by(
-            &AccuracyMetric::new(),
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
+        TaskMetrics::new(BestMetric::Accuracy).both(
+            Some(BestMetric::Accuracy),
+            AccuracyMetric::new(),
             Direction::Highest,
-            patience,
-        ))
-    }
-
-    fn metrics(
-        &self,
-        training: SupervisedTraining<TaskModel<Self>>,
-    ) -> SupervisedTraining<TaskModel<Self>> {
-        training
-            .metric_train_numeric(AccuracyMetric::new())
-            .metric_valid_numeric(AccuracyMetric::new())
+        )
     }
 
     fn evaluate(
@@ -191,10 +185,9 @@ impl Task for FirstTokenSentiment {
         batch_size: usize,
         device: &Device,
     ) -> Result<Vec<Map<String, Value>>> {
-        let encodings = encode_texts(tokenizer, inputs)?;
-        let batcher = TextBatcher::for_tokenizer(tokenizer);
-        let rows = Batches::new(&batcher, batch_size, device)
-            .rows(&encodings, |input| model.forward(input))?;
+        let rows = text_rows(tokenizer, inputs, batch_size, device, |input| {
+            model.forward(input)
+        })?;
         Ok(rows
             .iter()
             .map(|row| {

@@ -10,7 +10,7 @@ use bert_burn_tests::{device, fixture, scratch_dir};
 use bert_data::assets::AssetCache;
 use bert_model::pretrained;
 use bert_train::run::RunDir;
-use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
+use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -84,7 +84,7 @@ fn check_family(family: &str, class_prefix: &str) {
         if family == "electra" && task == "mlm" {
             let err = train(
                 args(family, task, data, &scratch.path().join("x")),
-                false,
+                Start::New,
                 device(),
                 &cache,
             )
@@ -94,8 +94,13 @@ fn check_family(family: &str, class_prefix: &str) {
         }
         let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
         let root = scratch.path().join(task);
-        let report = train(args(family, task, data, &root), false, device(), &cache)
-            .unwrap_or_else(|e| panic!("{family} {task}: {e:#}"));
+        let report = train(
+            args(family, task, data, &root),
+            Start::New,
+            device(),
+            &cache,
+        )
+        .unwrap_or_else(|e| panic!("{family} {task}: {e:#}"));
         let run = RunDir::new(&root);
         let config = pretrained::load_config(&root).unwrap();
         assert_eq!(
@@ -115,7 +120,7 @@ fn check_family(family: &str, class_prefix: &str) {
             report.as_object_mut().unwrap().remove("split");
             report
         };
-        let again = evaluate_run(&run, None, 8, &device(), &cache).unwrap();
+        let again = evaluate_run(&run, None, None, &device(), &cache).unwrap();
         assert_eq!(
             scores(again.report),
             scores(report.report),

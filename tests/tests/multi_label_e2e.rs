@@ -11,7 +11,7 @@ use bert_data::dataset::{TaggedDataset, TaggedSentence};
 use bert_model::{ProblemType, pretrained};
 use bert_train::run::RunDir;
 use bert_train::tasks::multi_label::MultiLabelReport;
-use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
+use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
 use clap::Parser;
 use serde_json::json;
 
@@ -102,7 +102,10 @@ fn multi_label_learns_entity_types_saves_reloads_and_predicts() {
         "--warmup-ratio",
         "0",
     ]);
-    let report: MultiLabelReport = train(args, false, device(), &cache).unwrap().get().unwrap();
+    let report: MultiLabelReport = train(args, Start::New, device(), &cache)
+        .unwrap()
+        .get()
+        .unwrap();
     assert_png(&run.join("curves.png"));
     assert_eq!(report.labels, ["geo-loc", "person"]);
     assert_eq!(report.examples, 96);
@@ -135,10 +138,11 @@ fn multi_label_learns_entity_types_saves_reloads_and_predicts() {
     assert_eq!(config.labels(), ["geo-loc", "person"]);
 
     // The run reloads to the same report, and predicts label sets.
-    let reloaded: MultiLabelReport = evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let reloaded: MultiLabelReport =
+        evaluate_run(&RunDir::new(&run), None, None, &device(), &cache)
+            .unwrap()
+            .get()
+            .unwrap();
     assert_eq!(reloaded.micro_f1, report.micro_f1);
     let mut output = Vec::new();
     let count = predict_run(
@@ -193,7 +197,7 @@ fn a_labels_field_that_is_not_a_list_names_file_and_line() {
         "--output-dir",
         &run_arg,
     ]);
-    let error = train(args, false, device(), &AssetCache::from_env()).unwrap_err();
+    let error = train(args, Start::New, device(), &AssetCache::from_env()).unwrap_err();
     let message = format!("{error:#}");
     assert!(
         message.contains(&format!("{}:2", data.display())) && message.contains("list"),

@@ -12,7 +12,7 @@ use bert_data::dataset::{BuiltinDataset, SplitMix64};
 use bert_data::question_answering::{QaWindows, qa_features, read_squad};
 use bert_train::run::RunDir;
 use bert_train::tasks::question_answering::QaReport;
-use bert_train::tasks::{TrainArgs, evaluate_run, predict_run, train};
+use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
 use clap::Parser;
 use serde_json::json;
 
@@ -141,7 +141,10 @@ fn learns_to_find_spans_on_a_generated_task() {
     ];
     device().seed(2);
     let args = Cli::try_parse_from(argv).unwrap().args;
-    let report: QaReport = train(args, false, device(), &cache).unwrap().get().unwrap();
+    let report: QaReport = train(args, Start::New, device(), &cache)
+        .unwrap()
+        .get()
+        .unwrap();
     assert_png(&run.join("curves.png"));
     assert_eq!(report.examples, 32);
     assert!(
@@ -154,7 +157,57 @@ fn learns_to_find_spans_on_a_generated_task() {
         "exact match {}",
         report.exact_match
     );
-    assert!(report.f1 >= report.exact_match);
+    // The scores, recomputed here from the run's own answers to the test
+    // questions: every gold answer is one lower-case word, so SQuAD's
+    // normalisation only drops punctuation and case from the predictions.
+    let inputs: String = read_squad(&test_file)
+        .unwrap()
+        .iter()
+        .map(|e| json!({"question": e.question, "context": e.context}).to_string() + "\n")
+        .collect();
+    let mut answers = Vec::new();
+    predict_run(
+        &RunDir::new(&run),
+        inputs.as_bytes(),
+        &mut answers,
+        16,
+        &device(),
+    )
+    .unwrap();
+    let (mut exact, mut f1) = (0.0, 0.0);
+    for (line, example) in String::from_utf8(answers)
+        .unwrap()
+        .lines()
+        .zip(read_squad(&test_file).unwrap())
+    {
+        let predicted: serde_json::Value = serde_json::from_str(line).unwrap();
+        let words: Vec<String> = predicted["answer"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .map(|w| {
+                w.trim_matches(|c: char| c.is_ascii_punctuation())
+                    .to_lowercase()
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        let gold = &example.answers[0].text;
+        if words == [gold.clone()] {
+            exact += 1.0;
+        }
+        if words.contains(gold) {
+            let precision = 1.0 / words.len() as f64;
+            f1 += 2.0 * precision / (precision + 1.0);
+        }
+    }
+    assert!(
+        (report.exact_match - exact / 32.0).abs() < 1e-9,
+        "{report:?}, {exact} exact"
+    );
+    assert!(
+        (report.f1 - f1 / 32.0).abs() < 1e-9,
+        "{report:?}, F1 sum {f1}"
+    );
 
     let input = r#"{"question": "what is the code word?", "context": "a fine film . the code word is violin . it drags ."}"#;
     let mut output = Vec::new();
@@ -169,7 +222,7 @@ fn learns_to_find_spans_on_a_generated_task() {
     let line: serde_json::Value = serde_json::from_slice(&output).unwrap();
     assert_eq!(line["answer"], "violin");
 
-    let reloaded: QaReport = evaluate_run(&RunDir::new(&run), None, 16, &device(), &cache)
+    let reloaded: QaReport = evaluate_run(&RunDir::new(&run), None, None, &device(), &cache)
         .unwrap()
         .get()
         .unwrap();

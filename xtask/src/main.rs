@@ -32,6 +32,15 @@ fn take_backend(args: Vec<String>) -> Result<(String, Vec<String>), String> {
     Ok((backend, rest))
 }
 
+/// The command that runs bert-train with `backend` through xtask.
+fn invocation(backend: &str) -> String {
+    if backend == DEFAULT_BACKEND {
+        "cargo xtask".into()
+    } else {
+        format!("cargo xtask --backend {backend}")
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() || args[0] == "--help" || args[0] == "-h" {
@@ -51,6 +60,8 @@ fn main() -> ExitCode {
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
+        // How bert-train names itself in the commands it suggests.
+        .env("BERT_BURN_COMMAND", invocation(&backend))
         .args([
             "run",
             "--release",

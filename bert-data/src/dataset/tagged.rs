@@ -20,7 +20,10 @@ pub struct TaggedSentence {
 }
 
 /// Reads a CoNLL-style file: one `word<TAB>tag` per line (or whitespace
-/// separated, the tag last); a blank line or a lone tab ends a sentence.
+/// separated), a blank line or a lone tab ending a sentence. Lines may have
+/// more columns, as CoNLL-2003's `word POS chunk tag`: the word is the first
+/// and the tag the last, and every line must have as many as the first;
+/// `-DOCSTART-` lines (document boundaries) end a sentence and are skipped.
 pub fn read_conll(path: &Path) -> Result<Vec<TaggedSentence>, DatasetError> {
     let file: Arc<str> = path.display().to_string().into();
     parse_conll(&read_utf8(path)?, &file)
@@ -29,29 +32,40 @@ pub fn read_conll(path: &Path) -> Result<Vec<TaggedSentence>, DatasetError> {
 fn parse_conll(text: &str, file: &Arc<str>) -> Result<Vec<TaggedSentence>, DatasetError> {
     let mut sentences = Vec::new();
     let mut current: Option<TaggedSentence> = None;
+    // The field count of the first line, and its number.
+    let mut columns: Option<(usize, usize)> = None;
     for (index, line) in text.lines().enumerate() {
         let origin = Origin {
             file: file.clone(),
             line: index + 1,
         };
-        if line.trim().is_empty() {
-            sentences.extend(current.take());
-            continue;
-        }
         let fields: Vec<&str> = if line.contains('\t') {
             line.split('\t').map(str::trim).collect()
         } else {
             line.split_whitespace().collect()
         };
+        if line.trim().is_empty() || fields.first() == Some(&"-DOCSTART-") {
+            sentences.extend(current.take());
+            continue;
+        }
+        let error = |message: String| DatasetError::Row {
+            origin: origin.to_string(),
+            message,
+        };
         let (word, tag) = match fields.as_slice() {
             [word, .., tag] if !word.is_empty() && !tag.is_empty() => (*word, *tag),
-            _ => {
-                return Err(DatasetError::Row {
-                    origin: origin.to_string(),
-                    message: format!("expected `word<TAB>tag`, found {line:?}"),
-                });
-            }
+            _ => return Err(error(format!("expected `word<TAB>tag`, found {line:?}"))),
         };
+        match columns {
+            None => columns = Some((fields.len(), origin.line)),
+            Some((count, first)) if count != fields.len() => {
+                return Err(error(format!(
+                    "{} columns, but line {first} has {count}: every line needs the same columns (word first, tag last)",
+                    fields.len()
+                )));
+            }
+            Some(_) => {}
+        }
         let sentence = current.get_or_insert_with(|| TaggedSentence {
             words: Vec::new(),
             tags: Vec::new(),
@@ -123,6 +137,26 @@ mod tests {
         assert_eq!(sentences[0].tags, ["B-facility", "I-facility"]);
         assert_eq!(sentences[1].origin.to_string(), "ner.txt:4");
         assert_eq!(sentences[2].tags, ["O"]);
+    }
+
+    #[test]
+    fn conll_2003_reads_the_tag_from_the_last_column_and_skips_docstart() {
+        let text = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n-DOCSTART- -X- -X- O\nPeter NNP B-NP B-PER\n";
+        let sentences = parse_conll(text, &"train.txt".into()).unwrap();
+        assert_eq!(sentences.len(), 2);
+        assert_eq!(sentences[0].words, ["EU", "rejects"]);
+        assert_eq!(sentences[0].tags, ["B-ORG", "O"]);
+        assert_eq!(sentences[1].tags, ["B-PER"]);
+        assert_eq!(sentences[1].origin.to_string(), "train.txt:7");
+    }
+
+    #[test]
+    fn lines_with_other_column_counts_name_their_line() {
+        let error = parse_conll("EU NNP B-ORG\n\nrejects O\n", &"ner.txt".into()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "ner.txt:3: 2 columns, but line 1 has 3: every line needs the same columns (word first, tag last)"
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn profile_layer(
     precision: Precision,
     device: &Device,
 ) -> Result<Vec<PartTime>> {
-    let layer = BertLayer::new(config, device);
+    let layer = BertLayer::new(config, device).with_precision(precision);
     let (h, i) = (config.hidden_size, config.intermediate_size);
     let heads = config.num_attention_heads;
     let normal = Distribution::Normal(0.0, 1.0);
@@ -72,12 +72,10 @@ pub fn profile_layer(
         })
     };
     let projections = median_ms(steps, || {
-        let [query, _, _] = attention.query_key_value(hidden.clone(), precision);
+        let [query, _, _] = attention.query_key_value(hidden.clone());
         query
     });
-    let self_attention = median_ms(steps, || {
-        attention.forward(hidden.clone(), mask.clone(), precision)
-    });
+    let self_attention = median_ms(steps, || attention.forward(hidden.clone(), mask.clone()));
     Ok(vec![
         PartTime {
             name: "query/key/value projections",
@@ -95,24 +93,18 @@ pub fn profile_layer(
                 layer
                     .attention
                     .output
-                    .forward(hidden.clone(), hidden.clone(), precision)
+                    .forward(hidden.clone(), hidden.clone())
             }),
             matmul_ms: gemm(h, h, 1),
         },
         PartTime {
             name: "intermediate + GELU",
-            ms: median_ms(steps, || {
-                layer.intermediate.forward(hidden.clone(), precision)
-            }),
+            ms: median_ms(steps, || layer.intermediate.forward(hidden.clone())),
             matmul_ms: gemm(h, i, 1),
         },
         PartTime {
             name: "output + LayerNorm",
-            ms: median_ms(steps, || {
-                layer
-                    .output
-                    .forward(wide.clone(), hidden.clone(), precision)
-            }),
+            ms: median_ms(steps, || layer.output.forward(wide.clone(), hidden.clone())),
             matmul_ms: gemm(i, h, 1),
         },
     ])

@@ -16,6 +16,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Distribution, FloatDType, Int, Tensor};
 use burn::train::TrainStep;
 use serde::Serialize;
+use tracing::info;
 
 mod layer_profile;
 
@@ -305,13 +306,13 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
                 args.precision,
                 &device,
             )?;
-            println!(
+            info!(
                 "{backend}, one {} layer, batch {} seq {}, forward:",
                 args.model, args.batch_size, args.seq_len
             );
-            println!("{:<32} {:>9} {:>14}", "part", "ms", "its matmuls ms");
+            info!("{:<32} {:>9} {:>14}", "part", "ms", "its matmuls ms");
             for part in &parts {
-                println!(
+                info!(
                     "{:<32} {:>9.2} {:>14.2}",
                     part.name, part.ms, part.matmul_ms
                 );
@@ -401,7 +402,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         peak_device_mib: peak_device,
         machine: machine(),
     };
-    println!(
+    info!(
         "{:<14} {:<9} {:<6} {:<8} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s {:>8.1} GFLOP/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}",
         result.framework,
         result.model,

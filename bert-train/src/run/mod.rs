@@ -30,6 +30,7 @@ use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::tensor::Device;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tracing::info;
 
 /// A run directory.
 #[derive(Clone, Debug)]
@@ -83,10 +84,10 @@ impl RunDir {
 
     /// Prints `table` under `heading` and writes `report.json` and `report.txt`.
     pub fn write_report(&self, report: &impl Serialize, table: &str, heading: &str) -> Result<()> {
-        println!("\n{heading}\n{table}");
+        info!("\n{heading}\n{table}");
         self.write_json("report.json", report)?;
         self.write_file("report.txt", table.as_bytes())?;
-        println!("wrote report.json, report.txt in {}", self.root.display());
+        info!("wrote report.json, report.txt in {}", self.root.display());
         Ok(())
     }
 
@@ -95,7 +96,7 @@ impl RunDir {
     /// if the run has no training logs.
     pub fn write_curves(&self, metric: &str) -> Result<()> {
         if self.write_png("curves.png", |path| curves_png(self, metric, path))? {
-            println!("wrote curves.png in {}", self.root.display());
+            info!("wrote curves.png in {}", self.root.display());
         }
         Ok(())
     }
@@ -134,6 +135,12 @@ impl RunDir {
         tokenizer.save_pretrained(&self.root, &config.model_type.tokenizer_class())?;
         pretrained::save_for_task(model, config, &self.root)?;
         Ok(())
+    }
+
+    /// Whether training ended and its report is written: nothing is left
+    /// to resume.
+    pub fn is_finished(&self) -> bool {
+        self.file("model.safetensors").is_file() && self.file("report.json").is_file()
     }
 
     /// The run's `config.json`.
@@ -204,12 +211,16 @@ impl RunDir {
                     .parse()
                     .ok()
             })
-            .filter(|&epoch| {
-                CHECKPOINT_RECORDS
-                    .iter()
-                    .all(|name| checkpoint_record(&dir, name, epoch).is_file())
-            })
+            .filter(|&epoch| self.has_checkpoint(epoch))
             .max()
+    }
+
+    /// Whether the checkpoint of `epoch` has all its records.
+    pub fn has_checkpoint(&self, epoch: usize) -> bool {
+        let dir = self.checkpoint_dir();
+        CHECKPOINT_RECORDS
+            .iter()
+            .all(|name| checkpoint_record(&dir, name, epoch).is_file())
     }
 }
 

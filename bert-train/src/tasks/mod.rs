@@ -12,19 +12,20 @@ pub mod token_classification;
 
 use std::io::{BufRead, Write};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use bert_data::assets::AssetCache;
 use burn::tensor::Device;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use tracing::info;
 
 use crate::driver::{Evaluation, evaluate_task, predict_task, train_task};
 use crate::predict::{InputLine, read_inputs, write_results};
 use crate::run::RunDir;
 use crate::task::Task;
 use crate::training::class_weights::ClassWeightArgs;
-use crate::training::{RunSetup, TrainingArgs, claim_run_dir};
+use crate::training::{RunSetup, TrainerState, TrainingArgs, claim_run_dir};
 use classification::Classification;
 use mlm::{Mlm, MlmOptions};
 use multi_label::{MultiLabel, MultiLabelOptions};
@@ -168,12 +169,28 @@ impl TaskCommand for Train<'_> {
     }
 }
 
+/// How [`train`] starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A new run.
+    New,
+    /// Continues the run in `--output-dir` from its last checkpoint, with
+    /// the arguments it was started with; `flags` are the flags given
+    /// besides `--output-dir` and `--resume` (clap's ids, `epochs`): one
+    /// whose value differs from the run's is refused, since it would not be
+    /// used.
+    Resume {
+        /// The other flags given.
+        flags: Vec<String>,
+    },
+}
+
 /// Fine-tunes for `args.task`, saves the run and returns (and writes) the
-/// test report. With `resume`, continues the run in `--output-dir` from its
-/// last checkpoint, with the arguments it was started with.
+/// test report. A resumed run that is finished is left as it is, its
+/// report returned.
 pub fn train(
     mut args: TrainArgs,
-    resume: bool,
+    start: Start,
     device: Device,
     cache: &AssetCache,
 ) -> Result<RunReport> {
@@ -181,12 +198,16 @@ pub fn train(
     if data.dataset.is_none() && data.train_file.is_none() {
         data.dataset = args.task.default_dataset().map(str::to_string);
     }
-    if resume {
-        let saved: TrainArgs = args
-            .training
-            .run_dir()
+    let resume = start != Start::New;
+    if let Start::Resume { flags } = start {
+        let run = args.training.run_dir();
+        let saved: TrainArgs = run
             .read_json("training_args.json")
             .context("--resume needs a run started before")?;
+        refuse_resume_flags(&flags, &args, &saved, &run)?;
+        if run.is_finished() {
+            return finished_run(&run, saved.task);
+        }
         let output_dir = args.training.output_dir.take();
         args = saved;
         args.training.output_dir = output_dir;
@@ -200,6 +221,66 @@ pub fn train(
     Ok(RunReport {
         task: args.task,
         report,
+    })
+}
+
+/// `--resume` continues a run with its saved arguments: a flag given with
+/// another value than the run's is an error (and `--epochs` is explained:
+/// the run's schedule is fixed), since it would not be used.
+fn refuse_resume_flags(
+    flags: &[String],
+    args: &TrainArgs,
+    saved: &TrainArgs,
+    run: &RunDir,
+) -> Result<()> {
+    let (given, kept) = (serde_json::to_value(args)?, serde_json::to_value(saved)?);
+    let changed: Vec<&String> = flags
+        .iter()
+        .filter(|flag| given.get(flag.as_str()) != kept.get(flag.as_str()))
+        .collect();
+    let root = run.root().display();
+    let (epochs, requested) = (saved.training.epochs, args.training.epochs);
+    if changed.iter().any(|flag| *flag == "epochs") {
+        bail!(
+            "{root} was started for {epochs} epochs and --resume continues it as it was started: \
+             its learning rate decays to 0 at the end of epoch {epochs}, so {requested} epochs \
+             would be another run; to train further, start one from it: train --model {root} --epochs N"
+        );
+    }
+    if !changed.is_empty() {
+        let names: Vec<String> = changed
+            .iter()
+            .map(|flag| format!("--{}", flag.replace('_', "-")))
+            .collect();
+        bail!(
+            "--resume continues {root} with the arguments it was started with (training_args.json); \
+             {} would not be used: give the run's values or leave them out, or start a new run",
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// A finished run asked to resume: says which epoch it kept and returns
+/// its report, writing nothing.
+fn finished_run(run: &RunDir, task: TaskKind) -> Result<RunReport> {
+    let root = run.root().display();
+    let kept = match TrainerState::read(run.root())? {
+        Some(TrainerState {
+            epoch,
+            best_epoch: Some(best),
+            best_metric: Some(value),
+            metric_for_best_model,
+            ..
+        }) => format!(
+            "{epoch} epochs trained, epoch {best} kept ({metric_for_best_model} {value:.4})"
+        ),
+        _ => "its model is saved".to_string(),
+    };
+    info!("{root} is finished: {kept}; nothing to resume (eval --run {root} reports on it again)");
+    Ok(RunReport {
+        task,
+        report: run.read_json("report.json")?,
     })
 }
 
@@ -221,11 +302,12 @@ impl TaskCommand for Evaluate<'_> {
 
 /// Evaluates the run's model on the test split of its own data (cut as
 /// training cut it, so the reports agree), or of `dataset` (a built-in name
-/// or a file, read with the run's column settings).
+/// or a file, read with the run's column settings), in batches of
+/// `batch_size` (default: the run's, so that the report equals `train`'s).
 pub fn evaluate_run(
     run: &RunDir,
     dataset: Option<&str>,
-    batch_size: usize,
+    batch_size: Option<usize>,
     device: &Device,
     cache: &AssetCache,
 ) -> Result<RunReport> {
@@ -242,7 +324,7 @@ pub fn evaluate_run(
             .flatten(),
         split: data.describe(),
         max_len: args.training.max_len,
-        batch_size,
+        batch_size: batch_size.unwrap_or(args.training.batch_size),
         best_metric: args.training.best_metric,
     };
     let report = args.with_task(Evaluate {

@@ -52,10 +52,10 @@ pub struct TrainingArgs {
     pub warmup_ratio: f64,
     /// AdamW weight decay (not applied to biases and LayerNorm).
     #[arg(long, default_value_t = 0.01)]
-    pub weight_decay: f32,
+    pub weight_decay: f64,
     /// AdamW epsilon.
     #[arg(long, default_value_t = 1e-8)]
-    pub adam_epsilon: f32,
+    pub adam_epsilon: f64,
     /// Clip the global gradient norm to this (0 disables clipping).
     #[arg(long, default_value_t = 1.0)]
     pub max_grad_norm: f64,
@@ -178,5 +178,25 @@ mod tests {
         );
         assert_eq!(resumed.precision, Precision::F32);
         assert_eq!(parse(&[]).epochs, 3);
+    }
+
+    #[test]
+    fn numbers_are_saved_as_they_were_given() {
+        let args = parse(&[
+            "--adam-epsilon",
+            "1e-8",
+            "--weight-decay",
+            "0.01",
+            "--lr",
+            "3e-5",
+        ]);
+        let saved = serde_json::to_string(&serde_json::to_value(&args).unwrap()).unwrap();
+        for field in [
+            "\"adam_epsilon\":1e-8",
+            "\"weight_decay\":0.01",
+            "\"lr\":3e-5",
+        ] {
+            assert!(saved.contains(field), "{field} not in {saved}");
+        }
     }
 }

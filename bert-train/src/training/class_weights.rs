@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+use tracing::info;
 
 /// How to weight each class in the loss.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,7 +147,7 @@ impl ClassWeightArgs {
             .zip(&resolved)
             .map(|(name, weight)| format!("{name} {weight:.3}"))
             .collect();
-        println!("class weights: {}", shown.join(", "));
+        info!("class weights: {}", shown.join(", "));
         Ok(Some(resolved))
     }
 }

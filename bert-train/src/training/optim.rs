@@ -10,9 +10,13 @@ use burn::optim::{AdamWConfig, LearningRate, ModuleOptimizer};
 pub const NO_DECAY: &[&str] = &["bias", "layer_norm"];
 
 /// AdamW (betas 0.9/0.999) with `weight_decay` on all weights but [`NO_DECAY`] ones.
-pub fn adamw(weight_decay: f32, epsilon: f32) -> ModuleOptimizer {
-    let config = AdamWConfig::new().with_epsilon(epsilon);
-    let decayed = config.clone().with_weight_decay(weight_decay).build();
+pub fn adamw(weight_decay: f64, epsilon: f64) -> ModuleOptimizer {
+    // AdamW keeps them as f32, as PyTorch does.
+    let config = AdamWConfig::new().with_epsilon(epsilon as f32);
+    let decayed = config
+        .clone()
+        .with_weight_decay(weight_decay as f32)
+        .build();
     let not_decayed = config.with_weight_decay(0.0).build();
     ModuleOptimizer::from(decayed).with_group(
         ParamGroup::from_any_predicates(NO_DECAY.to_vec()),

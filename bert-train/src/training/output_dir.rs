@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use tracing::info;
 
 use super::args::TrainingArgs;
 use crate::run::RunDir;
@@ -28,7 +29,7 @@ pub fn claim_run_dir(args: &mut TrainingArgs, resume: bool) -> Result<()> {
     if args.overwrite {
         std::fs::remove_dir_all(root)
             .with_context(|| format!("cannot remove {}", root.display()))?;
-        println!(
+        info!(
             "--overwrite: removed {} from {}",
             content.describe(),
             root.display()
@@ -41,7 +42,7 @@ pub fn claim_run_dir(args: &mut TrainingArgs, resume: bool) -> Result<()> {
         );
     } else {
         let fresh = fresh_name(root);
-        println!(
+        info!(
             "{} holds {}; this run goes to {} (--output-dir chooses the directory)",
             root.display(),
             content.describe(),

@@ -10,6 +10,7 @@ use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
 };
+use tracing::info;
 
 /// Prints `epoch E/N train: Loss 0.4123 | Accuracy 81.20 | ...` lines.
 pub struct PlainRenderer {
@@ -53,7 +54,7 @@ impl PlainRenderer {
             .map(|(name, value)| format!("{name} {}", format_value(*value)))
             .collect();
         if !values.is_empty() {
-            println!(
+            info!(
                 "epoch {}/{} {}: {}",
                 self.epoch,
                 self.total_epochs,
@@ -105,7 +106,7 @@ impl TrainingProgressLogger for PlainRenderer {
     ) {
         self.total_epochs = total_epochs;
         self.epoch = starting_epoch;
-        println!("training for {total_epochs} epochs, starting at epoch {starting_epoch}");
+        info!("training for {total_epochs} epochs, starting at epoch {starting_epoch}");
     }
 
     fn update_epoch(&mut self, epoch: usize) {
@@ -127,7 +128,7 @@ impl TrainingProgressLogger for PlainRenderer {
             let seconds = self.started.elapsed().as_secs_f64();
             let left = seconds / items_processed.max(1) as f64
                 * (self.total_items - items_processed) as f64;
-            println!(
+            info!(
                 "  {} {items_processed}/{} ({:.0}s elapsed, ~{:.0}s left)",
                 self.split, self.total_items, seconds, left
             );

@@ -21,21 +21,25 @@ use burn::data::dataset::InMemDataset;
 use burn::tensor::Device;
 use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::metric::{Adaptor, LearningRateMetric, LossInput, LossMetric, Metric};
+use burn::train::metric::{Adaptor, LearningRateMetric, Metric};
 use burn::train::renderer::default_renderer;
 use burn::train::{
     InferenceStep, Learner, LearnerModel, MetricEarlyStoppingStrategy, StoppingCondition,
     SupervisedTraining, TrainStep, TrainingStrategy,
 };
+use tracing::{info, warn};
 
 use super::args::TrainingArgs;
-use super::checkpoint::{AtomicCheckpointer, EpochProgress};
+use super::checkpoint::{AtomicCheckpointer, EpochProgress, WrittenRecords};
+use super::experiment_log::ExperimentLog;
 use super::loss_scale::LossScale;
 use super::metrics::{ThroughputInput, ThroughputMetric};
 use super::optim::{WarmupLinearDecay, adamw};
 use super::renderer::PlainRenderer;
 use super::stop_signal::stop_on_signal;
 use super::strategy::{BestBy, FineTuningStrategy};
+use super::task_metrics::ChosenMetrics;
+use super::trainer_state::TrainerState;
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
 
 /// Batches a group of items made beforehand (a "batch" of one group).
@@ -49,14 +53,13 @@ impl<I, O, Bt: Batcher<I, O>> Batcher<Vec<I>, O> for Grouped<Bt> {
 }
 
 /// Training stopped on request (Ctrl-C, the dashboard's quit) part-way, with
-/// a checkpoint saved: the run continues with `--resume`.
+/// a checkpoint saved: the run continues with `train --resume --output-dir RUN`.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "training stopped after step {} of epoch {}; its checkpoint is saved in {}\ncontinue with: cargo xtask train --resume --output-dir {}",
+    "training stopped after step {} of epoch {}; its checkpoint is saved in {}",
     progress.steps_done,
     progress.epoch,
-    run.checkpoint_dir().display(),
-    run.root().display()
+    run.checkpoint_dir().display()
 )]
 pub struct Interrupted {
     /// The run.
@@ -98,6 +101,27 @@ impl Selection {
     }
 }
 
+/// Where a run continues: the epoch of its last complete checkpoint, the
+/// progress within the next epoch if a stop cut it short, and the run's
+/// state after that epoch. A checkpoint written after the last recorded
+/// epoch (a kill between the two) is passed over for the recorded one.
+fn resume_point(run: &RunDir) -> Result<(usize, Option<EpochProgress>, Option<TrainerState>)> {
+    let last = run
+        .last_checkpoint()
+        .with_context(|| format!("{} has no checkpoint to resume from", run.root().display()))?;
+    let within = EpochProgress::read(&run.checkpoint_dir()).filter(|p| p.epoch == last);
+    let state = TrainerState::read(run.root())?;
+    let epoch = match &state {
+        Some(state)
+            if within.is_none() && state.epoch < last && run.has_checkpoint(state.epoch) =>
+        {
+            state.epoch
+        }
+        _ => last,
+    };
+    Ok((epoch, within, state))
+}
+
 /// A run about to train: its arguments, directory, pretrained model and tokenizer.
 pub struct RunSetup {
     /// The run's task-independent arguments.
@@ -110,6 +134,8 @@ pub struct RunSetup {
     pub resume_epoch: Option<usize>,
     /// With `resume_epoch`, the epoch its checkpoint stopped part-way through, if so.
     resume_within: Option<EpochProgress>,
+    /// With `resume_epoch`, the run's state after it (`trainer_state.json`).
+    resume_state: Option<TrainerState>,
     /// The device (without autodiff).
     pub device: Device,
     /// The pretrained model's directory.
@@ -137,23 +163,20 @@ impl RunSetup {
     ) -> Result<Self> {
         args.validate()?;
         let run = args.run_dir();
-        let resume_epoch = if resume {
-            Some(run.last_checkpoint().with_context(|| {
-                format!("{} has no checkpoint to resume from", run.root().display())
-            })?)
+        let (resume_epoch, resume_within, resume_state) = if resume {
+            let (epoch, within, state) = resume_point(&run)?;
+            (Some(epoch), within, state)
         } else {
-            None
+            (None, None, None)
         };
-        let resume_within = EpochProgress::read(&run.checkpoint_dir())
-            .filter(|progress| Some(progress.epoch) == resume_epoch);
         crate::backend::check_precision(args.precision)?;
         crate::backend::seed(&device, args.seed)?;
         let model_dir = cache.resolve_model(&args.model)?;
         let config = pretrained::load_config(&model_dir)?;
         let max_len = args.max_len.min(config.max_input_len());
         if max_len < args.max_len {
-            println!(
-                "warning: --max-len {} is more than {} can take; using {max_len} (its positions)",
+            warn!(
+                "--max-len {} is more than {} can take; using {max_len} (its positions)",
                 args.max_len, args.model
             );
         }
@@ -165,6 +188,7 @@ impl RunSetup {
             run,
             resume_epoch,
             resume_within,
+            resume_state,
             device,
             model_dir,
             config,
@@ -181,21 +205,20 @@ impl RunSetup {
     /// the run directory, and says where.
     pub fn save<H: TaskHead>(&self, model: &BertForTask<H>, config: &BertConfig) -> Result<()> {
         self.run.save(model, config, &self.tokenizer)?;
-        println!("saved {}", self.run.root().display());
+        info!("saved {}", self.run.root().display());
         Ok(())
     }
 
     /// Trains `model` on `train`, validating on `valid` after each epoch, and
-    /// returns the model of the epoch `selection` picks. `batchers` make the
-    /// training and the validation batches. `add_metrics` registers the
-    /// task's own metrics; loss, learning rate and throughput are always there.
+    /// returns the model of the epoch that `metrics` selects. `batchers` make
+    /// the training and the validation batches. `metrics` are the task's (the
+    /// loss among them); learning rate and throughput are always there.
     pub fn fit<M, I, Bt>(
         &self,
         model: M,
         (train, valid): (Vec<I>, Vec<I>),
         (train_batcher, valid_batcher): (Bt, Bt),
-        selection: Selection,
-        add_metrics: impl FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>,
+        metrics: ChosenMetrics<M>,
     ) -> Result<M>
     where
         M: LearnerModel,
@@ -206,8 +229,8 @@ impl RunSetup {
             + 'static,
         <M as TrainStep>::Input: Clone + Send + std::fmt::Debug + 'static,
         <M as InferenceStep>::Input: Clone + Send + std::fmt::Debug + 'static,
-        <M as TrainStep>::Output: Adaptor<LossInput> + Adaptor<ThroughputInput>,
-        <M as InferenceStep>::Output: Adaptor<LossInput> + Adaptor<ThroughputInput>,
+        <M as TrainStep>::Output: Adaptor<ThroughputInput> + Adaptor<()>,
+        <M as InferenceStep>::Output: Adaptor<ThroughputInput>,
     {
         let args = &self.args;
         self.run.write_json("training_args.json", &self.record)?;
@@ -224,22 +247,39 @@ impl RunSetup {
             .num_workers(1)
             .build(InMemDataset::new(valid));
         let interrupted = Arc::new(Mutex::new(None));
+        let written = Arc::new(WrittenRecords::default());
+        let ChosenMetrics {
+            selection:
+                Selection {
+                    best_by,
+                    early_stopping,
+                },
+            registrations,
+            logged,
+        } = metrics;
+        let state = self.resume_state.clone().unwrap_or_else(|| {
+            TrainerState::new(args.epochs, &best_by.metric, best_by.higher_is_better)
+        });
         let strategy = FineTuningStrategy {
             device: self.training_device(),
             accumulation: args.grad_accumulation,
             max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
-            best_by: selection.best_by,
-            checkpoint_dir: self.run.checkpoint_dir(),
+            best_by,
+            logged,
+            run: self.run.clone(),
+            state,
             resume_within: self.resume_within,
+            written: written.clone(),
             interrupted: interrupted.clone(),
             loss_scale: self.loss_scale.clone(),
         };
-        let checkpointer = |name| AtomicCheckpointer::new(self.run.checkpoint_dir(), name);
+        let checkpointer =
+            |name| AtomicCheckpointer::new(self.run.checkpoint_dir(), name, written.clone());
         let [model_records, optim_records, scheduler_records] = CHECKPOINT_RECORDS;
-        let mut training = SupervisedTraining::new(self.run.root(), train_loader, valid_loader)
-            .metric_train_numeric(LossMetric::new())
-            .metric_valid_numeric(LossMetric::new());
-        training = add_metrics(training)
+        let training = SupervisedTraining::new(self.run.root(), train_loader, valid_loader);
+        let mut training = registrations
+            .into_iter()
+            .fold(training, |training, register| register(training))
             .metric_train_numeric(LearningRateMetric::new())
             .metric_train_numeric(ThroughputMetric::new())
             .metric_valid_numeric(ThroughputMetric::new())
@@ -251,6 +291,9 @@ impl RunSetup {
             // Two: the three records are written by separate threads, so while
             // epoch N's are written, epoch N - 1's must stay whole.
             .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+            .with_application_logger(Some(Box::new(ExperimentLog {
+                path: self.run.file("experiment.log"),
+            })))
             .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)))
             .num_epochs(args.epochs);
         stop_on_signal(&training.interrupter());
@@ -260,23 +303,22 @@ impl RunSetup {
         } else {
             training.renderer(Box::new(PlainRenderer::new()))
         };
-        if let Some(early_stopping) = selection.early_stopping {
+        if let Some(early_stopping) = early_stopping {
             training = training.early_stopping(early_stopping);
         }
         if let Some(epoch) = self.resume_epoch {
             match self.resume_within {
-                Some(progress) => println!(
+                Some(progress) => info!(
                     "resuming {} in epoch {epoch} after step {}",
                     self.run.root().display(),
                     progress.steps_done
                 ),
-                None => println!("resuming {} after epoch {epoch}", self.run.root().display()),
+                None => info!("resuming {} after epoch {epoch}", self.run.root().display()),
             }
             training = training.checkpoint(epoch);
         }
 
-        // Printed once a stop signal saves a checkpoint instead of killing the run.
-        println!(
+        info!(
             "training {} on {}: {} epochs x {} steps (batch {} x {}), {} examples/epoch, ~{:.0} s per epoch estimated",
             args.model,
             args.data.describe(),
@@ -304,9 +346,9 @@ impl RunSetup {
             }
             .into());
         }
-        println!("trained in {:.0} s", started.elapsed().as_secs_f64());
+        info!("trained in {:.0} s", started.elapsed().as_secs_f64());
         if let Some(summary) = self.loss_scale.summary() {
-            println!("{summary}");
+            info!("{summary}");
         }
         Ok(result.model)
     }
@@ -336,7 +378,7 @@ impl RunSetup {
             TextBatcher::PAD_MULTIPLE,
             max_len,
         );
-        println!(
+        info!(
             "padding: {:.0}% of the training tokens in random batches, {:.0}% grouped by length (--group-by-length {})",
             100.0 * random,
             100.0 * grouped,

@@ -23,6 +23,37 @@ pub trait StepOutput: ItemLazy + 'static {
     fn samples(&self) -> usize;
 }
 
+/// Implements [`StepOutput`] for a struct whose `loss` field is the loss and
+/// whose `$samples` field has one row per example; with its tensor fields
+/// listed (`Output { loss, logits, .. }`), also burn's `ItemLazy`, which
+/// moves each of them off the autodiff graph.
+#[macro_export]
+macro_rules! step_output {
+    ($output:ty, samples: $samples:ident) => {
+        impl $crate::training::step::StepOutput for $output {
+            fn loss(&self) -> ::burn::tensor::Tensor<1> {
+                self.loss.clone()
+            }
+
+            fn samples(&self) -> usize {
+                self.$samples.dims()[0]
+            }
+        }
+    };
+    ($output:ident { $($field:ident),+ }, samples: $samples:ident) => {
+        $crate::step_output!($output, samples: $samples);
+
+        impl ::burn::train::ItemLazy for $output {
+            fn sync(self) -> Result<Self, ::burn::tensor::ExecutionError> {
+                self.loss.device().flush()?;
+                Ok(Self {
+                    $($field: self.$field.without_autodiff()),+
+                })
+            }
+        }
+    };
+}
+
 /// A step's output and its timestamps.
 pub struct Timed<O> {
     /// The task's output.

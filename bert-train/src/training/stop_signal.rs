@@ -5,6 +5,7 @@
 use std::sync::{Mutex, Once};
 
 use burn::train::Interrupter;
+use tracing::warn;
 
 /// The training that a signal stops.
 static CURRENT: Mutex<Option<Interrupter>> = Mutex::new(None);
@@ -15,7 +16,7 @@ pub fn stop_on_signal(interrupter: &Interrupter) {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         if let Err(error) = ctrlc::set_handler(on_signal) {
-            eprintln!("warning: Ctrl-C will not save a checkpoint: {error}");
+            warn!("Ctrl-C will not save a checkpoint: {error}");
         }
     });
 }
@@ -24,8 +25,8 @@ fn on_signal() {
     let current = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
     match current.as_ref() {
         Some(interrupter) if !interrupter.should_stop() => {
-            eprintln!(
-                "\nstopping after the current step to save a checkpoint (Ctrl-C again quits at once)"
+            warn!(
+                "stopping after the current step to save a checkpoint (Ctrl-C again quits at once)"
             );
             interrupter.stop(Some("stopped by a signal"));
         }

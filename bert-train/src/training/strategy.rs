@@ -1,15 +1,17 @@
 //! The training loop: burn-train's single-device loop plus what Hugging
 //! Face fine-tuning does and burn's does not: gradients averaged over
-//! accumulated micro-batches and clipped by their global norm, the model
-//! of the best validation epoch kept and returned, and a stop (Ctrl-C, the
-//! dashboard's quit) that saves a checkpoint part-way through an epoch.
+//! accumulated micro-batches and clipped by their global norm, the best
+//! validation epoch kept (its weights and `trainer_state.json` saved with
+//! each checkpoint, so the best is over all epochs, also across resumes)
+//! and returned, and a stop (Ctrl-C, the dashboard's quit) that saves a
+//! checkpoint part-way through an epoch.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::{DataLoader, Progress};
 use burn::optim::GradientsAccumulator;
 use burn::tensor::Device;
+use burn::train::checkpoint::CheckpointerError;
 use burn::train::metric::store::{Aggregate, EventStoreClient, Split};
 use burn::train::{
     EventProcessorTraining, InferenceStep, Interrupter, Learner, LearnerEvent, LearnerModel,
@@ -17,9 +19,11 @@ use burn::train::{
     TrainLoader, TrainingComponents, TrainingItem, ValidLoader,
 };
 
-use super::checkpoint::EpochProgress;
+use super::checkpoint::{BestModel, EpochProgress, WrittenRecords};
 use super::grad_clip::{all_finite, average_and_clip};
 use super::loss_scale::LossScale;
+use super::trainer_state::{EpochLog, TrainerState};
+use crate::run::{CHECKPOINT_RECORDS, RunDir};
 
 /// The validation metric that picks the best epoch.
 #[derive(Clone, Debug)]
@@ -28,6 +32,15 @@ pub struct BestBy {
     pub metric: String,
     /// Whether higher values are better (accuracy) or lower (loss).
     pub higher_is_better: bool,
+}
+
+/// The names of the metrics logged per epoch in `trainer_state.json`.
+#[derive(Clone, Debug, Default)]
+pub struct LoggedMetrics {
+    /// Registered for training batches.
+    pub train: Vec<String>,
+    /// Registered for validation batches.
+    pub valid: Vec<String>,
 }
 
 /// Single-device fine-tuning with accumulation, global clipping and best-epoch selection.
@@ -40,10 +53,16 @@ pub struct FineTuningStrategy {
     pub max_grad_norm: Option<f64>,
     /// How the returned model is chosen.
     pub best_by: BestBy,
-    /// The checkpoint directory, where an interrupted epoch's progress is kept.
-    pub checkpoint_dir: PathBuf,
+    /// The metrics `trainer_state.json` logs.
+    pub logged: LoggedMetrics,
+    /// The run directory: its checkpoints and `trainer_state.json`.
+    pub run: RunDir,
+    /// The state to continue from (a new one for a new run).
+    pub state: TrainerState,
     /// The interrupted epoch the resumed checkpoint stopped in, if any.
     pub resume_within: Option<EpochProgress>,
+    /// Which checkpoint records are written.
+    pub written: Arc<WrittenRecords>,
     /// Set when a stop request ended training part-way, with its checkpoint saved.
     pub interrupted: Arc<Mutex<Option<EpochProgress>>>,
     /// The loss scale the training step applied (f16), shared with it.
@@ -66,7 +85,7 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
         let mut processor = components.event_processor;
         let mut checkpointer = components.checkpointer;
         let mut early_stopping = components.early_stopping;
-        let mut best: Option<(f64, M)> = None;
+        let mut state = self.state.clone();
         // A checkpoint saved part-way through epoch E is numbered E, so burn
         // resumes at E + 1: go back to E and skip the batches already trained.
         let (first_epoch, mut skip) = match self.resume_within {
@@ -75,19 +94,21 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
             }
             _ => (starting_epoch, 0),
         };
+        let mut global_step = state.global_step + skip / self.accumulation;
 
         for epoch in first_epoch..=components.num_epochs {
             interrupter.fail_on_error(processor.process_train(LearnerEvent::StartSplit {
                 epoch_number: epoch,
                 total_items: dataloader_train.num_items(),
             }));
-            let steps_done = self.train_epoch(
+            let (steps_done, optimizer_steps) = self.train_epoch(
                 &mut learner,
                 &dataloader_train,
                 &mut processor,
                 &interrupter,
                 std::mem::take(&mut skip),
             );
+            global_step += optimizer_steps;
             interrupter.fail_on_error(processor.process_train(LearnerEvent::EndSplit(epoch)));
             if !interrupter.should_stop() {
                 interrupter.fail_on_error(processor.process_valid(LearnerEvent::StartSplit {
@@ -110,22 +131,18 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
                 );
                 break;
             }
-
-            if let Some(value) = components.event_store.find_metric(
-                &self.best_by.metric,
-                epoch,
-                Aggregate::Mean,
-                &Split::Valid,
-            ) && best
-                .as_ref()
-                .is_none_or(|(best_value, _)| self.is_better(value, *best_value))
-            {
-                best = Some((value, learner.model()));
-            }
-            if let Some(checkpointer) = &mut checkpointer {
-                // This epoch's complete checkpoint replaces any partial one.
-                interrupter.fail_on_error(EpochProgress::clear(&self.checkpoint_dir));
-                checkpointer.checkpoint(&learner, epoch, &components.event_store);
+            let log = self.epoch_log(epoch, &components.event_store);
+            self.end_epoch(
+                log,
+                global_step,
+                &mut state,
+                &learner,
+                &mut checkpointer,
+                &components.event_store,
+                &interrupter,
+            );
+            if interrupter.should_stop() {
+                break;
             }
             if let Some(early_stopping) = &mut early_stopping
                 && early_stopping.should_stop(epoch, &components.event_store)
@@ -133,8 +150,15 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
                 break;
             }
         }
-        let model = best.map_or_else(|| learner.model(), |(_, model)| model);
-        (model, processor)
+        if let Some(epoch) = state.best_epoch
+            && !interrupter.should_stop()
+        {
+            match BestModel::new(self.run.checkpoint_dir()).load(epoch) {
+                Ok(record) => learner.load_model(record),
+                Err(error) => interrupter.fail(error),
+            }
+        }
+        (learner.model(), processor)
     }
 }
 
@@ -157,22 +181,80 @@ impl FineTuningStrategy {
         }
         // Written before the records: a kill between the two leaves an
         // incomplete checkpoint of this epoch, which resuming never uses.
-        interrupter.fail_on_error(progress.write(&self.checkpoint_dir));
+        interrupter.fail_on_error(progress.write(&self.run.checkpoint_dir()));
         checkpointer.checkpoint(learner, progress.epoch, event_store);
         *self.interrupted.lock().expect("not poisoned") = Some(progress);
     }
 
-    fn is_better(&self, value: f64, best: f64) -> bool {
-        if self.best_by.higher_is_better {
-            value > best
-        } else {
-            value < best
+    /// The epoch's logged metrics, read back from the event store.
+    fn epoch_log(&self, epoch: usize, store: &EventStoreClient) -> EpochLog {
+        let values = |names: &[String], split: Split| {
+            names
+                .iter()
+                .filter_map(|name| {
+                    let value = store.find_metric(name, epoch, Aggregate::Mean, &split)?;
+                    Some((name.clone(), value))
+                })
+                .collect()
+        };
+        EpochLog {
+            epoch,
+            train: values(&self.logged.train, Split::Train),
+            valid: values(&self.logged.valid, Split::Valid),
+            selected: store.find_metric(
+                &self.best_by.metric,
+                epoch,
+                Aggregate::Mean,
+                &Split::Valid,
+            ),
         }
     }
 
+    /// After a complete epoch: its weights if they are the best so far, its
+    /// checkpoint, then (once the checkpoint is written) the trainer state
+    /// that records the epoch, so a resume never sees an epoch as done
+    /// whose checkpoint is not.
+    #[allow(clippy::too_many_arguments)]
+    fn end_epoch<M: LearnerModel>(
+        &self,
+        log: EpochLog,
+        global_step: usize,
+        state: &mut TrainerState,
+        learner: &Learner<M>,
+        checkpointer: &mut Option<LearningCheckpointer<M>>,
+        event_store: &EventStoreClient,
+        interrupter: &Interrupter,
+    ) {
+        let epoch = log.epoch;
+        let best = BestModel::new(self.run.checkpoint_dir());
+        if state.is_improvement(log.selected) {
+            interrupter.fail_on_error(best.save(epoch, learner.model().into_record()));
+        }
+        if let Some(checkpointer) = checkpointer {
+            // This epoch's complete checkpoint replaces any partial one.
+            interrupter.fail_on_error(EpochProgress::clear(&self.run.checkpoint_dir()));
+            checkpointer.checkpoint(learner, epoch, event_store);
+            self.written.wait_for(epoch, &CHECKPOINT_RECORDS);
+            if !self.run.has_checkpoint(epoch) {
+                // The failed save has reported its error to the interrupter.
+                return;
+            }
+        }
+        state.record(log, global_step);
+        let saved = state
+            .write(self.run.root())
+            .map_err(CheckpointerError::IOError)
+            .and_then(|()| match state.best_epoch {
+                Some(epoch) => best.remove_others(epoch),
+                None => Ok(()),
+            });
+        interrupter.fail_on_error(saved);
+    }
+
     /// Trains one epoch, skipping its first `skip` batches (trained before an
-    /// interruption); returns the number of batches done, skipped included.
-    /// A stop request takes effect after an optimiser step.
+    /// interruption); returns the number of batches done, skipped included,
+    /// and of optimiser steps taken. A stop request takes effect after an
+    /// optimiser step.
     fn train_epoch<M: LearnerModel>(
         &self,
         learner: &mut Learner<M>,
@@ -180,10 +262,11 @@ impl FineTuningStrategy {
         processor: &mut SupervisedTrainingEventProcessor<M>,
         interrupter: &Interrupter,
         skip: usize,
-    ) -> usize {
+    ) -> (usize, usize) {
         let mut accumulator = GradientsAccumulator::<M>::new();
         let mut accumulated = 0;
-        for_each_batch(
+        let mut optimizer_steps = 0;
+        let batches = for_each_batch(
             dataloader,
             interrupter,
             skip,
@@ -203,6 +286,7 @@ impl FineTuningStrategy {
                         learner.optimizer_step(grads);
                     }
                     accumulated = 0;
+                    optimizer_steps += 1;
                 }
                 let item = TrainingItem::new(
                     output.item,
@@ -214,7 +298,8 @@ impl FineTuningStrategy {
                     .fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)));
                 accumulated == 0
             },
-        )
+        );
+        (batches, optimizer_steps)
     }
 }
 

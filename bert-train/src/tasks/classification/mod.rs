@@ -7,7 +7,7 @@ mod report;
 
 pub use report::ClassificationReport;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::classification::{ClassificationBatch, ClassificationItem, tokenize_examples};
 use bert_data::dataset::{Example, LabelVocab, Splits};
@@ -15,19 +15,18 @@ use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
 use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::Device;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor};
+use burn::train::ClassificationOutput;
 use burn::train::metric::store::Direction;
-use burn::train::metric::{AccuracyMetric, ClassReduction, FBetaScoreMetric, LossMetric};
-use burn::train::{ClassificationOutput, SupervisedTraining};
+use burn::train::metric::{AccuracyMetric, ClassReduction, FBetaScoreMetric};
 use serde_json::{Map, Value, json};
 
 use crate::inference::{Batches, argmax};
-use crate::predict::{InputLine, encode_texts};
-use crate::task::{Split, Task, TaskModel, labels_from_config};
+use crate::predict::{InputLine, by_label, text_rows};
+use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
 use crate::training::class_weights::ClassWeightArgs;
-use crate::training::step::StepOutput;
-use crate::training::{BestMetric, DataArgs, Selection};
+use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Single-label text (or pair) classification.
 #[derive(Clone, Debug)]
@@ -65,36 +64,20 @@ pub fn predict_probabilities(
     })
 }
 
-impl StepOutput for ClassificationOutput {
-    fn loss(&self) -> Tensor<1> {
-        self.loss.clone()
-    }
-
-    fn samples(&self) -> usize {
-        self.targets.dims()[0]
-    }
-}
+crate::step_output!(ClassificationOutput, samples: targets);
 
 fn macro_f1() -> FBetaScoreMetric {
     FBetaScoreMetric::multiclass(1.0, 1, ClassReduction::Macro)
 }
 
-impl Task for Classification {
+impl TextBatch for ClassificationItem {
+    type Batch = ClassificationBatch;
+}
+
+impl TaskData for Classification {
     type Example = Example;
     type Item = ClassificationItem;
-    type Batch = ClassificationBatch;
     type Batcher = TextBatcher;
-    type Head = SequenceClassificationHead;
-    type Output = ClassificationOutput;
-    type Report = ClassificationReport;
-
-    fn name(&self) -> &'static str {
-        if self.pairs {
-            "pair-classification"
-        } else {
-            "classification"
-        }
-    }
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Example>> {
         let splits = data.load_examples(cache, "label")?;
@@ -123,17 +106,6 @@ impl Task for Classification {
         }
         self.class_weights = self.weights.resolve(self.labels.names(), &counts)?;
         Ok(())
-    }
-
-    fn restore(&mut self, config: &BertConfig) -> Result<()> {
-        self.labels = labels_from_config(config)?;
-        Ok(())
-    }
-
-    fn config(&self, config: BertConfig) -> BertConfig {
-        config
-            .with_labels(self.labels.names())
-            .with_problem_type(ProblemType::SingleLabelClassification)
     }
 
     fn encode(
@@ -166,6 +138,32 @@ impl Task for Classification {
     fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
         Ok(TextBatcher::for_tokenizer(tokenizer))
     }
+}
+
+impl Task for Classification {
+    type Head = SequenceClassificationHead;
+    type Output = ClassificationOutput;
+    type Report = ClassificationReport;
+
+    fn name(&self) -> &'static str {
+        if self.pairs {
+            "pair-classification"
+        } else {
+            "classification"
+        }
+    }
+
+    fn labels(&self) -> Option<&LabelVocab> {
+        Some(&self.labels)
+    }
+
+    fn set_labels(&mut self, labels: LabelVocab) {
+        self.labels = labels;
+    }
+
+    fn problem_type(&self) -> Option<ProblemType> {
+        Some(ProblemType::SingleLabelClassification)
+    }
 
     fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {
         ClassifierHeadConfig::for_model(config, self.labels.len()).init(device)
@@ -184,29 +182,14 @@ impl Task for Classification {
         ClassificationOutput::new(loss, logits, batch.labels)
     }
 
-    fn selection(&self, best: Option<BestMetric>, patience: Option<usize>) -> Result<Selection> {
-        Ok(match best.unwrap_or(BestMetric::Accuracy) {
-            BestMetric::Accuracy => {
-                Selection::by(&AccuracyMetric::new(), Direction::Highest, patience)
-            }
-            BestMetric::MacroF1 => Selection::by(&macro_f1(), Direction::Highest, patience),
-            BestMetric::Loss => Selection::by(&LossMetric::new(), Direction::Lowest, patience),
-            other => bail!(
-                "--best-metric {other:?} does not apply to --task {}",
-                self.name()
-            ),
-        })
-    }
-
-    fn metrics(
-        &self,
-        training: SupervisedTraining<TaskModel<Self>>,
-    ) -> SupervisedTraining<TaskModel<Self>> {
-        training
-            .metric_train_numeric(AccuracyMetric::new())
-            .metric_valid_numeric(AccuracyMetric::new())
-            .metric_train_numeric(macro_f1())
-            .metric_valid_numeric(macro_f1())
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
+        TaskMetrics::new(BestMetric::Accuracy)
+            .both(
+                Some(BestMetric::Accuracy),
+                AccuracyMetric::new(),
+                Direction::Highest,
+            )
+            .both(Some(BestMetric::MacroF1), macro_f1(), Direction::Highest)
     }
 
     fn evaluate(
@@ -235,23 +218,16 @@ impl Task for Classification {
         batch_size: usize,
         device: &Device,
     ) -> Result<Vec<Map<String, Value>>> {
-        let encodings = encode_texts(tokenizer, inputs)?;
-        let batcher = TextBatcher::for_tokenizer(tokenizer);
-        let probabilities = Batches::new(&batcher, batch_size, device)
-            .rows(&encodings, |input| softmax(model.forward(input), 1))
-            .context("predicting")?;
+        let probabilities = text_rows(tokenizer, inputs, batch_size, device, |input| {
+            softmax(model.forward(input), 1)
+        })?;
         let names = self.labels.names();
         Ok(probabilities
             .iter()
             .map(|probs| {
-                let by_label: Map<String, Value> = names
-                    .iter()
-                    .cloned()
-                    .zip(probs.iter().map(|&p| json!(p)))
-                    .collect();
                 Map::from_iter([
                     ("label".to_string(), json!(names[argmax(probs)])),
-                    ("probs".to_string(), Value::Object(by_label)),
+                    ("probs".to_string(), by_label(names, probs)),
                 ])
             })
             .collect())

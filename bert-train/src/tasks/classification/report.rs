@@ -7,6 +7,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use anyhow::Result;
+use tracing::info;
 
 use super::plot::confusion_matrix_png;
 use crate::run::RunDir;
@@ -107,7 +108,7 @@ impl TaskReport for ClassificationReport {
         run.write_png("confusion_matrix.png", |path| {
             confusion_matrix_png(self, path).map(|()| true)
         })?;
-        println!("wrote confusion_matrix.png in {}", run.root().display());
+        info!("wrote confusion_matrix.png in {}", run.root().display());
         Ok(())
     }
 }

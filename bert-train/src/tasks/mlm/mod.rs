@@ -20,16 +20,15 @@ use bert_model::heads::{BertForPreTraining, PretrainingHead, PretrainingHeadConf
 use bert_model::{BertConfig, ModelFamily};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Device, Int, Tensor};
-use burn::train::SupervisedTraining;
 use burn::train::metric::store::Direction;
-use burn::train::metric::{AccuracyMetric, LossMetric, PerplexityMetric};
+use burn::train::metric::{AccuracyMetric, PerplexityMetric};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::inference::Batches;
 use crate::predict::InputLine;
-use crate::task::{Split, Task, TaskModel};
-use crate::training::{BestMetric, DataArgs, Selection};
+use crate::task::{Split, Task, TaskBatcher, TaskData, TaskModel};
+use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Seed of the masks drawn for evaluation: the same masks on every evaluation.
 const EVAL_MASK_SEED: u64 = 1234;
@@ -70,18 +69,14 @@ fn matches(a: Tensor<1, Int>, b: Tensor<1, Int>) -> usize {
     a.equal(b).int().sum().into_scalar::<i64>() as usize
 }
 
-impl Task for Mlm {
+impl TaskBatcher<PretrainingItem> for MaskingBatcher {
+    type Batch = PretrainingBatch;
+}
+
+impl TaskData for Mlm {
     type Example = Vec<String>;
     type Item = PretrainingItem;
-    type Batch = PretrainingBatch;
     type Batcher = MaskingBatcher;
-    type Head = PretrainingHead;
-    type Output = PretrainingOutput;
-    type Report = PretrainingReport;
-
-    fn name(&self) -> &'static str {
-        "mlm"
-    }
 
     /// Documents (as sentences): the texts of a built-in dataset, or `.txt`
     /// files with one document per paragraph.
@@ -150,6 +145,16 @@ impl Task for Mlm {
             Split::Validation | Split::Test => batcher.restarted(EVAL_MASK_SEED),
         })
     }
+}
+
+impl Task for Mlm {
+    type Head = PretrainingHead;
+    type Output = PretrainingOutput;
+    type Report = PretrainingReport;
+
+    fn name(&self) -> &'static str {
+        "mlm"
+    }
 
     fn supports(&self, config: &BertConfig) -> Result<()> {
         match config.model_type {
@@ -196,25 +201,15 @@ impl Task for Mlm {
         }
     }
 
-    fn selection(&self, best: Option<BestMetric>, patience: Option<usize>) -> Result<Selection> {
-        Ok(match best.unwrap_or(BestMetric::Loss) {
-            BestMetric::Accuracy => {
-                Selection::by(&AccuracyMetric::new(), Direction::Highest, patience)
-            }
-            BestMetric::Loss => Selection::by(&LossMetric::new(), Direction::Lowest, patience),
-            other => bail!("--best-metric {other:?} does not apply to --task mlm"),
-        })
-    }
-
-    fn metrics(
-        &self,
-        training: SupervisedTraining<TaskModel<Self>>,
-    ) -> SupervisedTraining<TaskModel<Self>> {
-        training
-            .metric_train_numeric(AccuracyMetric::new())
-            .metric_valid_numeric(AccuracyMetric::new())
-            .metric_train_numeric(PerplexityMetric::new())
-            .metric_valid_numeric(PerplexityMetric::new())
+    /// Masked-token accuracy and perplexity; the loss selects by default.
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
+        TaskMetrics::new(BestMetric::Loss)
+            .both(
+                Some(BestMetric::Accuracy),
+                AccuracyMetric::new(),
+                Direction::Highest,
+            )
+            .both(None, PerplexityMetric::new(), Direction::Lowest)
     }
 
     /// Scores with the evaluation masks, drawn afresh from their seed.

@@ -8,7 +8,7 @@ mod report;
 pub use output::MultiLabelOutput;
 pub use report::MultiLabelReport;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{
     DatasetError, LabelVocab, MultiLabelExample, Splits, read_multi_label_file,
@@ -19,16 +19,15 @@ use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
 use burn::tensor::Device;
 use burn::tensor::activation::sigmoid;
-use burn::train::SupervisedTraining;
 use burn::train::metric::store::Direction;
-use burn::train::metric::{ClassReduction, FBetaScoreMetric, HammingScore, LossMetric};
+use burn::train::metric::{ClassReduction, FBetaScoreMetric, HammingScore};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::inference::Batches;
-use crate::predict::{InputLine, encode_texts};
-use crate::task::{Split, Task, TaskModel, labels_from_config};
-use crate::training::{BestMetric, DataArgs, Selection};
+use crate::predict::{InputLine, by_label, text_rows};
+use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
+use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 fn default_threshold() -> f64 {
     0.5
@@ -97,20 +96,20 @@ impl MultiLabel {
     }
 }
 
-impl Task for MultiLabel {
+impl TextBatch for MultiLabelItem {
+    type Batch = MultiLabelBatch;
+}
+
+impl TaskData for MultiLabel {
     type Example = MultiLabelExample;
     type Item = MultiLabelItem;
-    type Batch = MultiLabelBatch;
     type Batcher = TextBatcher;
-    type Head = SequenceClassificationHead;
-    type Output = MultiLabelOutput;
-    type Report = MultiLabelReport;
-
-    fn name(&self) -> &'static str {
-        "multi-label"
-    }
 
     fn read(&self, data: &DataArgs, _: &AssetCache) -> Result<Splits<MultiLabelExample>> {
+        let threshold = self.options.threshold;
+        if !(threshold > 0.0 && threshold < 1.0) {
+            bail!("--threshold is a probability in (0, 1), got {threshold}");
+        }
         let columns = data.columns("labels");
         data.load_with(
             |path| read_multi_label_file(path, &columns, &self.options.label_separator),
@@ -129,17 +128,6 @@ impl Task for MultiLabel {
             bail!("the training data has no labels: every example's label list is empty");
         }
         Ok(())
-    }
-
-    fn restore(&mut self, config: &BertConfig) -> Result<()> {
-        self.labels = labels_from_config(config)?;
-        Ok(())
-    }
-
-    fn config(&self, config: BertConfig) -> BertConfig {
-        config
-            .with_labels(self.labels.names())
-            .with_problem_type(ProblemType::MultiLabelClassification)
     }
 
     fn encode(
@@ -168,6 +156,28 @@ impl Task for MultiLabel {
     fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
         Ok(TextBatcher::for_tokenizer(tokenizer))
     }
+}
+
+impl Task for MultiLabel {
+    type Head = SequenceClassificationHead;
+    type Output = MultiLabelOutput;
+    type Report = MultiLabelReport;
+
+    fn name(&self) -> &'static str {
+        "multi-label"
+    }
+
+    fn labels(&self) -> Option<&LabelVocab> {
+        Some(&self.labels)
+    }
+
+    fn set_labels(&mut self, labels: LabelVocab) {
+        self.labels = labels;
+    }
+
+    fn problem_type(&self) -> Option<ProblemType> {
+        Some(ProblemType::MultiLabelClassification)
+    }
 
     fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {
         ClassifierHeadConfig::for_model(config, self.labels.len()).init(device)
@@ -181,36 +191,23 @@ impl Task for MultiLabel {
         MultiLabelOutput::new(model.forward(batch.input), batch.targets)
     }
 
-    fn selection(&self, best: Option<BestMetric>, patience: Option<usize>) -> Result<Selection> {
-        Ok(match best.unwrap_or(BestMetric::MicroF1) {
-            BestMetric::MicroF1 => Selection::by(
-                &self.f1(ClassReduction::Micro),
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
+        TaskMetrics::new(BestMetric::MicroF1)
+            .both(
+                Some(BestMetric::MicroF1),
+                self.f1(ClassReduction::Micro),
                 Direction::Highest,
-                patience,
-            ),
-            BestMetric::MacroF1 => Selection::by(
-                &self.f1(ClassReduction::Macro),
+            )
+            .both(
+                Some(BestMetric::MacroF1),
+                self.f1(ClassReduction::Macro),
                 Direction::Highest,
-                patience,
-            ),
-            BestMetric::Accuracy => {
-                Selection::by(&self.label_accuracy(), Direction::Highest, patience)
-            }
-            BestMetric::Loss => Selection::by(&LossMetric::new(), Direction::Lowest, patience),
-            other => bail!("--best-metric {other:?} does not apply to --task multi-label"),
-        })
-    }
-
-    fn metrics(
-        &self,
-        training: SupervisedTraining<TaskModel<Self>>,
-    ) -> SupervisedTraining<TaskModel<Self>> {
-        training
-            .metric_train_numeric(self.f1(ClassReduction::Micro))
-            .metric_valid_numeric(self.f1(ClassReduction::Micro))
-            .metric_train_numeric(self.f1(ClassReduction::Macro))
-            .metric_valid_numeric(self.f1(ClassReduction::Macro))
-            .metric_valid_numeric(self.label_accuracy())
+            )
+            .valid(
+                Some(BestMetric::Accuracy),
+                self.label_accuracy(),
+                Direction::Highest,
+            )
     }
 
     fn evaluate(
@@ -251,11 +248,9 @@ impl Task for MultiLabel {
         batch_size: usize,
         device: &Device,
     ) -> Result<Vec<Map<String, Value>>> {
-        let encodings = encode_texts(tokenizer, inputs)?;
-        let batcher = TextBatcher::for_tokenizer(tokenizer);
-        let probabilities = Batches::new(&batcher, batch_size, device)
-            .rows(&encodings, |input| sigmoid(model.forward(input)))
-            .context("predicting")?;
+        let probabilities = text_rows(tokenizer, inputs, batch_size, device, |input| {
+            sigmoid(model.forward(input))
+        })?;
         let names = self.labels.names();
         Ok(probabilities
             .iter()
@@ -266,14 +261,9 @@ impl Task for MultiLabel {
                     .filter(|(_, over)| *over)
                     .map(|(name, _)| name.as_str())
                     .collect();
-                let by_label: Map<String, Value> = names
-                    .iter()
-                    .cloned()
-                    .zip(probs.iter().map(|&p| json!(p)))
-                    .collect();
                 Map::from_iter([
                     ("labels".to_string(), json!(chosen)),
-                    ("probs".to_string(), Value::Object(by_label)),
+                    ("probs".to_string(), by_label(names, probs)),
                 ])
             })
             .collect())

@@ -2,12 +2,9 @@
 //! label and binary cross-entropy (transformers' `BCEWithLogitsLoss`).
 
 use burn::nn::loss::BinaryCrossEntropyLossConfig;
+use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{ExecutionError, Tensor};
-use burn::train::ItemLazy;
 use burn::train::metric::{Adaptor, ConfusionStatsInput, HammingScoreInput};
-
-use crate::training::step::StepOutput;
 
 /// Loss, logits and targets of a batch.
 pub struct MultiLabelOutput {
@@ -34,26 +31,7 @@ impl MultiLabelOutput {
     }
 }
 
-impl StepOutput for MultiLabelOutput {
-    fn loss(&self) -> Tensor<1> {
-        self.loss.clone()
-    }
-
-    fn samples(&self) -> usize {
-        self.targets.dims()[0]
-    }
-}
-
-impl ItemLazy for MultiLabelOutput {
-    fn sync(self) -> Result<Self, ExecutionError> {
-        self.loss.device().flush()?;
-        Ok(Self {
-            loss: self.loss.without_autodiff(),
-            logits: self.logits.without_autodiff(),
-            targets: self.targets.without_autodiff(),
-        })
-    }
-}
+crate::step_output!(MultiLabelOutput { loss, logits, targets }, samples: targets);
 
 /// Probabilities and true labels, for micro- and macro-F1 at a threshold.
 impl Adaptor<ConfusionStatsInput> for MultiLabelOutput {

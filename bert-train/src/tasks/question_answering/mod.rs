@@ -22,16 +22,15 @@ use bert_model::heads::{QuestionAnsweringHead, QuestionAnsweringHeadConfig};
 use bert_model::{BertConfig, BertForQuestionAnswering};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::Device;
-use burn::train::SupervisedTraining;
+use burn::train::metric::AccuracyMetric;
 use burn::train::metric::store::Direction;
-use burn::train::metric::{AccuracyMetric, LossMetric};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::inference::Batches;
 use crate::predict::InputLine;
-use crate::task::{Split, Task, TaskModel};
-use crate::training::{BestMetric, DataArgs, Selection};
+use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
+use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Longest question kept, in word pieces (Hugging Face's `max_query_length`).
 const MAX_QUESTION_LEN: usize = 64;
@@ -83,18 +82,14 @@ impl QuestionAnswering {
     }
 }
 
-impl Task for QuestionAnswering {
+impl TextBatch for QaFeature {
+    type Batch = QaBatch;
+}
+
+impl TaskData for QuestionAnswering {
     type Example = QaExample;
     type Item = QaFeature;
-    type Batch = QaBatch;
     type Batcher = TextBatcher;
-    type Head = QuestionAnsweringHead;
-    type Output = SpanOutput;
-    type Report = QaReport;
-
-    fn name(&self) -> &'static str {
-        "question-answering"
-    }
 
     fn read(&self, data: &DataArgs, _: &AssetCache) -> Result<Splits<QaExample>> {
         data.load_with(read_squad, |name| {
@@ -130,6 +125,16 @@ impl Task for QuestionAnswering {
     fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
         Ok(TextBatcher::for_tokenizer(tokenizer))
     }
+}
+
+impl Task for QuestionAnswering {
+    type Head = QuestionAnsweringHead;
+    type Output = SpanOutput;
+    type Report = QaReport;
+
+    fn name(&self) -> &'static str {
+        "question-answering"
+    }
 
     fn head(&self, config: &BertConfig, device: &Device) -> QuestionAnsweringHead {
         QuestionAnsweringHeadConfig::for_model(config).init(device)
@@ -147,26 +152,13 @@ impl Task for QuestionAnswering {
         }
     }
 
-    fn selection(&self, best: Option<BestMetric>, patience: Option<usize>) -> Result<Selection> {
-        Ok(match best.unwrap_or(BestMetric::Accuracy) {
-            BestMetric::Accuracy => {
-                Selection::by(&AccuracyMetric::new(), Direction::Highest, patience)
-            }
-            BestMetric::Loss => Selection::by(&LossMetric::new(), Direction::Lowest, patience),
-            other => bail!(
-                "--best-metric {other:?} does not apply to --task {}",
-                self.name()
-            ),
-        })
-    }
-
-    fn metrics(
-        &self,
-        training: SupervisedTraining<TaskModel<Self>>,
-    ) -> SupervisedTraining<TaskModel<Self>> {
-        training
-            .metric_train_numeric(AccuracyMetric::new())
-            .metric_valid_numeric(AccuracyMetric::new())
+    /// The start-token accuracy of the windows.
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
+        TaskMetrics::new(BestMetric::Accuracy).both(
+            Some(BestMetric::Accuracy),
+            AccuracyMetric::new(),
+            Direction::Highest,
+        )
     }
 
     fn evaluate(

@@ -8,7 +8,7 @@ mod report;
 pub use metric::{PearsonInput, PearsonMetric};
 pub use report::{RegressionReport, pearson, ranks};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{Example, Splits};
 use bert_data::regression::{RegressionBatch, RegressionItem, tokenize_regression};
@@ -16,59 +16,38 @@ use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
 use burn::nn::loss::{MseLoss, Reduction};
-use burn::tensor::{Device, Tensor};
-use burn::train::metric::LossMetric;
+use burn::tensor::Device;
+use burn::train::RegressionOutput;
 use burn::train::metric::store::Direction;
-use burn::train::{RegressionOutput, SupervisedTraining};
 use serde_json::{Map, Value, json};
 
 use crate::inference::Batches;
-use crate::predict::{InputLine, encode_texts};
-use crate::task::{Split, Task, TaskModel};
-use crate::training::step::StepOutput;
-use crate::training::{BestMetric, DataArgs, Selection};
+use crate::predict::{InputLine, text_rows};
+use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
+use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Regression on texts or pairs.
 #[derive(Clone, Debug, Default)]
 pub struct Regression;
 
-impl StepOutput for RegressionOutput {
-    fn loss(&self) -> Tensor<1> {
-        self.loss.clone()
-    }
-
-    fn samples(&self) -> usize {
-        self.targets.dims()[0]
-    }
-}
+crate::step_output!(RegressionOutput, samples: targets);
 
 /// The first output of every row.
 fn values(rows: Vec<Vec<f32>>) -> Vec<f64> {
     rows.iter().map(|row| f64::from(row[0])).collect()
 }
 
-impl Task for Regression {
+impl TextBatch for RegressionItem {
+    type Batch = RegressionBatch;
+}
+
+impl TaskData for Regression {
     type Example = Example;
     type Item = RegressionItem;
-    type Batch = RegressionBatch;
     type Batcher = TextBatcher;
-    type Head = SequenceClassificationHead;
-    type Output = RegressionOutput;
-    type Report = RegressionReport;
-
-    fn name(&self) -> &'static str {
-        "regression"
-    }
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Example>> {
         data.load_examples(cache, "label")
-    }
-
-    /// One output, named as transformers names it (`num_labels == 1`).
-    fn config(&self, config: BertConfig) -> BertConfig {
-        config
-            .with_labels(&["LABEL_0".to_string()])
-            .with_problem_type(ProblemType::Regression)
     }
 
     fn encode(
@@ -101,6 +80,23 @@ impl Task for Regression {
     fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
         Ok(TextBatcher::for_tokenizer(tokenizer))
     }
+}
+
+impl Task for Regression {
+    type Head = SequenceClassificationHead;
+    type Output = RegressionOutput;
+    type Report = RegressionReport;
+
+    fn name(&self) -> &'static str {
+        "regression"
+    }
+
+    /// One output, named as transformers names it (`num_labels == 1`).
+    fn config(&self, config: BertConfig) -> BertConfig {
+        config
+            .with_labels(&["LABEL_0".to_string()])
+            .with_problem_type(ProblemType::Regression)
+    }
 
     fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {
         ClassifierHeadConfig::for_model(config, 1).init(device)
@@ -117,23 +113,12 @@ impl Task for Regression {
         RegressionOutput::new(loss, predictions, batch.targets)
     }
 
-    fn selection(&self, best: Option<BestMetric>, patience: Option<usize>) -> Result<Selection> {
-        Ok(match best.unwrap_or(BestMetric::Pearson) {
-            BestMetric::Pearson => {
-                Selection::by(&PearsonMetric::new(), Direction::Highest, patience)
-            }
-            BestMetric::Loss => Selection::by(&LossMetric::new(), Direction::Lowest, patience),
-            other => bail!("--best-metric {other:?} does not apply to --task regression"),
-        })
-    }
-
-    fn metrics(
-        &self,
-        training: SupervisedTraining<TaskModel<Self>>,
-    ) -> SupervisedTraining<TaskModel<Self>> {
-        training
-            .metric_train_numeric(PearsonMetric::new())
-            .metric_valid_numeric(PearsonMetric::new())
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
+        TaskMetrics::new(BestMetric::Pearson).both(
+            Some(BestMetric::Pearson),
+            PearsonMetric::new(),
+            Direction::Highest,
+        )
     }
 
     fn evaluate(
@@ -158,11 +143,9 @@ impl Task for Regression {
         batch_size: usize,
         device: &Device,
     ) -> Result<Vec<Map<String, Value>>> {
-        let encodings = encode_texts(tokenizer, inputs)?;
-        let batcher = TextBatcher::for_tokenizer(tokenizer);
-        let rows = Batches::new(&batcher, batch_size, device)
-            .rows(&encodings, |input| model.forward(input))
-            .context("predicting")?;
+        let rows = text_rows(tokenizer, inputs, batch_size, device, |input| {
+            model.forward(input)
+        })?;
         Ok(values(rows)
             .into_iter()
             .map(|score| Map::from_iter([("score".to_string(), json!(score))]))

@@ -20,16 +20,15 @@ use bert_data::{BertTokenizer, Encoding, TextBatcher};
 use bert_model::heads::{ClassifierHeadConfig, TokenClassificationHead};
 use bert_model::{BertConfig, BertForTokenClassification, BertInput};
 use burn::tensor::Device;
-use burn::train::SupervisedTraining;
+use burn::train::metric::AccuracyMetric;
 use burn::train::metric::store::Direction;
-use burn::train::metric::{AccuracyMetric, LossMetric};
 use serde_json::{Map, Value, json};
 
 use crate::inference::Batches;
 use crate::predict::InputLine;
-use crate::task::{Split, Task, TaskModel, labels_from_config};
+use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
 use crate::training::class_weights::ClassWeightArgs;
-use crate::training::{BestMetric, DataArgs, Selection};
+use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Token classification with BIO tags.
 #[derive(Clone, Debug)]
@@ -83,18 +82,14 @@ fn first_piece_tags(
         .collect())
 }
 
-impl Task for TokenClassification {
+impl TextBatch for TokenItem {
+    type Batch = TokenBatch;
+}
+
+impl TaskData for TokenClassification {
     type Example = TaggedSentence;
     type Item = TokenItem;
-    type Batch = TokenBatch;
     type Batcher = TextBatcher;
-    type Head = TokenClassificationHead;
-    type Output = TokenOutput;
-    type Report = TokenReport;
-
-    fn name(&self) -> &'static str {
-        "token-classification"
-    }
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<TaggedSentence>> {
         data.load_with(read_conll, |name| TaggedDataset::find(name)?.load(cache))
@@ -125,15 +120,6 @@ impl Task for TokenClassification {
         Ok(())
     }
 
-    fn restore(&mut self, config: &BertConfig) -> Result<()> {
-        self.tags = labels_from_config(config)?;
-        Ok(())
-    }
-
-    fn config(&self, config: BertConfig) -> BertConfig {
-        config.with_labels(self.tags.names())
-    }
-
     fn encode(
         &self,
         tokenizer: &BertTokenizer,
@@ -161,6 +147,24 @@ impl Task for TokenClassification {
     fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
         Ok(TextBatcher::for_tokenizer(tokenizer))
     }
+}
+
+impl Task for TokenClassification {
+    type Head = TokenClassificationHead;
+    type Output = TokenOutput;
+    type Report = TokenReport;
+
+    fn name(&self) -> &'static str {
+        "token-classification"
+    }
+
+    fn labels(&self) -> Option<&LabelVocab> {
+        Some(&self.tags)
+    }
+
+    fn set_labels(&mut self, tags: LabelVocab) {
+        self.tags = tags;
+    }
 
     fn head(&self, config: &BertConfig, device: &Device) -> TokenClassificationHead {
         ClassifierHeadConfig::for_model(config, self.tags.len()).init_token(device)
@@ -179,24 +183,12 @@ impl Task for TokenClassification {
         }
     }
 
-    fn selection(&self, best: Option<BestMetric>, patience: Option<usize>) -> Result<Selection> {
-        Ok(match best.unwrap_or(BestMetric::Accuracy) {
-            BestMetric::Accuracy => Selection::by(&self.accuracy(), Direction::Highest, patience),
-            BestMetric::Loss => Selection::by(&LossMetric::new(), Direction::Lowest, patience),
-            other => bail!(
-                "--best-metric {other:?} does not apply to --task {}",
-                self.name()
-            ),
-        })
-    }
-
-    fn metrics(
-        &self,
-        training: SupervisedTraining<TaskModel<Self>>,
-    ) -> SupervisedTraining<TaskModel<Self>> {
-        training
-            .metric_train_numeric(self.accuracy())
-            .metric_valid_numeric(self.accuracy())
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
+        TaskMetrics::new(BestMetric::Accuracy).both(
+            Some(BestMetric::Accuracy),
+            self.accuracy(),
+            Direction::Highest,
+        )
     }
 
     fn evaluate(

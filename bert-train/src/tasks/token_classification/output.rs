@@ -3,11 +3,8 @@
 
 use bert_data::token_classification::IGNORE;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{ExecutionError, Int, Tensor};
-use burn::train::ItemLazy;
+use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyInput, Adaptor};
-
-use crate::training::step::StepOutput;
 
 /// Loss, per-token logits and labels of a batch.
 pub struct TokenOutput {
@@ -44,26 +41,7 @@ pub fn masked_cross_entropy(
     (log_probs * keep).sum().neg() / total
 }
 
-impl StepOutput for TokenOutput {
-    fn loss(&self) -> Tensor<1> {
-        self.loss.clone()
-    }
-
-    fn samples(&self) -> usize {
-        self.labels.dims()[0]
-    }
-}
-
-impl ItemLazy for TokenOutput {
-    fn sync(self) -> Result<Self, ExecutionError> {
-        self.loss.device().flush()?;
-        Ok(Self {
-            loss: self.loss.without_autodiff(),
-            logits: self.logits.without_autodiff(),
-            labels: self.labels.without_autodiff(),
-        })
-    }
-}
+crate::step_output!(TokenOutput { loss, logits, labels }, samples: labels);
 
 /// Token accuracy over labelled tokens: unlabelled ones get the class id
 /// `num_labels`, which `AccuracyMetric::with_pad_token(num_labels)` skips.

@@ -1,0 +1,129 @@
+//! [`TaskMetrics`]: the metrics a task registers, and the choice among them
+//! of the one that picks the kept epoch. Selection and registration come
+//! from the same list, so the selected metric is always computed.
+
+use anyhow::{Result, bail};
+use burn::train::metric::store::Direction;
+use burn::train::metric::{Adaptor, LossInput, LossMetric, Metric, Numeric};
+use burn::train::{InferenceStep, LearnerModel, SupervisedTraining, TrainStep};
+use clap::ValueEnum;
+
+use super::args::BestMetric;
+use super::setup::Selection;
+use super::strategy::LoggedMetrics;
+
+/// Registers one metric.
+pub(super) type Registration<M> = Box<dyn FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>>;
+
+/// A selectable metric: its `--best-metric` name and how it selects.
+struct Choice {
+    key: BestMetric,
+    selection: Box<dyn Fn(Option<usize>) -> Selection>,
+}
+
+/// The metrics of a task's training and validation (the loss always among
+/// them), some of them selectable with `--best-metric`, one the default.
+pub struct TaskMetrics<M: LearnerModel> {
+    default: BestMetric,
+    registrations: Vec<Registration<M>>,
+    logged: LoggedMetrics,
+    choices: Vec<Choice>,
+}
+
+/// The metrics chosen for a run: what picks the kept epoch, and every
+/// metric to register.
+pub struct ChosenMetrics<M: LearnerModel> {
+    /// The validation metric that picks the kept epoch (and early stopping).
+    pub selection: Selection,
+    pub(super) registrations: Vec<Registration<M>>,
+    pub(super) logged: LoggedMetrics,
+}
+
+impl<M: LearnerModel> TaskMetrics<M> {
+    /// The loss on training and validation batches, selectable as `loss`;
+    /// `default` selects when `--best-metric` is not given (add it below
+    /// unless it is `loss`).
+    pub fn new(default: BestMetric) -> Self
+    where
+        <M as TrainStep>::Output: Adaptor<LossInput>,
+        <M as InferenceStep>::Output: Adaptor<LossInput>,
+    {
+        Self {
+            default,
+            registrations: Vec::new(),
+            logged: LoggedMetrics::default(),
+            choices: Vec::new(),
+        }
+        .both(Some(BestMetric::Loss), LossMetric::new(), Direction::Lowest)
+    }
+
+    /// `metric` on training and validation batches; selectable as `key`
+    /// (`None`: logged only), where `direction` is best.
+    pub fn both<Me>(mut self, key: Option<BestMetric>, metric: Me, direction: Direction) -> Self
+    where
+        Me: Metric + Numeric + 'static,
+        <M as TrainStep>::Output: Adaptor<Me::Input>,
+        <M as InferenceStep>::Output: Adaptor<Me::Input>,
+    {
+        self.logged.train.push(metric.name().to_string());
+        let train = metric.clone();
+        self.registrations.push(Box::new(move |training| {
+            training.metric_train_numeric(train)
+        }));
+        self.valid(key, metric, direction)
+    }
+
+    /// `metric` on validation batches only; selectable as `key` (`None`:
+    /// logged only), where `direction` is best.
+    pub fn valid<Me>(mut self, key: Option<BestMetric>, metric: Me, direction: Direction) -> Self
+    where
+        Me: Metric + Numeric + 'static,
+        <M as InferenceStep>::Output: Adaptor<Me::Input>,
+    {
+        self.logged.valid.push(metric.name().to_string());
+        if let Some(key) = key {
+            let selecting = metric.clone();
+            self.choices.push(Choice {
+                key,
+                selection: Box::new(move |patience| Selection::by(&selecting, direction, patience)),
+            });
+        }
+        self.registrations.push(Box::new(move |training| {
+            training.metric_valid_numeric(metric)
+        }));
+        self
+    }
+
+    /// The metrics with `best` (or the default) selecting, early stopping
+    /// after `patience` epochs without improvement; an error naming the
+    /// choices if `best` is not one of them.
+    pub fn select(
+        self,
+        best: Option<BestMetric>,
+        patience: Option<usize>,
+        task: &str,
+    ) -> Result<ChosenMetrics<M>> {
+        let key = best.unwrap_or(self.default);
+        let Some(choice) = self.choices.iter().find(|choice| choice.key == key) else {
+            let names: Vec<String> = self.choices.iter().map(|c| name(c.key)).collect();
+            bail!(
+                "--best-metric {} does not apply to --task {task}: choose {}",
+                name(key),
+                names.join(", ")
+            );
+        };
+        Ok(ChosenMetrics {
+            selection: (choice.selection)(patience),
+            registrations: self.registrations,
+            logged: self.logged,
+        })
+    }
+}
+
+/// The command-line name of `metric` (`macro-f1`).
+fn name(metric: BestMetric) -> String {
+    metric
+        .to_possible_value()
+        .map(|value| value.get_name().to_string())
+        .unwrap_or_default()
+}
