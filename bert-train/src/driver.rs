@@ -17,7 +17,7 @@ use tracing::info;
 use crate::inference::Batches;
 use crate::predict::InputLine;
 use crate::run::RunDir;
-use crate::task::{Split, Task, TaskModel, TaskReport};
+use crate::task::{Split, Task, TaskItem, TaskModel, TaskReport, restore, saved_config};
 use crate::training::{BestMetric, DataArgs, RunSetup};
 
 /// Fine-tunes `task` as `setup` says, saves the run and writes (and returns)
@@ -69,18 +69,19 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         },
         (items.train, items.validation),
         (
-            task.batcher(tokenizer, Split::Train)?,
-            task.batcher(tokenizer, Split::Validation)?,
+            T::Item::batcher(tokenizer, Split::Train, args.seed)?,
+            T::Item::batcher(tokenizer, Split::Validation, args.seed)?,
         ),
         metrics,
     )?;
     // Reported as saved, and as `eval` reloads it: in f32.
     let model = trained.valid().model.with_precision(Precision::F32);
-    setup.save(&model, &task.config(config))?;
+    setup.save(&model, &saved_config(&mut task, config))?;
     let test = TestData {
         examples: &examples.test,
         items: &items.test,
         split: "test",
+        seed: args.seed,
     };
     let batching = (args.batch_size, &setup.device);
     report(
@@ -94,11 +95,13 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
     )
 }
 
-/// The examples a report is on, encoded, and the name of their split.
+/// The examples a report is on, encoded, the name of their split and the
+/// run's seed (for the batcher).
 struct TestData<'a, T: Task> {
     examples: &'a [T::Example],
     items: &'a [T::Item],
     split: &'a str,
+    seed: u64,
 }
 
 /// The one report path of `train` and `eval`: scores `model` on `test` in
@@ -113,7 +116,7 @@ fn report<T: Task>(
     run: &RunDir,
     selected_by: &str,
 ) -> Result<T::Report> {
-    let batcher = task.batcher(tokenizer, Split::Test)?;
+    let batcher = T::Item::batcher(tokenizer, Split::Test, test.seed)?;
     let batches = Batches::new(&batcher, batch_size, device);
     let report = task.evaluate(model, test.examples, test.items, &batches, test.split)?;
     run.write_report(
@@ -142,6 +145,8 @@ pub struct Evaluation<'a> {
     /// The metric the run was trained to select by (`None`: the task's
     /// default), drawn in `curves.png`.
     pub best_metric: Option<BestMetric>,
+    /// The run's seed (the masks of masked-LM evaluation derive from it).
+    pub seed: u64,
 }
 
 /// Loads the model of `run` (trained for `task`) and writes its report on
@@ -153,7 +158,7 @@ pub fn evaluate_task<T: Task>(
     device: &Device,
     cache: &AssetCache,
 ) -> Result<T::Report> {
-    task.restore(&run.config()?)?;
+    restore(&mut task, &run.config()?)?;
     let metrics = task
         .metrics()
         .select(evaluation.best_metric, None, task.name())?;
@@ -169,6 +174,7 @@ pub fn evaluate_task<T: Task>(
         examples: &examples,
         items: &items,
         split: &evaluation.split,
+        seed: evaluation.seed,
     };
     report(
         &task,
@@ -191,7 +197,7 @@ pub fn predict_task<T: Task>(
     batch_size: usize,
     device: &Device,
 ) -> Result<Vec<Map<String, Value>>> {
-    task.restore(&run.config()?)?;
+    restore(&mut task, &run.config()?)?;
     let trained = run.load_model(max_len, device, |config| task.head(config, device))?;
     task.predict(
         &trained.model,

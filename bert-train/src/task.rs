@@ -46,37 +46,50 @@ pub trait TaskReport: Serialize + DeserializeOwned + Clone + std::fmt::Debug {
     }
 }
 
-/// Makes batches of a task's items; the batch type is the batcher's.
-pub trait TaskBatcher<I>: Batcher<I, Self::Batch> + Clone + 'static {
-    /// A batch of items on a device.
+/// A model input with its targets, and how items of its kind are batched.
+pub trait TaskItem: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static {
+    /// A batch of such items on a device.
     type Batch: Clone + Send + Sync + std::fmt::Debug + 'static;
+    /// What makes the batches.
+    type Batcher: Batcher<Self, Self::Batch> + Clone + 'static;
+
+    /// The batcher of `split` for `tokenizer`'s encodings; `seed` is the
+    /// run's, for batches drawn at random (masked-LM masks).
+    fn batcher(tokenizer: &BertTokenizer, split: Split, seed: u64) -> Result<Self::Batcher>;
 }
 
-/// An item that [`TextBatcher`] batches, and the batch it makes of it.
-pub trait TextBatch {
+/// An item that [`TextBatcher`] batches (padding its encodings), and the
+/// batch it makes of such items.
+pub trait TextBatch: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static {
     /// The batch of such items.
     type Batch: Clone + Send + Sync + std::fmt::Debug + 'static;
 }
 
-impl<I: TextBatch + 'static> TaskBatcher<I> for TextBatcher
+impl<I: TextBatch> TaskItem for I
 where
     TextBatcher: Batcher<I, I::Batch>,
 {
     type Batch = I::Batch;
+    type Batcher = TextBatcher;
+
+    fn batcher(tokenizer: &BertTokenizer, _: Split, _: u64) -> Result<TextBatcher> {
+        Ok(TextBatcher::for_tokenizer(tokenizer))
+    }
 }
 
 /// The batch type of task `T`.
-pub type TaskBatch<T> = <<T as TaskData>::Batcher as TaskBatcher<<T as TaskData>::Item>>::Batch;
+pub type TaskBatch<T> = <<T as TaskData>::Item as TaskItem>::Batch;
 
-/// A task's data: how its examples are read, learnt from, encoded into
-/// items and batched.
+/// The batcher type of task `T`.
+pub type TaskBatcher<T> = <<T as TaskData>::Item as TaskItem>::Batcher;
+
+/// A task's data: how its examples are read, learnt from and encoded into
+/// items (which know how they are batched).
 pub trait TaskData: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// One labelled example as read.
     type Example: Clone + Send + Sync + 'static;
     /// One model input with its targets.
-    type Item: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static;
-    /// Makes batches of items.
-    type Batcher: TaskBatcher<Self::Item>;
+    type Item: TaskItem;
 
     /// Reads the train, validation and test examples.
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Self::Example>>;
@@ -102,14 +115,12 @@ pub trait TaskData: Clone + std::fmt::Debug + Send + Sync + 'static {
         items: &Splits<Self::Item>,
         tokenizer: &BertTokenizer,
     ) -> Result<String>;
-
-    /// The batcher for `split`.
-    fn batcher(&self, tokenizer: &BertTokenizer, split: Split) -> Result<Self::Batcher>;
 }
 
 /// One task on top of its [data](TaskData): its head, loss, metrics,
-/// report and predictions. What it learnt from the training data (labels)
-/// is saved in the run's config and restored from it.
+/// report and predictions. The labels a label-backed task learnt are saved
+/// in the run's `config.json` (`id2label`, with [`PROBLEM_TYPE`](Task::PROBLEM_TYPE))
+/// and restored from it.
 pub trait Task: TaskData {
     /// The head on the encoder.
     type Head: TaskHead;
@@ -118,48 +129,22 @@ pub trait Task: TaskData {
     /// The report on a split.
     type Report: TaskReport;
 
+    /// transformers' `problem_type` of the saved config, if the task has one.
+    const PROBLEM_TYPE: Option<ProblemType> = None;
+
     /// The task's name, as `--task` spells it.
     fn name(&self) -> &'static str;
 
-    /// The labels (or tags) a label-backed task predicts, learnt by
-    /// [`learn`](TaskData::learn) and saved as `id2label`; `None` otherwise.
-    fn labels(&self) -> Option<&LabelVocab> {
+    /// The labels (or tags) of a label-backed task, learnt by
+    /// [`learn`](TaskData::learn), saved as `id2label` and set again from a
+    /// saved run; `None` for a task without labels.
+    fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
         None
-    }
-
-    /// Sets the labels read back from a saved run (label-backed tasks).
-    fn set_labels(&mut self, _labels: LabelVocab) {}
-
-    /// transformers' `problem_type` for the saved config, if the task has one.
-    fn problem_type(&self) -> Option<ProblemType> {
-        None
-    }
-
-    /// Restores what [`learn`](TaskData::learn) learnt from a saved run's
-    /// config: by default the labels of a label-backed task.
-    fn restore(&mut self, config: &BertConfig) -> Result<()> {
-        if self.labels().is_some() {
-            self.set_labels(labels_from_config(config)?);
-        }
-        Ok(())
     }
 
     /// Checks the task can train the model `config` describes (its family).
     fn supports(&self, _config: &BertConfig) -> Result<()> {
         Ok(())
-    }
-
-    /// The config saved with the trained model: by default with the labels
-    /// and `problem_type`, if the task has them.
-    fn config(&self, config: BertConfig) -> BertConfig {
-        let config = match self.labels() {
-            Some(labels) => config.with_labels(labels.names()),
-            None => config,
-        };
-        match self.problem_type() {
-            Some(problem_type) => config.with_problem_type(problem_type),
-            None => config,
-        }
     }
 
     /// A new head for `config`.
@@ -179,7 +164,7 @@ pub trait Task: TaskData {
         model: &BertForTask<Self::Head>,
         examples: &[Self::Example],
         items: &[Self::Item],
-        batches: &Batches<Self::Batcher>,
+        batches: &Batches<TaskBatcher<Self>>,
         split: &str,
     ) -> Result<Self::Report>;
 
@@ -194,14 +179,29 @@ pub trait Task: TaskData {
     ) -> Result<Vec<Map<String, Value>>>;
 }
 
-/// The labels a run's `config.json` names (`id2label`), for
-/// [`Task::restore`]; an error if it names none.
-pub fn labels_from_config(config: &BertConfig) -> Result<LabelVocab> {
-    let labels = LabelVocab::from_names(config.labels());
-    if labels.is_empty() {
-        bail!("config.json has no id2label");
+/// The config saved with `task`'s trained model: its labels and
+/// `problem_type`, if it has them.
+pub fn saved_config<T: Task>(task: &mut T, config: BertConfig) -> BertConfig {
+    let config = match task.labels_mut() {
+        Some(labels) => config.with_labels(labels.names()),
+        None => config,
+    };
+    match T::PROBLEM_TYPE {
+        Some(problem_type) => config.with_problem_type(problem_type),
+        None => config,
     }
-    Ok(labels)
+}
+
+/// Restores what `task` learnt from a saved run's `config`: the labels
+/// (`id2label`) of a label-backed task; an error if it names none.
+pub fn restore<T: Task>(task: &mut T, config: &BertConfig) -> Result<()> {
+    if let Some(labels) = task.labels_mut() {
+        *labels = LabelVocab::from_names(config.labels());
+        if labels.is_empty() {
+            bail!("config.json has no id2label");
+        }
+    }
+    Ok(())
 }
 
 /// A task's model as burn-train's `Learner` trains it: the encoder with the

@@ -5,10 +5,10 @@
 
 use anyhow::Result;
 use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
+use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::classification::{ClassificationBatch, ClassificationItem, tokenize_examples};
 use bert_data::dataset::{Example, LabelVocab, Splits};
-use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::{BertConfig, BertForTask, BertModelOutput, TaskHead};
 use bert_train::driver::{Evaluation, evaluate_task, predict_task, train_task};
 use bert_train::inference::{Batches, argmax};
@@ -75,7 +75,6 @@ struct FirstTokenSentiment {
 impl TaskData for FirstTokenSentiment {
     type Example = Example;
     type Item = ClassificationItem;
-    type Batcher = TextBatcher;
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Example>> {
         data.load_examples(cache, "label")
@@ -103,14 +102,10 @@ impl TaskData for FirstTokenSentiment {
     ) -> Result<String> {
         Ok(format!("labels [{}]", self.labels.names().join(", ")))
     }
-
-    fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
-        Ok(TextBatcher::for_tokenizer(tokenizer))
-    }
 }
 
-/// Only what differs from the defaults: labels come back from the run's
-/// config through `labels` / `set_labels`.
+/// Only what differs from the defaults: the labels are saved in and
+/// restored from the run's config through `labels_mut`.
 impl Task for FirstTokenSentiment {
     type Head = FirstTokenHead;
     type Output = ClassificationOutput;
@@ -120,12 +115,8 @@ impl Task for FirstTokenSentiment {
         "first-token-sentiment"
     }
 
-    fn labels(&self) -> Option<&LabelVocab> {
-        Some(&self.labels)
-    }
-
-    fn set_labels(&mut self, labels: LabelVocab) {
-        self.labels = labels;
+    fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
+        Some(&mut self.labels)
     }
 
     fn head(&self, config: &BertConfig, device: &Device) -> FirstTokenHead {
@@ -258,6 +249,7 @@ fn a_task_defined_outside_bert_train_trains_evaluates_and_predicts() {
         max_len: 32,
         batch_size: 16,
         best_metric: None,
+        seed: args.seed,
     };
     let reloaded = evaluate_task(&run_dir, task.clone(), &evaluation, &device(), &cache).unwrap();
     assert_eq!(reloaded, report);

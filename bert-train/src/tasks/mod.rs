@@ -122,7 +122,7 @@ impl TrainArgs {
                 command.run(Classification::new(true, options.class_weights))
             }
             TaskKind::MultiLabel => command.run(MultiLabel::new(options.multi_label)),
-            TaskKind::Regression => command.run(Regression),
+            TaskKind::Regression => command.run(Regression::default()),
             TaskKind::TokenClassification => {
                 command.run(TokenClassification::new(options.class_weights))
             }
@@ -326,6 +326,7 @@ pub fn evaluate_run(
         max_len: args.training.max_len,
         batch_size: batch_size.unwrap_or(args.training.batch_size),
         best_metric: args.training.best_metric,
+        seed: args.training.seed,
     };
     let report = args.with_task(Evaluate {
         run,

@@ -2,7 +2,8 @@
 //! trains, as burn-train's own logger writes it. A program that installs a
 //! subscriber adds [`experiment_log_layer`] to it; a program that installs
 //! none gets a subscriber with only that layer when training starts, so
-//! the library never prints.
+//! the library never prints. The log is written while the run trains, and
+//! closed after.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -52,6 +53,11 @@ where
         .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
             !(metadata.target().starts_with("wgpu") && *metadata.level() >= tracing::Level::INFO)
         }))
+}
+
+/// Stops writing to the run's `experiment.log` (training ended).
+pub fn close_experiment_log() {
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner()).take();
 }
 
 /// burn-train's logger installer for one run: opens its `experiment.log`

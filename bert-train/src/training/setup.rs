@@ -31,7 +31,7 @@ use tracing::{info, warn};
 
 use super::args::TrainingArgs;
 use super::checkpoint::{AtomicCheckpointer, EpochProgress, WrittenRecords};
-use super::experiment_log::ExperimentLog;
+use super::experiment_log::{ExperimentLog, close_experiment_log};
 use super::loss_scale::LossScale;
 use super::metrics::{ThroughputInput, ThroughputMetric};
 use super::optim::{WarmupLinearDecay, adamw};
@@ -336,6 +336,7 @@ impl RunSetup {
         );
         let started = Instant::now();
         let result = training.launch(learner);
+        close_experiment_log();
         if let Some(error) = result.error {
             bail!("training failed: {error}");
         }

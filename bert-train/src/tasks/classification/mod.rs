@@ -8,10 +8,10 @@ mod report;
 pub use report::ClassificationReport;
 
 use anyhow::{Result, bail};
+use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::classification::{ClassificationBatch, ClassificationItem, tokenize_examples};
 use bert_data::dataset::{Example, LabelVocab, Splits};
-use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -77,7 +77,6 @@ impl TextBatch for ClassificationItem {
 impl TaskData for Classification {
     type Example = Example;
     type Item = ClassificationItem;
-    type Batcher = TextBatcher;
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Example>> {
         let splits = data.load_examples(cache, "label")?;
@@ -134,16 +133,14 @@ impl TaskData for Classification {
             tokenizer.max_len()
         ))
     }
-
-    fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
-        Ok(TextBatcher::for_tokenizer(tokenizer))
-    }
 }
 
 impl Task for Classification {
     type Head = SequenceClassificationHead;
     type Output = ClassificationOutput;
     type Report = ClassificationReport;
+
+    const PROBLEM_TYPE: Option<ProblemType> = Some(ProblemType::SingleLabelClassification);
 
     fn name(&self) -> &'static str {
         if self.pairs {
@@ -153,16 +150,8 @@ impl Task for Classification {
         }
     }
 
-    fn labels(&self) -> Option<&LabelVocab> {
-        Some(&self.labels)
-    }
-
-    fn set_labels(&mut self, labels: LabelVocab) {
-        self.labels = labels;
-    }
-
-    fn problem_type(&self) -> Option<ProblemType> {
-        Some(ProblemType::SingleLabelClassification)
+    fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
+        Some(&mut self.labels)
     }
 
     fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {

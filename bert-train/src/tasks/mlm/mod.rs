@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::inference::Batches;
 use crate::predict::InputLine;
-use crate::task::{Split, Task, TaskBatcher, TaskData, TaskModel};
+use crate::task::{Split, Task, TaskData, TaskItem, TaskModel};
 use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Seed of the masks drawn for evaluation: the same masks on every evaluation.
@@ -69,14 +69,24 @@ fn matches(a: Tensor<1, Int>, b: Tensor<1, Int>) -> usize {
     a.equal(b).int().sum().into_scalar::<i64>() as usize
 }
 
-impl TaskBatcher<PretrainingItem> for MaskingBatcher {
+/// Training masks are drawn from the run's seed; evaluation's afresh from
+/// [`EVAL_MASK_SEED`], the same on every evaluation.
+impl TaskItem for PretrainingItem {
     type Batch = PretrainingBatch;
+    type Batcher = MaskingBatcher;
+
+    fn batcher(tokenizer: &BertTokenizer, split: Split, seed: u64) -> Result<MaskingBatcher> {
+        let batcher = MaskingBatcher::new(tokenizer, seed)?;
+        Ok(match split {
+            Split::Train => batcher,
+            Split::Validation | Split::Test => batcher.restarted(EVAL_MASK_SEED),
+        })
+    }
 }
 
 impl TaskData for Mlm {
     type Example = Vec<String>;
     type Item = PretrainingItem;
-    type Batcher = MaskingBatcher;
 
     /// Documents (as sentences): the texts of a built-in dataset, or `.txt`
     /// files with one document per paragraph.
@@ -136,14 +146,6 @@ impl TaskData for Mlm {
             );
         }
         Ok(format!("items are {what}"))
-    }
-
-    fn batcher(&self, tokenizer: &BertTokenizer, split: Split) -> Result<MaskingBatcher> {
-        let batcher = MaskingBatcher::new(tokenizer, self.seed)?;
-        Ok(match split {
-            Split::Train => batcher,
-            Split::Validation | Split::Test => batcher.restarted(EVAL_MASK_SEED),
-        })
     }
 }
 

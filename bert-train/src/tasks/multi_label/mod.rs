@@ -9,12 +9,12 @@ pub use output::MultiLabelOutput;
 pub use report::MultiLabelReport;
 
 use anyhow::{Result, bail};
+use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{
     DatasetError, LabelVocab, MultiLabelExample, Splits, read_multi_label_file,
 };
 use bert_data::multi_label::{MultiLabelBatch, MultiLabelItem, tokenize_multi_label};
-use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
 use burn::tensor::Device;
@@ -103,7 +103,6 @@ impl TextBatch for MultiLabelItem {
 impl TaskData for MultiLabel {
     type Example = MultiLabelExample;
     type Item = MultiLabelItem;
-    type Batcher = TextBatcher;
 
     fn read(&self, data: &DataArgs, _: &AssetCache) -> Result<Splits<MultiLabelExample>> {
         let threshold = self.options.threshold;
@@ -152,10 +151,6 @@ impl TaskData for MultiLabel {
             assigned as f64 / examples.train.len().max(1) as f64
         ))
     }
-
-    fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
-        Ok(TextBatcher::for_tokenizer(tokenizer))
-    }
 }
 
 impl Task for MultiLabel {
@@ -163,20 +158,14 @@ impl Task for MultiLabel {
     type Output = MultiLabelOutput;
     type Report = MultiLabelReport;
 
+    const PROBLEM_TYPE: Option<ProblemType> = Some(ProblemType::MultiLabelClassification);
+
     fn name(&self) -> &'static str {
         "multi-label"
     }
 
-    fn labels(&self) -> Option<&LabelVocab> {
-        Some(&self.labels)
-    }
-
-    fn set_labels(&mut self, labels: LabelVocab) {
-        self.labels = labels;
-    }
-
-    fn problem_type(&self) -> Option<ProblemType> {
-        Some(ProblemType::MultiLabelClassification)
+    fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
+        Some(&mut self.labels)
     }
 
     fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {

@@ -89,7 +89,6 @@ impl TextBatch for QaFeature {
 impl TaskData for QuestionAnswering {
     type Example = QaExample;
     type Item = QaFeature;
-    type Batcher = TextBatcher;
 
     fn read(&self, data: &DataArgs, _: &AssetCache) -> Result<Splits<QaExample>> {
         data.load_with(read_squad, |name| {
@@ -120,10 +119,6 @@ impl TaskData for QuestionAnswering {
             bail!("no training window holds its answer: raise --max-len or --doc-stride");
         }
         Ok(format!("{answerable} train windows hold their answer"))
-    }
-
-    fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
-        Ok(TextBatcher::for_tokenizer(tokenizer))
     }
 }
 

@@ -9,10 +9,10 @@ pub use metric::{PearsonInput, PearsonMetric};
 pub use report::{RegressionReport, pearson, ranks};
 
 use anyhow::{Result, bail};
+use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
-use bert_data::dataset::{Example, Splits};
+use bert_data::dataset::{Example, LabelVocab, Splits};
 use bert_data::regression::{RegressionBatch, RegressionItem, tokenize_regression};
-use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
 use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
 use burn::nn::loss::{MseLoss, Reduction};
@@ -27,8 +27,19 @@ use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
 use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Regression on texts or pairs.
-#[derive(Clone, Debug, Default)]
-pub struct Regression;
+#[derive(Clone, Debug)]
+pub struct Regression {
+    /// The one output, named as transformers names it (`num_labels == 1`).
+    pub labels: LabelVocab,
+}
+
+impl Default for Regression {
+    fn default() -> Self {
+        Self {
+            labels: LabelVocab::from_names(vec!["LABEL_0".to_string()]),
+        }
+    }
+}
 
 crate::step_output!(RegressionOutput, samples: targets);
 
@@ -44,7 +55,6 @@ impl TextBatch for RegressionItem {
 impl TaskData for Regression {
     type Example = Example;
     type Item = RegressionItem;
-    type Batcher = TextBatcher;
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Example>> {
         data.load_examples(cache, "label")
@@ -76,10 +86,6 @@ impl TaskData for Regression {
             });
         Ok(format!("targets {low}..{high}"))
     }
-
-    fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
-        Ok(TextBatcher::for_tokenizer(tokenizer))
-    }
 }
 
 impl Task for Regression {
@@ -87,15 +93,14 @@ impl Task for Regression {
     type Output = RegressionOutput;
     type Report = RegressionReport;
 
+    const PROBLEM_TYPE: Option<ProblemType> = Some(ProblemType::Regression);
+
     fn name(&self) -> &'static str {
         "regression"
     }
 
-    /// One output, named as transformers names it (`num_labels == 1`).
-    fn config(&self, config: BertConfig) -> BertConfig {
-        config
-            .with_labels(&["LABEL_0".to_string()])
-            .with_problem_type(ProblemType::Regression)
+    fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
+        Some(&mut self.labels)
     }
 
     fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {

@@ -89,7 +89,6 @@ impl TextBatch for TokenItem {
 impl TaskData for TokenClassification {
     type Example = TaggedSentence;
     type Item = TokenItem;
-    type Batcher = TextBatcher;
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<TaggedSentence>> {
         data.load_with(read_conll, |name| TaggedDataset::find(name)?.load(cache))
@@ -143,10 +142,6 @@ impl TaskData for TokenClassification {
             tokenizer.max_len()
         ))
     }
-
-    fn batcher(&self, tokenizer: &BertTokenizer, _: Split) -> Result<TextBatcher> {
-        Ok(TextBatcher::for_tokenizer(tokenizer))
-    }
 }
 
 impl Task for TokenClassification {
@@ -158,12 +153,8 @@ impl Task for TokenClassification {
         "token-classification"
     }
 
-    fn labels(&self) -> Option<&LabelVocab> {
-        Some(&self.tags)
-    }
-
-    fn set_labels(&mut self, tags: LabelVocab) {
-        self.tags = tags;
+    fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
+        Some(&mut self.tags)
     }
 
     fn head(&self, config: &BertConfig, device: &Device) -> TokenClassificationHead {
