@@ -16,11 +16,7 @@ pub struct ClassificationItem {
     pub label: usize,
 }
 
-impl crate::length_groups::Encoded for ClassificationItem {
-    fn encoding(&self) -> &Encoding {
-        &self.encoding
-    }
-}
+crate::item::text_item!(ClassificationItem => ClassificationBatch);
 
 /// Tokenizes `examples` (pairs as `[CLS] A [SEP] B [SEP]`) and maps their
 /// labels; the first failure names its file and line.

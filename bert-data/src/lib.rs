@@ -13,6 +13,7 @@ mod batch;
 pub mod classification;
 pub mod dataset;
 pub mod hub;
+mod item;
 pub mod length_groups;
 pub mod multi_label;
 pub mod pretraining;
@@ -23,4 +24,5 @@ mod tokenizer;
 mod tokenizer_files;
 
 pub use batch::{PaddedBatch, TextBatcher};
+pub use item::{BatchedItem, TextItem};
 pub use tokenizer::{BertTokenizer, Encoding, SpecialToken, TokenizerError};

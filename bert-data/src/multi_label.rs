@@ -18,11 +18,7 @@ pub struct MultiLabelItem {
     pub targets: Vec<f32>,
 }
 
-impl crate::length_groups::Encoded for MultiLabelItem {
-    fn encoding(&self) -> &Encoding {
-        &self.encoding
-    }
-}
+crate::item::text_item!(MultiLabelItem => MultiLabelBatch);
 
 /// Tokenizes `examples` (pairs as `[CLS] A [SEP] B [SEP]`) and maps their
 /// labels to multi-hot targets; the first failure names its file and line.

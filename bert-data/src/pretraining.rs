@@ -64,6 +64,20 @@ impl crate::length_groups::Encoded for PretrainingItem {
     }
 }
 
+/// Training masks are drawn from the run's seed, evaluation's from
+/// [`MaskingBatcher::EVALUATION_SEED`]: the same on every evaluation.
+impl crate::item::BatchedItem for PretrainingItem {
+    type Batch = PretrainingBatch;
+    type Batcher = MaskingBatcher;
+
+    fn batcher(
+        tokenizer: &BertTokenizer,
+        seed: Option<u64>,
+    ) -> Result<MaskingBatcher, TokenizerError> {
+        MaskingBatcher::new(tokenizer, seed.unwrap_or(MaskingBatcher::EVALUATION_SEED))
+    }
+}
+
 /// Builds items from tokenized documents (sentences of word-piece ids).
 struct ItemBuilder {
     cls: u32,
@@ -243,6 +257,9 @@ pub struct MaskingBatcher {
 }
 
 impl MaskingBatcher {
+    /// The seed of the masks of evaluation batches.
+    pub const EVALUATION_SEED: u64 = 1234;
+
     /// A batcher for `tokenizer`'s vocabulary; `seed` fixes the masks.
     pub fn new(tokenizer: &BertTokenizer, seed: u64) -> Result<Self, TokenizerError> {
         Ok(Self {

@@ -129,11 +129,7 @@ pub struct QaFeature {
     pub target: (usize, usize),
 }
 
-impl crate::length_groups::Encoded for QaFeature {
-    fn encoding(&self) -> &Encoding {
-        &self.encoding
-    }
-}
+crate::item::text_item!(QaFeature => QaBatch);
 
 impl QaFeature {
     /// The passage characters covered by window tokens `first..=last`

@@ -18,11 +18,7 @@ pub struct RegressionItem {
     pub target: f32,
 }
 
-impl crate::length_groups::Encoded for RegressionItem {
-    fn encoding(&self) -> &Encoding {
-        &self.encoding
-    }
-}
+crate::item::text_item!(RegressionItem => RegressionBatch);
 
 /// Tokenizes `examples` and parses their labels as numbers; the first
 /// failure names its file and line.

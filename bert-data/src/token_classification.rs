@@ -23,11 +23,7 @@ pub struct TokenItem {
     pub words_kept: usize,
 }
 
-impl crate::length_groups::Encoded for TokenItem {
-    fn encoding(&self) -> &Encoding {
-        &self.encoding
-    }
-}
+crate::item::text_item!(TokenItem => TokenBatch);
 
 /// Tokenizes `sentences` and aligns their tags to the first piece of each
 /// word; the first failure names its file and line.

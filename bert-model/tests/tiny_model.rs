@@ -173,6 +173,12 @@ impl TaskHead for TokenScorer {
     // No transformers class has this head: it opens the encoder.
     const TASK: Option<&'static str> = None;
 
+    fn for_config(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            scorer: LinearConfig::new(config.hidden_size, 1).init(device),
+        }
+    }
+
     fn forward(&self, encoded: BertModelOutput) -> Tensor<3> {
         self.scorer.forward(encoded.last_hidden_state)
     }

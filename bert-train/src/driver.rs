@@ -4,20 +4,19 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::Splits;
+use bert_data::{BatchedItem, BertTokenizer};
 use bert_model::pretrained::{self, HeadStatus};
-use bert_model::{BertForTask, Precision};
+use bert_model::{Precision, TaskHead};
 use burn::module::Module;
 use burn::tensor::Device;
-use serde_json::{Map, Value};
 use tracing::info;
 
 use crate::inference::Batches;
-use crate::predict::InputLine;
+use crate::predict::{Fields, InputLine, Inputs};
 use crate::run::RunDir;
-use crate::task::{Split, Task, TaskItem, TaskModel, TaskReport, restore, saved_config};
+use crate::task::{Model, Prepared, Task, TaskModel, TaskReport, TestData, restore, saved_config};
 use crate::training::{BestMetric, DataArgs, RunSetup};
 
 /// Fine-tunes `task` as `setup` says, saves the run and writes (and returns)
@@ -29,37 +28,39 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         .read(&args.data, cache)?
         .truncate(args.max_train_samples, args.max_eval_samples);
     task.learn(&examples)?;
-    let metrics = task
-        .metrics()
-        .select(args.best_metric, args.patience, task.name())?;
+    let metrics = task.metrics().select(args.best_metric, args.patience)?;
     let selected_by = metrics.selection.metric().to_string();
     let started = Instant::now();
     let tokenizer = &setup.tokenizer;
-    let encode = |examples, split| task.encode(tokenizer, examples, split);
+    let encode = |examples| task.encode(tokenizer, examples);
     let items = Splits {
-        train: encode(&examples.train, Split::Train)?,
-        validation: encode(&examples.validation, Split::Validation)?,
-        test: encode(&examples.test, Split::Test)?,
+        train: encode(&examples.train)?,
+        validation: encode(&examples.validation)?,
+        test: encode(&examples.test)?,
     };
     let [train, validation, test] = examples.lens();
+    let prepared = Prepared {
+        examples: &examples,
+        items: &items,
+        max_len: tokenizer.max_len(),
+    };
     info!(
         "data: {train} / {validation} / {test} train / validation / test examples -> {} / {} / {} items, {}, prepared in {:.1}s",
         items.train.len(),
         items.validation.len(),
         items.test.len(),
-        task.describe(&examples, &items, tokenizer)?,
+        task.describe(&prepared)?,
         started.elapsed().as_secs_f64(),
     );
 
     let device = setup.training_device();
-    let head = task.head(&setup.config, &device);
-    let (config, model, status) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
+    // The head is built as transformers builds it: from the config that
+    // will be saved, with the task's labels.
+    let config = saved_config(&mut task, setup.config.clone());
+    let head = T::Head::for_config(&config, &device);
+    let (_, model, status) = pretrained::load_for_task(&setup.model_dir, head, &device)?;
     if let HeadStatus::Initialised { .. } = status {
-        info!(
-            "model: {} with a new {} head",
-            setup.model_dir.display(),
-            task.name()
-        );
+        info!("model: {} with a new head", setup.model_dir.display());
     }
     let trained = setup.fit(
         TaskModel {
@@ -69,56 +70,60 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         },
         (items.train, items.validation),
         (
-            T::Item::batcher(tokenizer, Split::Train, args.seed)?,
-            T::Item::batcher(tokenizer, Split::Validation, args.seed)?,
+            T::Item::batcher(tokenizer, Some(args.seed))?,
+            T::Item::batcher(tokenizer, None)?,
         ),
         metrics,
     )?;
     // Reported as saved, and as `eval` reloads it: in f32.
     let model = trained.valid().model.with_precision(Precision::F32);
-    setup.save(&model, &saved_config(&mut task, config))?;
-    let test = TestData {
+    setup.save(&model, &config)?;
+    let test = Reported {
         examples: &examples.test,
         items: &items.test,
         split: "test",
-        seed: args.seed,
+        batch_size: args.batch_size,
     };
-    let batching = (args.batch_size, &setup.device);
     report(
         &task,
         &model,
         tokenizer,
         test,
-        batching,
+        &setup.device,
         &setup.run,
         &selected_by,
     )
 }
 
-/// The examples a report is on, encoded, the name of their split and the
-/// run's seed (for the batcher).
-struct TestData<'a, T: Task> {
+/// The examples a report is on, encoded, the name of their data and the
+/// batch size.
+struct Reported<'a, T: Task> {
     examples: &'a [T::Example],
     items: &'a [T::Item],
     split: &'a str,
-    seed: u64,
+    batch_size: usize,
 }
 
-/// The one report path of `train` and `eval`: scores `model` on `test` in
-/// batches of `batch_size` on `device`, prints the table, writes the report
-/// files and the run's `curves.png` (loss and the `selected_by` metric).
+/// The one report path of `train` and `eval`: scores `model` on `test`,
+/// prints the table, writes the report files and the run's `curves.png`
+/// (loss and the `selected_by` metric).
 fn report<T: Task>(
     task: &T,
-    model: &BertForTask<T::Head>,
+    model: &Model<T>,
     tokenizer: &BertTokenizer,
-    test: TestData<T>,
-    (batch_size, device): (usize, &Device),
+    test: Reported<T>,
+    device: &Device,
     run: &RunDir,
     selected_by: &str,
 ) -> Result<T::Report> {
-    let batcher = T::Item::batcher(tokenizer, Split::Test, test.seed)?;
-    let batches = Batches::new(&batcher, batch_size, device);
-    let report = task.evaluate(model, test.examples, test.items, &batches, test.split)?;
+    let batcher = T::Item::batcher(tokenizer, None)?;
+    let data = TestData {
+        examples: test.examples,
+        items: test.items,
+        batches: Batches::new(&batcher, test.batch_size, device),
+        split: test.split,
+    };
+    let report = task.evaluate(model, &data)?;
     run.write_report(
         &report,
         &report.table(),
@@ -145,8 +150,6 @@ pub struct Evaluation<'a> {
     /// The metric the run was trained to select by (`None`: the task's
     /// default), drawn in `curves.png`.
     pub best_metric: Option<BestMetric>,
-    /// The run's seed (the masks of masked-LM evaluation derive from it).
-    pub seed: u64,
 }
 
 /// Loads the model of `run` (trained for `task`) and writes its report on
@@ -159,31 +162,28 @@ pub fn evaluate_task<T: Task>(
     cache: &AssetCache,
 ) -> Result<T::Report> {
     restore(&mut task, &run.config()?)?;
-    let metrics = task
-        .metrics()
-        .select(evaluation.best_metric, None, task.name())?;
-    let trained = run.load_model(evaluation.max_len, device, |config| {
-        task.head(config, device)
-    })?;
+    let metrics = task.metrics().select(evaluation.best_metric, None)?;
+    let trained = run.load_model::<T::Head>(evaluation.max_len, device)?;
     let examples = task
         .read(evaluation.data, cache)?
         .truncate(None, evaluation.max_eval)
         .test;
-    let items = task.encode(&trained.tokenizer, &examples, Split::Test)?;
-    let test = TestData {
+    let items = task.encode(&trained.tokenizer, &examples)?;
+    let test = Reported {
         examples: &examples,
         items: &items,
         split: &evaluation.split,
-        seed: evaluation.seed,
+        batch_size: evaluation.batch_size,
     };
+    let selected_by = metrics.selection.metric();
     report(
         &task,
         &trained.model,
         &trained.tokenizer,
         test,
-        (evaluation.batch_size, device),
+        device,
         run,
-        metrics.selection.metric(),
+        selected_by,
     )
 }
 
@@ -192,18 +192,18 @@ pub fn evaluate_task<T: Task>(
 pub fn predict_task<T: Task>(
     run: &RunDir,
     mut task: T,
-    inputs: &[InputLine],
+    lines: &[InputLine],
     max_len: usize,
     batch_size: usize,
     device: &Device,
-) -> Result<Vec<Map<String, Value>>> {
+) -> Result<Vec<Fields>> {
     restore(&mut task, &run.config()?)?;
-    let trained = run.load_model(max_len, device, |config| task.head(config, device))?;
-    task.predict(
-        &trained.model,
-        &trained.tokenizer,
-        inputs,
+    let trained = run.load_model::<T::Head>(max_len, device)?;
+    let inputs = Inputs {
+        lines,
+        tokenizer: &trained.tokenizer,
         batch_size,
         device,
-    )
+    };
+    task.predict(&trained.model, &inputs)
 }

@@ -76,21 +76,38 @@ pub fn encode_texts(tokenizer: &BertTokenizer, inputs: &[InputLine]) -> Result<V
         .collect()
 }
 
-/// The `[N]` rows of `forward` on the `text` (and `text_pair`) of every
-/// input, tokenized and batched `batch_size` at a time: the predict pipeline
-/// of the tasks with one output row per text.
-pub fn text_rows(
-    tokenizer: &BertTokenizer,
-    inputs: &[InputLine],
-    batch_size: usize,
-    device: &Device,
-    forward: impl Fn(BertInput) -> Tensor<2>,
-) -> Result<Vec<Vec<f32>>> {
-    let encodings = encode_texts(tokenizer, inputs)?;
-    let batcher = TextBatcher::for_tokenizer(tokenizer);
-    Batches::new(&batcher, batch_size, device)
-        .rows(&encodings, forward)
-        .context("predicting")
+/// The result fields of one input line.
+pub type Fields = Map<String, Value>;
+
+/// What `predict` runs on: the input lines, the run's tokenizer, and the
+/// batches to run them in.
+pub struct Inputs<'a> {
+    /// The lines.
+    pub lines: &'a [InputLine],
+    /// The run's tokenizer.
+    pub tokenizer: &'a BertTokenizer,
+    /// Lines per forward pass.
+    pub batch_size: usize,
+    /// Where the batches go.
+    pub device: &'a Device,
+}
+
+impl Inputs<'_> {
+    /// The `[N]` rows of `forward` on the `text` (and `text_pair`) of every
+    /// line, tokenized and batched: the predict pipeline of the tasks with
+    /// one output row per text.
+    pub fn text_rows(&self, forward: impl Fn(BertInput) -> Tensor<2>) -> Result<Vec<Vec<f32>>> {
+        let encodings = encode_texts(self.tokenizer, self.lines)?;
+        let batcher = TextBatcher::for_tokenizer(self.tokenizer);
+        Batches::new(&batcher, self.batch_size, self.device)
+            .rows(&encodings, forward)
+            .context("predicting")
+    }
+
+    /// The batches of items made by `batcher`.
+    pub fn batches<'a, Bt>(&'a self, batcher: &'a Bt) -> Batches<'a, Bt> {
+        Batches::new(batcher, self.batch_size, self.device)
+    }
 }
 
 /// `{label: probability}` for `names` and their `probabilities`, in order.
@@ -107,7 +124,7 @@ pub fn by_label(names: &[String], probabilities: &[f32]) -> Value {
 /// Writes each input's fields plus its result's as one JSON line; returns their number.
 pub fn write_results(
     inputs: Vec<InputLine>,
-    results: Vec<Map<String, Value>>,
+    results: Vec<Fields>,
     mut output: impl Write,
 ) -> Result<usize> {
     let count = results.len();

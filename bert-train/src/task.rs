@@ -6,33 +6,18 @@
 use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{LabelVocab, Splits};
-use bert_data::length_groups::Encoded;
-use bert_data::{BertTokenizer, TextBatcher};
-use bert_model::{BertConfig, BertForTask, ProblemType, TaskHead};
-use burn::data::dataloader::batcher::Batcher;
+use bert_data::{BatchedItem, BertTokenizer};
+use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::module::Module;
-use burn::tensor::Device;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 
 use crate::inference::Batches;
-use crate::predict::InputLine;
+use crate::predict::{Fields, Inputs};
 use crate::run::RunDir;
 use crate::training::step::{StepOutput, Timed, timed, train_step};
 use crate::training::{DataArgs, LossScale, TaskMetrics};
-
-/// Which split a set of examples is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Split {
-    /// Learnt from.
-    Train,
-    /// Picks the best epoch.
-    Validation,
-    /// Reported on.
-    Test,
-}
 
 /// The report of a task on a split: `report.json`, a readable table, and
 /// any other files (plots).
@@ -46,50 +31,49 @@ pub trait TaskReport: Serialize + DeserializeOwned + Clone + std::fmt::Debug {
     }
 }
 
-/// A model input with its targets, and how items of its kind are batched.
-pub trait TaskItem: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static {
-    /// A batch of such items on a device.
-    type Batch: Clone + Send + Sync + std::fmt::Debug + 'static;
-    /// What makes the batches.
-    type Batcher: Batcher<Self, Self::Batch> + Clone + 'static;
-
-    /// The batcher of `split` for `tokenizer`'s encodings; `seed` is the
-    /// run's, for batches drawn at random (masked-LM masks).
-    fn batcher(tokenizer: &BertTokenizer, split: Split, seed: u64) -> Result<Self::Batcher>;
-}
-
-/// An item that [`TextBatcher`] batches (padding its encodings), and the
-/// batch it makes of such items.
-pub trait TextBatch: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static {
-    /// The batch of such items.
-    type Batch: Clone + Send + Sync + std::fmt::Debug + 'static;
-}
-
-impl<I: TextBatch> TaskItem for I
-where
-    TextBatcher: Batcher<I, I::Batch>,
-{
-    type Batch = I::Batch;
-    type Batcher = TextBatcher;
-
-    fn batcher(tokenizer: &BertTokenizer, _: Split, _: u64) -> Result<TextBatcher> {
-        Ok(TextBatcher::for_tokenizer(tokenizer))
-    }
-}
-
 /// The batch type of task `T`.
-pub type TaskBatch<T> = <<T as TaskData>::Item as TaskItem>::Batch;
+pub type TaskBatch<T> = <<T as TaskData>::Item as BatchedItem>::Batch;
 
 /// The batcher type of task `T`.
-pub type TaskBatcher<T> = <<T as TaskData>::Item as TaskItem>::Batcher;
+pub type TaskBatcher<T> = <<T as TaskData>::Item as BatchedItem>::Batcher;
+
+/// A task's examples encoded into items, or the first error (which names
+/// the example's file and line).
+pub type Items<T> = Result<Vec<<T as TaskData>::Item>>;
+
+/// The model of task `T`: the encoder with the task's head.
+pub type Model<T> = BertForTask<<T as Task>::Head>;
+
+/// A task's data after encoding, as [`TaskData::describe`] sees it.
+pub struct Prepared<'a, T: TaskData> {
+    /// The examples of each split, as read.
+    pub examples: &'a Splits<T::Example>,
+    /// Their items.
+    pub items: &'a Splits<T::Item>,
+    /// The truncation length, in tokens.
+    pub max_len: usize,
+}
+
+/// What a report is computed on: examples, their items batched, and the
+/// name of their data (`test`, or the dataset `eval` was given).
+pub struct TestData<'a, T: TaskData> {
+    /// The examples, as read.
+    pub examples: &'a [T::Example],
+    /// Their items.
+    pub items: &'a [T::Item],
+    /// How the items are batched.
+    pub batches: Batches<'a, TaskBatcher<T>>,
+    /// The name of the data in the report.
+    pub split: &'a str,
+}
 
 /// A task's data: how its examples are read, learnt from and encoded into
 /// items (which know how they are batched).
 pub trait TaskData: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// One labelled example as read.
     type Example: Clone + Send + Sync + 'static;
-    /// One model input with its targets.
-    type Item: TaskItem;
+    /// One model input with its targets (which knows its batcher).
+    type Item: BatchedItem;
 
     /// Reads the train, validation and test examples.
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Self::Example>>;
@@ -99,41 +83,27 @@ pub trait TaskData: Clone + std::fmt::Debug + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Encodes the examples of `split` into items.
-    fn encode(
-        &self,
-        tokenizer: &BertTokenizer,
-        examples: &[Self::Example],
-        split: Split,
-    ) -> Result<Vec<Self::Item>>;
+    /// Encodes examples into items.
+    fn encode(&self, tokenizer: &BertTokenizer, examples: &[Self::Example]) -> Items<Self>;
 
     /// Checks that the encoded data can train the task and describes it for
     /// the log (labels, truncation, ...).
-    fn describe(
-        &self,
-        examples: &Splits<Self::Example>,
-        items: &Splits<Self::Item>,
-        tokenizer: &BertTokenizer,
-    ) -> Result<String>;
+    fn describe(&self, data: &Prepared<Self>) -> Result<String>;
 }
 
 /// One task on top of its [data](TaskData): its head, loss, metrics,
 /// report and predictions. The labels a label-backed task learnt are saved
-/// in the run's `config.json` (`id2label`, with [`PROBLEM_TYPE`](Task::PROBLEM_TYPE))
+/// in the run's `config.json` (`id2label`, with the `problem_type` of its
+/// [loss](StepOutput::PROBLEM_TYPE)), where the head finds their number,
 /// and restored from it.
 pub trait Task: TaskData {
-    /// The head on the encoder.
+    /// The head on the encoder, built from the config
+    /// ([`TaskHead::for_config`]).
     type Head: TaskHead;
     /// What a forward pass returns: loss, predictions and targets, read by the metrics.
     type Output: StepOutput;
     /// The report on a split.
     type Report: TaskReport;
-
-    /// transformers' `problem_type` of the saved config, if the task has one.
-    const PROBLEM_TYPE: Option<ProblemType> = None;
-
-    /// The task's name, as `--task` spells it.
-    fn name(&self) -> &'static str;
 
     /// The labels (or tags) of a label-backed task, learnt by
     /// [`learn`](TaskData::learn), saved as `id2label` and set again from a
@@ -147,36 +117,19 @@ pub trait Task: TaskData {
         Ok(())
     }
 
-    /// A new head for `config`.
-    fn head(&self, config: &BertConfig, device: &Device) -> Self::Head;
-
     /// Forward pass with the loss.
-    fn forward(&self, model: &BertForTask<Self::Head>, batch: TaskBatch<Self>) -> Self::Output;
+    fn forward(&self, model: &Model<Self>, batch: TaskBatch<Self>) -> Self::Output;
 
     /// The training and validation metrics (loss, learning rate and
     /// throughput are always there), with the one that picks the kept
     /// epoch by default and those `--best-metric` may choose.
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>>;
 
-    /// Scores `model` on encoded `items` of `examples`, the data named `split`.
-    fn evaluate(
-        &self,
-        model: &BertForTask<Self::Head>,
-        examples: &[Self::Example],
-        items: &[Self::Item],
-        batches: &Batches<TaskBatcher<Self>>,
-        split: &str,
-    ) -> Result<Self::Report>;
+    /// Scores `model` on `test`.
+    fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<Self::Report>;
 
     /// The result fields of every input line (one object each).
-    fn predict(
-        &self,
-        model: &BertForTask<Self::Head>,
-        tokenizer: &BertTokenizer,
-        inputs: &[InputLine],
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Vec<Map<String, Value>>>;
+    fn predict(&self, model: &Model<Self>, inputs: &Inputs) -> Result<Vec<Fields>>;
 }
 
 /// The config saved with `task`'s trained model: its labels and
@@ -186,7 +139,7 @@ pub fn saved_config<T: Task>(task: &mut T, config: BertConfig) -> BertConfig {
         Some(labels) => config.with_labels(labels.names()),
         None => config,
     };
-    match T::PROBLEM_TYPE {
+    match <T::Output as StepOutput>::PROBLEM_TYPE {
         Some(problem_type) => config.with_problem_type(problem_type),
         None => config,
     }

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use bert_data::assets::{AssetCache, MINILM};
+use bert_train::tasks::TrainArgs;
 use burn::tensor::{Device, Tensor};
+use clap::Parser;
 use serde::Deserialize;
 
 /// Largest allowed |ours - Hugging Face| on hidden states (fp32).
@@ -20,6 +22,44 @@ pub fn device() -> Device {
 #[allow(deprecated)]
 pub fn cpu_devices() -> [(&'static str, Device); 2] {
     [("flex", Device::flex()), ("ndarray", Device::ndarray())]
+}
+
+/// The settings of the tests' quick runs of all-MiniLM-L6-v2: small batches
+/// of short texts, a high learning rate without warm-up.
+pub const QUICK_RUN: [&str; 8] = [
+    "--batch-size",
+    "16",
+    "--max-len",
+    "48",
+    "--lr",
+    "3e-4",
+    "--warmup-ratio",
+    "0",
+];
+
+/// `train`'s arguments from `flags`, parsed as `bert-train train FLAGS` parses them.
+pub fn train_args(flags: &[&str]) -> TrainArgs {
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: TrainArgs,
+    }
+    let argv = std::iter::once("train").chain(flags.iter().copied());
+    Cli::try_parse_from(argv)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .args
+}
+
+/// The sentences of rotten_tomatoes' training split (real text for the
+/// tests' generated tasks).
+pub fn rotten_tomatoes_sentences() -> Vec<String> {
+    let dataset = bert_data::dataset::BuiltinDataset::find("rotten_tomatoes").unwrap();
+    let splits = dataset.load(&AssetCache::from_env()).unwrap();
+    splits
+        .train
+        .into_iter()
+        .map(|example| example.text)
+        .collect()
 }
 
 /// all-MiniLM-L6-v2, installed into the cache on first use.

@@ -375,7 +375,7 @@ fn bad_settings_and_missing_runs_are_reported() {
         (
             &["--best-metric", "pearson"],
             Start::New,
-            "--best-metric pearson does not apply to --task classification: choose loss, accuracy, macro-f1",
+            "--best-metric pearson does not apply to this task: choose loss, accuracy, macro-f1",
         ),
         (&[], resume, "--resume needs a run started before"),
     ];

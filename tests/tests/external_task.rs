@@ -8,24 +8,23 @@ use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::classification::{ClassificationBatch, ClassificationItem, tokenize_examples};
-use bert_data::dataset::{Example, LabelVocab, Splits};
-use bert_model::{BertConfig, BertForTask, BertModelOutput, TaskHead};
+use bert_data::dataset::{BuiltinDataset, DatasetError, Example, LabelVocab, Splits};
+use bert_model::{BertConfig, BertModelOutput, TaskHead};
 use bert_train::driver::{Evaluation, evaluate_task, predict_task, train_task};
-use bert_train::inference::{Batches, argmax};
-use bert_train::predict::{InputLine, text_rows};
+use bert_train::inference::argmax;
+use bert_train::predict::{Fields, InputLine, Inputs};
 use bert_train::run::RunDir;
-use bert_train::task::{Split, Task, TaskData, TaskModel, TaskReport};
+use bert_train::task::{Items, Model, Prepared, Task, TaskData, TaskModel, TaskReport, TestData};
 use bert_train::training::{BestMetric, DataArgs, RunSetup, TaskMetrics, TrainingArgs};
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::CrossEntropyLoss;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use burn::train::ClassificationOutput;
 use burn::train::metric::AccuracyMetric;
-use burn::train::metric::store::Direction;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 /// A linear classifier on the `[CLS]` hidden state.
 #[derive(Module, Debug)]
@@ -40,6 +39,13 @@ impl TaskHead for FirstTokenHead {
 
     // transformers has no class for this head: it opens the encoder.
     const TASK: Option<&'static str> = None;
+
+    fn for_config(config: &BertConfig, device: &Device) -> Self {
+        let classes = config.labels().len();
+        Self {
+            first_token_classifier: LinearConfig::new(config.hidden_size, classes).init(device),
+        }
+    }
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<2> {
         let [batch, _, hidden] = encoded.last_hidden_state.dims();
@@ -76,8 +82,20 @@ impl TaskData for FirstTokenSentiment {
     type Example = Example;
     type Item = ClassificationItem;
 
+    /// Built-in datasets only (the readers of files are bert-train's).
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Example>> {
-        data.load_examples(cache, "label")
+        let builtin = |name: &str| BuiltinDataset::find(name)?.load(cache);
+        let no_files = |path: &std::path::Path| {
+            Err(DatasetError::File {
+                path: path.display().to_string(),
+                message: "this task reads built-in datasets only".into(),
+            })
+        };
+        data.load_with(no_files, builtin)
+    }
+
+    fn encode(&self, tokenizer: &BertTokenizer, examples: &[Self::Example]) -> Items<Self> {
+        Ok(tokenize_examples(tokenizer, examples, &self.labels)?)
     }
 
     fn learn(&mut self, examples: &Splits<Example>) -> Result<()> {
@@ -85,105 +103,56 @@ impl TaskData for FirstTokenSentiment {
         Ok(())
     }
 
-    fn encode(
-        &self,
-        tokenizer: &BertTokenizer,
-        examples: &[Example],
-        _: Split,
-    ) -> Result<Vec<ClassificationItem>> {
-        Ok(tokenize_examples(tokenizer, examples, &self.labels)?)
-    }
-
-    fn describe(
-        &self,
-        _: &Splits<Example>,
-        _: &Splits<ClassificationItem>,
-        _: &BertTokenizer,
-    ) -> Result<String> {
+    fn describe(&self, _: &Prepared<Self>) -> Result<String> {
         Ok(format!("labels [{}]", self.labels.names().join(", ")))
     }
 }
 
 /// Only what differs from the defaults: the labels are saved in and
-/// restored from the run's config through `labels_mut`.
+/// restored from the run's config through `labels_mut`, and the head is
+/// built from that config.
 impl Task for FirstTokenSentiment {
     type Head = FirstTokenHead;
     type Output = ClassificationOutput;
     type Report = AccuracyReport;
 
-    fn name(&self) -> &'static str {
-        "first-token-sentiment"
+    fn forward(&self, model: &Model<Self>, batch: ClassificationBatch) -> ClassificationOutput {
+        let logits = model.forward(batch.input);
+        let cross_entropy = CrossEntropyLoss::new(None, &logits.device());
+        let loss = cross_entropy.forward(logits.clone(), batch.labels.clone());
+        ClassificationOutput::new(loss, logits, batch.labels)
     }
 
     fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
         Some(&mut self.labels)
     }
 
-    fn head(&self, config: &BertConfig, device: &Device) -> FirstTokenHead {
-        FirstTokenHead {
-            first_token_classifier: LinearConfig::new(config.hidden_size, self.labels.len())
-                .init(device),
-        }
-    }
-
-    fn forward(
-        &self,
-        model: &BertForTask<FirstTokenHead>,
-        batch: ClassificationBatch,
-    ) -> ClassificationOutput {
-        let logits = model.forward(batch.input);
-        let loss = CrossEntropyLossConfig::new()
-            .init(&logits.device())
-            .forward(logits.clone(), batch.labels.clone());
-        ClassificationOutput::new(loss, logits, batch.labels)
-    }
-
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
-        TaskMetrics::new(BestMetric::Accuracy).both(
-            Some(BestMetric::Accuracy),
-            AccuracyMetric::new(),
-            Direction::Highest,
-        )
+        TaskMetrics::by(BestMetric::Accuracy, AccuracyMetric::new())
     }
 
-    fn evaluate(
-        &self,
-        model: &BertForTask<FirstTokenHead>,
-        _: &[Example],
-        items: &[ClassificationItem],
-        batches: &Batches,
-        _: &str,
-    ) -> Result<AccuracyReport> {
-        let rows = batches.rows(items, |batch: ClassificationBatch| {
-            model.forward(batch.input)
-        })?;
-        let correct = items
-            .iter()
+    fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<AccuracyReport> {
+        let rows = test
+            .batches
+            .rows(test.items, |batch: ClassificationBatch| {
+                model.forward(batch.input)
+            })?;
+        let labels = test.items.iter().map(|item| item.label);
+        let correct = labels
             .zip(&rows)
-            .filter(|(item, row)| argmax(row) == item.label)
-            .count();
+            .filter(|(label, row)| argmax(row) == *label);
         Ok(AccuracyReport {
-            accuracy: correct as f64 / items.len() as f64,
-            examples: items.len(),
+            accuracy: correct.count() as f64 / test.items.len() as f64,
+            examples: test.items.len(),
         })
     }
 
-    fn predict(
-        &self,
-        model: &BertForTask<FirstTokenHead>,
-        tokenizer: &BertTokenizer,
-        inputs: &[InputLine],
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Vec<Map<String, Value>>> {
-        let rows = text_rows(tokenizer, inputs, batch_size, device, |input| {
-            model.forward(input)
-        })?;
+    fn predict(&self, model: &Model<Self>, inputs: &Inputs) -> Result<Vec<Fields>> {
+        let rows = inputs.text_rows(|input| model.forward(input))?;
+        let label = |row: &Vec<f32>| json!(self.labels.names()[argmax(row)]);
         Ok(rows
             .iter()
-            .map(|row| {
-                Map::from_iter([("label".to_string(), json!(self.labels.names()[argmax(row)]))])
-            })
+            .map(|row| Fields::from_iter([("label".to_string(), label(row))]))
             .collect())
     }
 }
@@ -249,7 +218,6 @@ fn a_task_defined_outside_bert_train_trains_evaluates_and_predicts() {
         max_len: 32,
         batch_size: 16,
         best_metric: None,
-        seed: args.seed,
     };
     let reloaded = evaluate_task(&run_dir, task.clone(), &evaluation, &device(), &cache).unwrap();
     assert_eq!(reloaded, report);

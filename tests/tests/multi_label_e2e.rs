@@ -5,27 +5,14 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
+use bert_burn_tests::{QUICK_RUN, assert_png, device, minilm_dir, scratch_dir, train_args};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{TaggedDataset, TaggedSentence};
 use bert_model::{ProblemType, pretrained};
 use bert_train::run::RunDir;
 use bert_train::tasks::multi_label::MultiLabelReport;
-use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
-use clap::Parser;
+use bert_train::tasks::{Start, evaluate_run, predict_run, train};
 use serde_json::json;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TrainArgs,
-}
-
-fn parse(argv: &[&str]) -> TrainArgs {
-    Cli::try_parse_from(std::iter::once("test").chain(argv.iter().copied()))
-        .unwrap()
-        .args
-}
 
 /// The entity types a tweet's tags mention, e.g. `B-person` -> `person`.
 fn entity_types(sentence: &TaggedSentence) -> BTreeSet<String> {
@@ -78,30 +65,23 @@ fn multi_label_learns_entity_types_saves_reloads_and_predicts() {
         run.display().to_string(),
     );
     device().seed(4);
-    let args = parse(&[
-        "--task",
-        "multi-label",
-        "--model",
-        &model,
+    let files = [
         "--train-file",
         &train_arg,
         "--validation-file",
         &valid_arg,
         "--test-file",
         &train_arg,
+    ];
+    let run_flags = [
+        "--task",
+        "multi-label",
+        "--model",
+        &model,
         "--output-dir",
         &run_arg,
-        "--epochs",
-        "4",
-        "--batch-size",
-        "16",
-        "--max-len",
-        "48",
-        "--lr",
-        "3e-4",
-        "--warmup-ratio",
-        "0",
-    ]);
+    ];
+    let args = train_args(&[&run_flags[..], &files, &["--epochs", "4"], &QUICK_RUN].concat());
     let report: MultiLabelReport = train(args, Start::New, device(), &cache)
         .unwrap()
         .get()
@@ -185,18 +165,16 @@ fn a_labels_field_that_is_not_a_list_names_file_and_line() {
         data.display().to_string(),
         scratch.path().join("run").display().to_string(),
     );
-    let args = parse(&[
+    let files = ["--train-file", &data_arg, "--validation-file", &data_arg];
+    let run_flags = [
         "--task",
         "multi-label",
         "--model",
         &model,
-        "--train-file",
-        &data_arg,
-        "--validation-file",
-        &data_arg,
         "--output-dir",
         &run_arg,
-    ]);
+    ];
+    let args = train_args(&[&run_flags[..], &files].concat());
     let error = train(args, Start::New, device(), &AssetCache::from_env()).unwrap_err();
     let message = format!("{error:#}");
     assert!(

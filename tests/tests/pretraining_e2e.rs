@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
+use bert_burn_tests::{QUICK_RUN, assert_png, device, minilm_dir, scratch_dir, train_args};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::BuiltinDataset;
@@ -14,23 +14,10 @@ use bert_model::heads::PretrainingHeadConfig;
 use bert_model::pretrained;
 use bert_train::inference::Batches;
 use bert_train::run::RunDir;
-use bert_train::task::Task;
+use bert_train::task::{Task, TestData};
 use bert_train::tasks::classification::ClassificationReport;
 use bert_train::tasks::mlm::{Mlm, PretrainingReport};
-use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
-use clap::Parser;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TrainArgs,
-}
-
-fn parse(argv: &[&str]) -> TrainArgs {
-    Cli::try_parse_from(std::iter::once("test").chain(argv.iter().copied()))
-        .unwrap()
-        .args
-}
+use bert_train::tasks::{Start, evaluate_run, predict_run, train};
 
 /// MLM loss of `model_dir` (its heads, or new ones) on `documents`, fixed masks.
 fn mlm_loss(model_dir: &Path, documents: &[Vec<String>]) -> f64 {
@@ -43,15 +30,14 @@ fn mlm_loss(model_dir: &Path, documents: &[Vec<String>]) -> f64 {
     let head = PretrainingHeadConfig::for_model(&config).init(&device);
     let (_, model, _) = pretrained::load_for_task(model_dir, head, &device).unwrap();
     let items = pretraining_items(&tokenizer, documents, true, 5).unwrap();
-    let report = Mlm::default()
-        .evaluate(
-            &model,
-            documents,
-            &items,
-            &Batches::new(&MaskingBatcher::new(&tokenizer, 0).unwrap(), 16, &device),
-            "train",
-        )
-        .unwrap();
+    let batcher = MaskingBatcher::new(&tokenizer, 0).unwrap();
+    let test = TestData::<Mlm> {
+        examples: documents,
+        items: &items,
+        batches: Batches::new(&batcher, 16, &device),
+        split: "train",
+    };
+    let report = Mlm::default().evaluate(&model, &test).unwrap();
     report.mlm_loss
 }
 
@@ -64,7 +50,7 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
     let run_arg = run.display().to_string();
     let minilm = minilm_dir().display().to_string();
     device().seed(1);
-    let args = parse(&[
+    let pretraining = [
         "--task",
         "mlm",
         "--nsp",
@@ -72,23 +58,17 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         &minilm,
         "--dataset",
         "imdb",
-        "--output-dir",
-        &run_arg,
+    ];
+    let subset = [
         "--max-train-samples",
         "24",
         "--max-eval-samples",
         "8",
         "--epochs",
         "3",
-        "--batch-size",
-        "16",
-        "--max-len",
-        "48",
-        "--lr",
-        "3e-4",
-        "--warmup-ratio",
-        "0",
-    ]);
+    ];
+    let run_dir = ["--output-dir", &run_arg];
+    let args = train_args(&[&pretraining[..], &subset, &run_dir, &QUICK_RUN].concat());
     let report: PretrainingReport = train(args, Start::New, device(), &cache)
         .unwrap()
         .get()
@@ -149,7 +129,7 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
 
     // Domain-adaptive pretraining, then classification from the run.
     let classifier_run = root.join("classifier").display().to_string();
-    let args = parse(&[
+    let args = train_args(&[
         "--model",
         &run_arg,
         "--dataset",

@@ -5,22 +5,17 @@
 
 use std::path::Path;
 
-use bert_burn_tests::{assert_png, device, fixture, minilm_dir, scratch_dir};
+use bert_burn_tests::{
+    assert_png, device, fixture, minilm_dir, rotten_tomatoes_sentences, scratch_dir, train_args,
+};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
-use bert_data::dataset::{BuiltinDataset, SplitMix64};
+use bert_data::dataset::SplitMix64;
 use bert_data::question_answering::{QaWindows, qa_features, read_squad};
 use bert_train::run::RunDir;
 use bert_train::tasks::question_answering::QaReport;
-use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
-use clap::Parser;
+use bert_train::tasks::{Start, evaluate_run, predict_run, train};
 use serde_json::json;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TrainArgs,
-}
 
 #[test]
 fn windows_of_a_squad_file_map_back_to_the_exact_answers() {
@@ -101,13 +96,8 @@ fn learns_to_find_spans_on_a_generated_task() {
     let scratch = scratch_dir();
     let root = scratch.path();
     let cache = AssetCache::from_env();
-    let sentences: Vec<String> = BuiltinDataset::find("rotten_tomatoes")
-        .unwrap()
-        .load(&cache)
-        .unwrap()
-        .train
+    let sentences: Vec<String> = rotten_tomatoes_sentences()
         .into_iter()
-        .map(|e| e.text)
         .filter(|t| t.len() < 120)
         .take(500)
         .collect();
@@ -116,8 +106,7 @@ fn learns_to_find_spans_on_a_generated_task() {
     generated_squad(&train_file, &sentences, 128, &mut rng);
     generated_squad(&test_file, &sentences, 32, &mut rng);
     let (model, run) = (minilm_dir().display().to_string(), root.join("run"));
-    let argv = [
-        "test",
+    let args = train_args(&[
         "--task",
         "question-answering",
         "--model",
@@ -138,9 +127,8 @@ fn learns_to_find_spans_on_a_generated_task() {
         "16",
         "--lr",
         "1e-4",
-    ];
+    ]);
     device().seed(2);
-    let args = Cli::try_parse_from(argv).unwrap().args;
     let report: QaReport = train(args, Start::New, device(), &cache)
         .unwrap()
         .get()

@@ -6,28 +6,23 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use bert_burn_tests::{assert_png, device, minilm_dir, scratch_dir};
+use bert_burn_tests::{
+    assert_png, device, minilm_dir, rotten_tomatoes_sentences, scratch_dir, train_args,
+};
 use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{BuiltinDataset, LabelVocab, SplitMix64, TaggedDataset};
 use bert_data::regression::{RegressionItem, tokenize_regression};
 use bert_data::token_classification::{TokenItem, tokenize_tagged};
-use bert_model::heads::ClassifierHeadConfig;
+use bert_model::heads::{ClassifierHeadConfig, TokenClassificationHead};
 use bert_model::{BertForTokenClassification, pretrained};
 use bert_train::inference::Batches;
 use bert_train::run::{MetricLog, RunDir};
-use bert_train::task::Task;
+use bert_train::task::{Task, TestData};
 use bert_train::tasks::regression::{Regression, RegressionReport};
 use bert_train::tasks::token_classification::{TokenClassification, TokenReport};
 use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
 use burn::data::dataloader::batcher::Batcher;
-use clap::Parser;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TrainArgs,
-}
 
 /// burn's seed is global: the tests take turns.
 static SEEDED: Mutex<()> = Mutex::new(());
@@ -37,8 +32,7 @@ const TRAIN_SAMPLES: usize = 64;
 fn args(task: &str, run: &Path) -> TrainArgs {
     let model = minilm_dir().display().to_string();
     let run = run.display().to_string();
-    let argv = [
-        "test",
+    train_args(&[
         "--task",
         task,
         "--model",
@@ -59,8 +53,7 @@ fn args(task: &str, run: &Path) -> TrainArgs {
         "5e-4",
         "--warmup-ratio",
         "0",
-    ];
-    Cli::try_parse_from(argv).unwrap().args
+    ])
 }
 
 /// Mean loss of `loss_of` over `items` in batches of 16.
@@ -123,14 +116,14 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     let kept = RunDir::new(&run).load_classifier(48, &device).unwrap();
     let validation = tokenize_regression(&tokenizer, &sts_b.validation[..32]).unwrap();
     let batcher = TextBatcher::for_tokenizer(&tokenizer);
+    let test = TestData::<Regression> {
+        examples: &[],
+        items: &validation,
+        batches: Batches::new(&batcher, 16, &device),
+        split: "validation",
+    };
     let kept_pearson = Regression::default()
-        .evaluate(
-            &kept.model,
-            &[],
-            &validation,
-            &Batches::new(&batcher, 16, &device),
-            "validation",
-        )
+        .evaluate(&kept.model, &test)
         .unwrap()
         .pearson;
     assert!(
@@ -205,9 +198,7 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
         .unwrap()
         .train;
     let trained = RunDir::new(&run)
-        .load_model(48, &device, |config| {
-            ClassifierHeadConfig::for_model(config, config.labels().len()).init_token(&device)
-        })
+        .load_model::<TokenClassificationHead>(48, &device)
         .unwrap();
     let tags: &LabelVocab = &trained.labels;
     let items: Vec<TokenItem> =
@@ -293,15 +284,7 @@ fn token_classification_beats_tagging_everything_o() {
     let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let cache = AssetCache::from_env();
     let scratch = scratch_dir();
-    let sentences: Vec<String> = BuiltinDataset::find("rotten_tomatoes")
-        .unwrap()
-        .load(&cache)
-        .unwrap()
-        .train
-        .into_iter()
-        .map(|e| e.text)
-        .take(400)
-        .collect();
+    let sentences: Vec<String> = rotten_tomatoes_sentences().into_iter().take(400).collect();
     let mut rng = SplitMix64::new(7);
     let (train_file, test_file) = (
         scratch.path().join("train.conll"),

@@ -19,9 +19,10 @@ pub use sequence_classification::SequenceClassificationHead;
 pub use token_classification::TokenClassificationHead;
 
 use burn::module::{Module, ModuleDisplay};
+use burn::tensor::Device;
 
 use crate::bert::BertModelOutput;
-use crate::config::ModelFamily;
+use crate::config::{BertConfig, ModelFamily};
 
 /// A swappable layer on top of [`BertModel`](crate::BertModel).
 pub trait TaskHead: Module + ModuleDisplay {
@@ -53,6 +54,11 @@ pub trait TaskHead: Module + ModuleDisplay {
             None => format!("{}Model", family.class_prefix()),
         }
     }
+
+    /// A randomly initialised head for a model of `config`, as transformers
+    /// builds it from the config: a classifier has one output per label of
+    /// its `id2label` (`num_labels`).
+    fn for_config(config: &BertConfig, device: &Device) -> Self;
 
     /// Predicts from the encoder's output.
     fn forward(&self, encoded: BertModelOutput) -> Self::Output;

@@ -134,6 +134,10 @@ impl TaskHead for PretrainingHead {
     ];
     const TASK: Option<&'static str> = Some("MaskedLM");
 
+    fn for_config(config: &BertConfig, device: &Device) -> Self {
+        PretrainingHeadConfig::for_model(config).init(device)
+    }
+
     fn forward(&self, encoded: BertModelOutput) -> PretrainingHeadOutput {
         let transform = &self.cls.predictions.transform;
         let hidden = transform

@@ -57,6 +57,10 @@ impl TaskHead for QuestionAnsweringHead {
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["qa_outputs"];
     const TASK: Option<&'static str> = Some("QuestionAnswering");
 
+    fn for_config(config: &BertConfig, device: &Device) -> Self {
+        QuestionAnsweringHeadConfig::for_model(config).init(device)
+    }
+
     fn forward(&self, encoded: BertModelOutput) -> SpanLogits {
         let logits = self.qa_outputs.forward(encoded.last_hidden_state);
         let [batch, seq_len, _] = logits.dims();

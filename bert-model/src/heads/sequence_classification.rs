@@ -6,12 +6,12 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, Linear};
-use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, relu, tanh};
+use burn::tensor::{Device, Tensor};
 
-use super::TaskHead;
+use super::{ClassifierHeadConfig, TaskHead};
 use crate::bert::{BertModelOutput, first_token};
-use crate::config::ModelFamily;
+use crate::config::{BertConfig, ModelFamily};
 use crate::dropout::apply_dropout;
 
 /// A classification head over the whole sequence (build it with
@@ -44,6 +44,10 @@ impl TaskHead for SequenceClassificationHead {
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["classifier", "pre_classifier"];
     const TASK: Option<&'static str> = Some("SequenceClassification");
+
+    fn for_config(config: &BertConfig, device: &Device) -> Self {
+        ClassifierHeadConfig::for_model(config, config.labels().len()).init(device)
+    }
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<2> {
         let Some(dense) = &self.dense else {

@@ -3,10 +3,11 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, Linear};
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 
-use super::TaskHead;
+use super::{ClassifierHeadConfig, TaskHead};
 use crate::bert::BertModelOutput;
+use crate::config::BertConfig;
 use crate::dropout::apply_dropout;
 
 /// Dropout + linear on each token (build it with [`ClassifierHeadConfig::init_token`](super::ClassifierHeadConfig::init_token)).
@@ -31,6 +32,10 @@ impl TaskHead for TokenClassificationHead {
 
     const CHECKPOINT_PREFIXES: &'static [&'static str] = &["classifier"];
     const TASK: Option<&'static str> = Some("TokenClassification");
+
+    fn for_config(config: &BertConfig, device: &Device) -> Self {
+        ClassifierHeadConfig::for_model(config, config.labels().len()).init_token(device)
+    }
 
     fn forward(&self, encoded: BertModelOutput) -> Tensor<3> {
         self.classifier

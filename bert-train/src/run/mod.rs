@@ -24,7 +24,7 @@ use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::dataset::LabelVocab;
 use bert_model::files::{temporary_path, write_atomically};
-use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
+use bert_model::heads::SequenceClassificationHead;
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::tensor::Device;
@@ -154,18 +154,16 @@ impl RunDir {
         if config.labels().is_empty() {
             bail!("{}: config.json has no id2label", self.root.display());
         }
-        self.load_model(max_len, device, |config| {
-            ClassifierHeadConfig::for_model(config, config.labels().len()).init(device)
-        })
+        self.load_model(max_len, device)
     }
 
-    /// Loads the run's model with the head `head(config)`, its tokenizer
-    /// (truncating to `max_len`) and labels (none for pretraining).
+    /// Loads the run's model with a head of type `H` (built from the run's
+    /// config, then loaded), its tokenizer (truncating to `max_len`) and
+    /// labels (none for pretraining).
     pub fn load_model<H: TaskHead>(
         &self,
         max_len: usize,
         device: &Device,
-        head: impl FnOnce(&BertConfig) -> H,
     ) -> Result<TrainedModel<H>> {
         if !self.file("model.safetensors").is_file() {
             bail!(
@@ -175,7 +173,7 @@ impl RunDir {
         }
         let config = self.config()?;
         let labels = LabelVocab::from_names(config.labels());
-        let head = head(&config);
+        let head = H::for_config(&config, device);
         let (_, model, status) = pretrained::load_for_task(&self.root, head, device)?;
         if let HeadStatus::Initialised { .. } = status {
             bail!(

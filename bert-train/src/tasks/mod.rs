@@ -326,7 +326,6 @@ pub fn evaluate_run(
         max_len: args.training.max_len,
         batch_size: batch_size.unwrap_or(args.training.batch_size),
         best_metric: args.training.best_metric,
-        seed: args.training.seed,
     };
     let report = args.with_task(Evaluate {
         run,

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use bert_model::Precision;
+use burn::train::metric::store::Direction;
 use serde::{Deserialize, Serialize};
 
 use super::data::DataArgs;
@@ -23,6 +24,16 @@ pub enum BestMetric {
     Loss,
     /// Validation Pearson correlation (regression), higher is better.
     Pearson,
+}
+
+impl BestMetric {
+    /// Where the metric is best: the loss lowest, the others highest.
+    pub fn direction(self) -> Direction {
+        match self {
+            Self::Loss => Direction::Lowest,
+            Self::Accuracy | Self::MacroF1 | Self::MicroF1 | Self::Pearson => Direction::Highest,
+        }
+    }
 }
 
 /// Every task-independent setting of a fine-tuning run.

@@ -4,6 +4,7 @@
 use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
+use bert_data::dataset::{DatasetError, LabelVocab};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -136,6 +137,28 @@ pub struct ClassWeightArgs {
 }
 
 impl ClassWeightArgs {
+    /// The weights of `classes` (none without the flag), counted over the
+    /// class `ids` of the training data (one per example, or per word);
+    /// an error when there are fewer than two classes, named `noun`s.
+    pub fn learn(
+        &self,
+        classes: &LabelVocab,
+        noun: &str,
+        ids: impl IntoIterator<Item = Result<usize, DatasetError>>,
+    ) -> Result<Option<Vec<f32>>> {
+        if classes.len() < 2 {
+            bail!(
+                "the data has {} {noun}(s); at least 2 are needed",
+                classes.len()
+            );
+        }
+        let mut counts = vec![0; classes.len()];
+        for id in ids {
+            counts[id?] += 1;
+        }
+        self.resolve(classes.names(), &counts)
+    }
+
     /// The resolved weights (none without the flag), printed for the log.
     pub fn resolve(&self, names: &[String], counts: &[usize]) -> Result<Option<Vec<f32>>> {
         let Some(weights) = &self.class_weights else {

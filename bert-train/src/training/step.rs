@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use bert_model::ProblemType;
 use burn::module::Module;
 use burn::tensor::{ExecutionError, Tensor};
 use burn::train::metric::{
@@ -16,6 +17,10 @@ use super::metrics::ThroughputInput;
 
 /// What a task's forward pass returns for one batch.
 pub trait StepOutput: ItemLazy + 'static {
+    /// transformers' `problem_type` of the loss, where it names one
+    /// (saved in the run's `config.json`).
+    const PROBLEM_TYPE: Option<ProblemType> = None;
+
     /// The loss to minimise, `[1]`.
     fn loss(&self) -> Tensor<1>;
 
@@ -24,13 +29,17 @@ pub trait StepOutput: ItemLazy + 'static {
 }
 
 /// Implements [`StepOutput`] for a struct whose `loss` field is the loss and
-/// whose `$samples` field has one row per example; with its tensor fields
-/// listed (`Output { loss, logits, .. }`), also burn's `ItemLazy`, which
-/// moves each of them off the autodiff graph.
+/// whose `$samples` field has one row per example (with `problem:` the
+/// `ProblemType` of its loss); with its tensor fields listed (`Output {
+/// loss, logits, .. }`), also burn's `ItemLazy`, which moves each of them
+/// off the autodiff graph.
 #[macro_export]
 macro_rules! step_output {
-    ($output:ty, samples: $samples:ident) => {
+    ($output:ty, samples: $samples:ident $(, problem: $problem:ident)?) => {
         impl $crate::training::step::StepOutput for $output {
+            $(const PROBLEM_TYPE: Option<::bert_model::ProblemType> =
+                Some(::bert_model::ProblemType::$problem);)?
+
             fn loss(&self) -> ::burn::tensor::Tensor<1> {
                 self.loss.clone()
             }
@@ -40,8 +49,8 @@ macro_rules! step_output {
             }
         }
     };
-    ($output:ident { $($field:ident),+ }, samples: $samples:ident) => {
-        $crate::step_output!($output, samples: $samples);
+    ($output:ident { $($field:ident),+ }, samples: $samples:ident $(, problem: $problem:ident)?) => {
+        $crate::step_output!($output, samples: $samples $(, problem: $problem)?);
 
         impl ::burn::train::ItemLazy for $output {
             fn sync(self) -> Result<Self, ::burn::tensor::ExecutionError> {

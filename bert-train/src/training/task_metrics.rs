@@ -3,7 +3,6 @@
 //! from the same list, so the selected metric is always computed.
 
 use anyhow::{Result, bail};
-use burn::train::metric::store::Direction;
 use burn::train::metric::{Adaptor, LossInput, LossMetric, Metric, Numeric};
 use burn::train::{InferenceStep, LearnerModel, SupervisedTraining, TrainStep};
 use clap::ValueEnum;
@@ -54,28 +53,55 @@ impl<M: LearnerModel> TaskMetrics<M> {
             logged: LoggedMetrics::default(),
             choices: Vec::new(),
         }
-        .both(Some(BestMetric::Loss), LossMetric::new(), Direction::Lowest)
+        .with(BestMetric::Loss, LossMetric::new())
     }
 
-    /// `metric` on training and validation batches; selectable as `key`
-    /// (`None`: logged only), where `direction` is best.
-    pub fn both<Me>(mut self, key: Option<BestMetric>, metric: Me, direction: Direction) -> Self
+    /// The loss and `metric` on training and validation batches, `metric`
+    /// selecting by default as `key`.
+    pub fn by<Me>(key: BestMetric, metric: Me) -> Self
+    where
+        Me: Metric + Numeric + 'static,
+        <M as TrainStep>::Output: Adaptor<Me::Input> + Adaptor<LossInput>,
+        <M as InferenceStep>::Output: Adaptor<Me::Input> + Adaptor<LossInput>,
+    {
+        Self::new(key).with(key, metric)
+    }
+
+    /// `metric` on training and validation batches, selectable as `key`.
+    pub fn with<Me>(self, key: BestMetric, metric: Me) -> Self
     where
         Me: Metric + Numeric + 'static,
         <M as TrainStep>::Output: Adaptor<Me::Input>,
         <M as InferenceStep>::Output: Adaptor<Me::Input>,
     {
+        self.train(metric.clone()).valid(Some(key), metric)
+    }
+
+    /// `metric` on training and validation batches, logged, not selectable.
+    pub fn logged<Me>(self, metric: Me) -> Self
+    where
+        Me: Metric + Numeric + 'static,
+        <M as TrainStep>::Output: Adaptor<Me::Input>,
+        <M as InferenceStep>::Output: Adaptor<Me::Input>,
+    {
+        self.train(metric.clone()).valid(None, metric)
+    }
+
+    fn train<Me>(mut self, metric: Me) -> Self
+    where
+        Me: Metric + Numeric + 'static,
+        <M as TrainStep>::Output: Adaptor<Me::Input>,
+    {
         self.logged.train.push(metric.name().to_string());
-        let train = metric.clone();
         self.registrations.push(Box::new(move |training| {
-            training.metric_train_numeric(train)
+            training.metric_train_numeric(metric)
         }));
-        self.valid(key, metric, direction)
+        self
     }
 
     /// `metric` on validation batches only; selectable as `key` (`None`:
-    /// logged only), where `direction` is best.
-    pub fn valid<Me>(mut self, key: Option<BestMetric>, metric: Me, direction: Direction) -> Self
+    /// logged only).
+    pub fn valid<Me>(mut self, key: Option<BestMetric>, metric: Me) -> Self
     where
         Me: Metric + Numeric + 'static,
         <M as InferenceStep>::Output: Adaptor<Me::Input>,
@@ -85,7 +111,9 @@ impl<M: LearnerModel> TaskMetrics<M> {
             let selecting = metric.clone();
             self.choices.push(Choice {
                 key,
-                selection: Box::new(move |patience| Selection::by(&selecting, direction, patience)),
+                selection: Box::new(move |patience| {
+                    Selection::by(&selecting, key.direction(), patience)
+                }),
             });
         }
         self.registrations.push(Box::new(move |training| {
@@ -101,13 +129,12 @@ impl<M: LearnerModel> TaskMetrics<M> {
         self,
         best: Option<BestMetric>,
         patience: Option<usize>,
-        task: &str,
     ) -> Result<ChosenMetrics<M>> {
         let key = best.unwrap_or(self.default);
         let Some(choice) = self.choices.iter().find(|choice| choice.key == key) else {
             let names: Vec<String> = self.choices.iter().map(|c| name(c.key)).collect();
             bail!(
-                "--best-metric {} does not apply to --task {task}: choose {}",
+                "--best-metric {} does not apply to this task: choose {}",
                 name(key),
                 names.join(", ")
             );

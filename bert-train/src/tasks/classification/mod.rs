@@ -12,19 +12,17 @@ use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::classification::{ClassificationBatch, ClassificationItem, tokenize_examples};
 use bert_data::dataset::{Example, LabelVocab, Splits};
-use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
-use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
+use bert_model::BertForSequenceClassification;
+use bert_model::heads::SequenceClassificationHead;
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::Device;
 use burn::tensor::activation::softmax;
 use burn::train::ClassificationOutput;
-use burn::train::metric::store::Direction;
 use burn::train::metric::{AccuracyMetric, ClassReduction, FBetaScoreMetric};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use crate::inference::{Batches, argmax};
-use crate::predict::{InputLine, by_label, text_rows};
-use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
+use crate::predict::{Fields, Inputs, by_label};
+use crate::task::{Items, Model, Prepared, Task, TaskData, TaskModel, TestData};
 use crate::training::class_weights::ClassWeightArgs;
 use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
@@ -64,14 +62,10 @@ pub fn predict_probabilities(
     })
 }
 
-crate::step_output!(ClassificationOutput, samples: targets);
+crate::step_output!(ClassificationOutput, samples: targets, problem: SingleLabelClassification);
 
 fn macro_f1() -> FBetaScoreMetric {
     FBetaScoreMetric::multiclass(1.0, 1, ClassReduction::Macro)
-}
-
-impl TextBatch for ClassificationItem {
-    type Batch = ClassificationBatch;
 }
 
 impl TaskData for Classification {
@@ -91,46 +85,24 @@ impl TaskData for Classification {
         Ok(splits)
     }
 
-    fn learn(&mut self, examples: &Splits<Example>) -> Result<()> {
-        self.labels = LabelVocab::from_examples(&examples.train);
-        if self.labels.len() < 2 {
-            bail!(
-                "the training data has {} label(s); classification needs at least 2",
-                self.labels.len()
-            );
-        }
-        let mut counts = vec![0; self.labels.len()];
-        for example in &examples.train {
-            counts[self.labels.id(example)?] += 1;
-        }
-        self.class_weights = self.weights.resolve(self.labels.names(), &counts)?;
-        Ok(())
-    }
-
-    fn encode(
-        &self,
-        tokenizer: &BertTokenizer,
-        examples: &[Example],
-        _: Split,
-    ) -> Result<Vec<ClassificationItem>> {
+    fn encode(&self, tokenizer: &BertTokenizer, examples: &[Example]) -> Items<Self> {
         Ok(tokenize_examples(tokenizer, examples, &self.labels)?)
     }
 
-    fn describe(
-        &self,
-        _: &Splits<Example>,
-        items: &Splits<ClassificationItem>,
-        tokenizer: &BertTokenizer,
-    ) -> Result<String> {
-        let truncated = items
-            .train
-            .iter()
-            .filter(|item| item.encoding.len() == tokenizer.max_len())
-            .count();
+    fn learn(&mut self, examples: &Splits<Example>) -> Result<()> {
+        self.labels = LabelVocab::from_examples(&examples.train);
+        let ids = examples.train.iter().map(|example| self.labels.id(example));
+        self.class_weights = self.weights.learn(&self.labels, "label", ids)?;
+        Ok(())
+    }
+
+    fn describe(&self, data: &Prepared<Self>) -> Result<String> {
+        let labels = self.labels.names().join(", ");
+        let max_len = data.max_len;
+        let train = data.items.train.iter();
+        let truncated = train.filter(|item| item.encoding.len() == max_len).count();
         Ok(format!(
-            "labels [{}], {truncated} train examples truncated to {} tokens",
-            self.labels.names().join(", "),
-            tokenizer.max_len()
+            "labels [{labels}], {truncated} train examples truncated to {max_len} tokens"
         ))
     }
 }
@@ -140,29 +112,8 @@ impl Task for Classification {
     type Output = ClassificationOutput;
     type Report = ClassificationReport;
 
-    const PROBLEM_TYPE: Option<ProblemType> = Some(ProblemType::SingleLabelClassification);
-
-    fn name(&self) -> &'static str {
-        if self.pairs {
-            "pair-classification"
-        } else {
-            "classification"
-        }
-    }
-
-    fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
-        Some(&mut self.labels)
-    }
-
-    fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {
-        ClassifierHeadConfig::for_model(config, self.labels.len()).init(device)
-    }
-
-    fn forward(
-        &self,
-        model: &BertForSequenceClassification,
-        batch: ClassificationBatch,
-    ) -> ClassificationOutput {
+    /// Cross-entropy, class-weighted with `--class-weights`.
+    fn forward(&self, model: &Model<Self>, batch: ClassificationBatch) -> ClassificationOutput {
         let logits = model.forward(batch.input);
         let loss = CrossEntropyLossConfig::new()
             .with_weights(self.class_weights.clone())
@@ -171,54 +122,33 @@ impl Task for Classification {
         ClassificationOutput::new(loss, logits, batch.labels)
     }
 
+    fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
+        Some(&mut self.labels)
+    }
+
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
-        TaskMetrics::new(BestMetric::Accuracy)
-            .both(
-                Some(BestMetric::Accuracy),
-                AccuracyMetric::new(),
-                Direction::Highest,
-            )
-            .both(Some(BestMetric::MacroF1), macro_f1(), Direction::Highest)
+        TaskMetrics::by(BestMetric::Accuracy, AccuracyMetric::new())
+            .with(BestMetric::MacroF1, macro_f1())
     }
 
-    fn evaluate(
-        &self,
-        model: &BertForSequenceClassification,
-        _: &[Example],
-        items: &[ClassificationItem],
-        batches: &Batches,
-        _: &str,
-    ) -> Result<ClassificationReport> {
-        let probabilities = predict_probabilities(model, items, batches)?;
+    fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<ClassificationReport> {
+        let probabilities = predict_probabilities(model, test.items, &test.batches)?;
         let predicted: Vec<usize> = probabilities.iter().map(|p| argmax(p)).collect();
-        let truth: Vec<usize> = items.iter().map(|item| item.label).collect();
-        Ok(ClassificationReport::new(
-            self.labels.names(),
-            &truth,
-            &predicted,
-        ))
+        let truth: Vec<usize> = test.items.iter().map(|item| item.label).collect();
+        let names = self.labels.names();
+        Ok(ClassificationReport::new(names, &truth, &predicted))
     }
 
-    fn predict(
-        &self,
-        model: &BertForSequenceClassification,
-        tokenizer: &BertTokenizer,
-        inputs: &[InputLine],
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Vec<Map<String, Value>>> {
-        let probabilities = text_rows(tokenizer, inputs, batch_size, device, |input| {
-            softmax(model.forward(input), 1)
-        })?;
+    /// `label` and `probs` (per label) of each text.
+    fn predict(&self, model: &Model<Self>, inputs: &Inputs) -> Result<Vec<Fields>> {
+        let probabilities = inputs.text_rows(|input| softmax(model.forward(input), 1))?;
         let names = self.labels.names();
-        Ok(probabilities
-            .iter()
-            .map(|probs| {
-                Map::from_iter([
-                    ("label".to_string(), json!(names[argmax(probs)])),
-                    ("probs".to_string(), by_label(names, probs)),
-                ])
-            })
-            .collect())
+        let fields = |probs: &Vec<f32>| {
+            Fields::from_iter([
+                ("label".to_string(), json!(names[argmax(probs)])),
+                ("probs".to_string(), by_label(names, probs)),
+            ])
+        };
+        Ok(probabilities.iter().map(fields).collect())
     }
 }

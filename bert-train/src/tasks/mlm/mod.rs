@@ -16,22 +16,17 @@ use bert_data::dataset::{BuiltinDataset, Example, Splits, read_utf8};
 use bert_data::pretraining::{
     MaskingBatcher, PretrainingBatch, PretrainingItem, pretraining_items, split_documents,
 };
-use bert_model::heads::{BertForPreTraining, PretrainingHead, PretrainingHeadConfig};
+use bert_model::heads::PretrainingHead;
 use bert_model::{BertConfig, ModelFamily};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::{Device, Int, Tensor};
-use burn::train::metric::store::Direction;
+use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyMetric, PerplexityMetric};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::inference::Batches;
-use crate::predict::InputLine;
-use crate::task::{Split, Task, TaskData, TaskItem, TaskModel};
+use crate::predict::{Fields, Inputs};
+use crate::task::{Items, Model, Prepared, Task, TaskData, TaskModel, TestData};
 use crate::training::{BestMetric, DataArgs, TaskMetrics};
-
-/// Seed of the masks drawn for evaluation: the same masks on every evaluation.
-const EVAL_MASK_SEED: u64 = 1234;
 
 /// The flags of masked-LM pretraining.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, clap::Args)]
@@ -48,40 +43,13 @@ pub struct MlmOptions {
 pub struct Mlm {
     /// `--nsp`.
     pub options: MlmOptions,
-    /// The run's seed: masks while training, sentence pairing per split.
+    /// The run's seed, which draws the sentence pairs.
     pub seed: u64,
-}
-
-impl Mlm {
-    /// The seed of the sentence pairing of `split`: `eval` rebuilds the
-    /// same test pairs as training did.
-    fn pairing_seed(&self, split: Split) -> u64 {
-        match split {
-            Split::Train => self.seed,
-            Split::Validation => self.seed + 1,
-            Split::Test => self.seed + 2,
-        }
-    }
 }
 
 /// Number of entries where `a` equals `b`.
 fn matches(a: Tensor<1, Int>, b: Tensor<1, Int>) -> usize {
     a.equal(b).int().sum().into_scalar::<i64>() as usize
-}
-
-/// Training masks are drawn from the run's seed; evaluation's afresh from
-/// [`EVAL_MASK_SEED`], the same on every evaluation.
-impl TaskItem for PretrainingItem {
-    type Batch = PretrainingBatch;
-    type Batcher = MaskingBatcher;
-
-    fn batcher(tokenizer: &BertTokenizer, split: Split, seed: u64) -> Result<MaskingBatcher> {
-        let batcher = MaskingBatcher::new(tokenizer, seed)?;
-        Ok(match split {
-            Split::Train => batcher,
-            Split::Validation | Split::Test => batcher.restarted(EVAL_MASK_SEED),
-        })
-    }
 }
 
 impl TaskData for Mlm {
@@ -110,40 +78,23 @@ impl TaskData for Mlm {
         )
     }
 
-    fn encode(
-        &self,
-        tokenizer: &BertTokenizer,
-        documents: &[Vec<String>],
-        split: Split,
-    ) -> Result<Vec<PretrainingItem>> {
-        Ok(pretraining_items(
-            tokenizer,
-            documents,
-            self.options.nsp,
-            self.pairing_seed(split),
-        )?)
+    /// Sentence pairs drawn with the run's seed, so that `eval` rebuilds the
+    /// test pairs that training reported on.
+    fn encode(&self, tokenizer: &BertTokenizer, documents: &[Self::Example]) -> Items<Self> {
+        let nsp = self.options.nsp;
+        Ok(pretraining_items(tokenizer, documents, nsp, self.seed)?)
     }
 
-    fn describe(
-        &self,
-        _: &Splits<Vec<String>>,
-        items: &Splits<PretrainingItem>,
-        _: &BertTokenizer,
-    ) -> Result<String> {
-        let what = if self.options.nsp {
-            "sentence pairs"
-        } else {
-            "sequences"
+    fn describe(&self, data: &Prepared<Self>) -> Result<String> {
+        let (what, needs) = match self.options.nsp {
+            true => (
+                "sentence pairs",
+                " (--nsp needs documents of two sentences or more)",
+            ),
+            false => ("sequences", ""),
         };
-        if items.train.is_empty() {
-            bail!(
-                "the training documents give no {what}{}",
-                if self.options.nsp {
-                    " (--nsp needs documents of two sentences or more)"
-                } else {
-                    ""
-                }
-            );
+        if data.items.train.is_empty() {
+            bail!("the training documents give no {what}{needs}");
         }
         Ok(format!("items are {what}"))
     }
@@ -153,10 +104,6 @@ impl Task for Mlm {
     type Head = PretrainingHead;
     type Output = PretrainingOutput;
     type Report = PretrainingReport;
-
-    fn name(&self) -> &'static str {
-        "mlm"
-    }
 
     fn supports(&self, config: &BertConfig) -> Result<()> {
         match config.model_type {
@@ -172,11 +119,8 @@ impl Task for Mlm {
         }
     }
 
-    fn head(&self, config: &BertConfig, device: &Device) -> PretrainingHead {
-        PretrainingHeadConfig::for_model(config).init(device)
-    }
-
-    fn forward(&self, model: &BertForPreTraining, batch: PretrainingBatch) -> PretrainingOutput {
+    /// Masked-LM cross-entropy at the masked positions, plus next-sentence's.
+    fn forward(&self, model: &Model<Self>, batch: PretrainingBatch) -> PretrainingOutput {
         let sequences = batch.input.input_ids.dims()[0];
         let output = model.forward(batch.input);
         let mlm_logits = model.mlm_logits(output.transformed, batch.masked_positions);
@@ -206,27 +150,17 @@ impl Task for Mlm {
     /// Masked-token accuracy and perplexity; the loss selects by default.
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
         TaskMetrics::new(BestMetric::Loss)
-            .both(
-                Some(BestMetric::Accuracy),
-                AccuracyMetric::new(),
-                Direction::Highest,
-            )
-            .both(None, PerplexityMetric::new(), Direction::Lowest)
+            .with(BestMetric::Accuracy, AccuracyMetric::new())
+            .logged(PerplexityMetric::new())
     }
 
     /// Scores with the evaluation masks, drawn afresh from their seed.
-    fn evaluate(
-        &self,
-        model: &BertForPreTraining,
-        _: &[Vec<String>],
-        items: &[PretrainingItem],
-        batches: &Batches<MaskingBatcher>,
-        split: &str,
-    ) -> Result<PretrainingReport> {
-        let batcher = batches.batcher.restarted(EVAL_MASK_SEED);
+    fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<PretrainingReport> {
+        let batches = &test.batches;
+        let batcher = batches.batcher.restarted(MaskingBatcher::EVALUATION_SEED);
         let (mut loss_sum, mut masked, mut correct) = (0.0, 0usize, 0usize);
         let (mut nsp_correct, mut nsp_total) = (0usize, 0usize);
-        for batch in Batches::new(&batcher, batches.size, batches.device).of(items) {
+        for batch in Batches::new(&batcher, batches.size, batches.device).of(test.items) {
             let output = self.forward(model, batch);
             let count = output.mlm_labels.dims()[0];
             loss_sum += output.mlm_loss.into_scalar::<f64>() * count as f64;
@@ -243,8 +177,8 @@ impl Task for Mlm {
         let mlm_loss = loss_sum / masked.max(1) as f64;
         Ok(PretrainingReport {
             task: "mlm".into(),
-            split: split.into(),
-            examples: items.len(),
+            split: test.split.into(),
+            examples: test.items.len(),
             masked_tokens: masked,
             mlm_loss,
             perplexity: mlm_loss.exp(),
@@ -253,14 +187,7 @@ impl Task for Mlm {
         })
     }
 
-    fn predict(
-        &self,
-        _: &BertForPreTraining,
-        _: &BertTokenizer,
-        _: &[InputLine],
-        _: usize,
-        _: &Device,
-    ) -> Result<Vec<Map<String, Value>>> {
+    fn predict(&self, _: &Model<Self>, _: &Inputs) -> Result<Vec<Fields>> {
         bail!(
             "an mlm run predicts nothing: fine-tune from it with `train --model RUN` for another task"
         )

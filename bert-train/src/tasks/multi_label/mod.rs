@@ -15,18 +15,14 @@ use bert_data::dataset::{
     DatasetError, LabelVocab, MultiLabelExample, Splits, read_multi_label_file,
 };
 use bert_data::multi_label::{MultiLabelBatch, MultiLabelItem, tokenize_multi_label};
-use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
-use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
-use burn::tensor::Device;
+use bert_model::heads::SequenceClassificationHead;
 use burn::tensor::activation::sigmoid;
-use burn::train::metric::store::Direction;
 use burn::train::metric::{ClassReduction, FBetaScoreMetric, HammingScore};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::inference::Batches;
-use crate::predict::{InputLine, by_label, text_rows};
-use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
+use crate::predict::{Fields, Inputs, by_label};
+use crate::task::{Items, Model, Prepared, Task, TaskData, TaskModel, TestData};
 use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 fn default_threshold() -> f64 {
@@ -96,10 +92,6 @@ impl MultiLabel {
     }
 }
 
-impl TextBatch for MultiLabelItem {
-    type Batch = MultiLabelBatch;
-}
-
 impl TaskData for MultiLabel {
     type Example = MultiLabelExample;
     type Item = MultiLabelItem;
@@ -121,6 +113,10 @@ impl TaskData for MultiLabel {
         )
     }
 
+    fn encode(&self, tokenizer: &BertTokenizer, examples: &[Self::Example]) -> Items<Self> {
+        Ok(tokenize_multi_label(tokenizer, examples, &self.labels)?)
+    }
+
     fn learn(&mut self, examples: &Splits<MultiLabelExample>) -> Result<()> {
         self.labels = LabelVocab::from_label_lists(&examples.train);
         if self.labels.is_empty() {
@@ -129,26 +125,13 @@ impl TaskData for MultiLabel {
         Ok(())
     }
 
-    fn encode(
-        &self,
-        tokenizer: &BertTokenizer,
-        examples: &[MultiLabelExample],
-        _: Split,
-    ) -> Result<Vec<MultiLabelItem>> {
-        Ok(tokenize_multi_label(tokenizer, examples, &self.labels)?)
-    }
-
-    fn describe(
-        &self,
-        examples: &Splits<MultiLabelExample>,
-        _: &Splits<MultiLabelItem>,
-        _: &BertTokenizer,
-    ) -> Result<String> {
-        let assigned: usize = examples.train.iter().map(|e| e.labels.len()).sum();
+    fn describe(&self, data: &Prepared<Self>) -> Result<String> {
+        let train = &data.examples.train;
+        let assigned: usize = train.iter().map(|e| e.labels.len()).sum();
         Ok(format!(
             "labels [{}], {:.2} labels per train example",
             self.labels.names().join(", "),
-            assigned as f64 / examples.train.len().max(1) as f64
+            assigned as f64 / train.len().max(1) as f64
         ))
     }
 }
@@ -158,68 +141,36 @@ impl Task for MultiLabel {
     type Output = MultiLabelOutput;
     type Report = MultiLabelReport;
 
-    const PROBLEM_TYPE: Option<ProblemType> = Some(ProblemType::MultiLabelClassification);
-
-    fn name(&self) -> &'static str {
-        "multi-label"
+    /// Binary cross-entropy with a sigmoid per label.
+    fn forward(&self, model: &Model<Self>, batch: MultiLabelBatch) -> MultiLabelOutput {
+        MultiLabelOutput::new(model.forward(batch.input), batch.targets)
     }
 
     fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
         Some(&mut self.labels)
     }
 
-    fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {
-        ClassifierHeadConfig::for_model(config, self.labels.len()).init(device)
-    }
-
-    fn forward(
-        &self,
-        model: &BertForSequenceClassification,
-        batch: MultiLabelBatch,
-    ) -> MultiLabelOutput {
-        MultiLabelOutput::new(model.forward(batch.input), batch.targets)
-    }
-
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
-        TaskMetrics::new(BestMetric::MicroF1)
-            .both(
-                Some(BestMetric::MicroF1),
-                self.f1(ClassReduction::Micro),
-                Direction::Highest,
-            )
-            .both(
-                Some(BestMetric::MacroF1),
-                self.f1(ClassReduction::Macro),
-                Direction::Highest,
-            )
-            .valid(
-                Some(BestMetric::Accuracy),
-                self.label_accuracy(),
-                Direction::Highest,
-            )
+        TaskMetrics::by(BestMetric::MicroF1, self.f1(ClassReduction::Micro))
+            .with(BestMetric::MacroF1, self.f1(ClassReduction::Macro))
+            .valid(Some(BestMetric::Accuracy), self.label_accuracy())
     }
 
-    fn evaluate(
-        &self,
-        model: &BertForSequenceClassification,
-        _: &[MultiLabelExample],
-        items: &[MultiLabelItem],
-        batches: &Batches,
-        split: &str,
-    ) -> Result<MultiLabelReport> {
-        let probabilities = batches.rows(items, |batch: MultiLabelBatch| {
+    fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<MultiLabelReport> {
+        let probabilities = test.batches.rows(test.items, |batch: MultiLabelBatch| {
             sigmoid(model.forward(batch.input))
         })?;
         let predicted: Vec<Vec<bool>> = probabilities
             .iter()
             .map(|probs| self.over_threshold(probs))
             .collect();
-        let truth: Vec<Vec<bool>> = items
+        let truth: Vec<Vec<bool>> = test
+            .items
             .iter()
             .map(|item| item.targets.iter().map(|&t| t > 0.5).collect())
             .collect();
         Ok(MultiLabelReport::new(
-            split,
+            test.split,
             self.labels.names(),
             self.options.threshold,
             &truth,
@@ -227,34 +178,18 @@ impl Task for MultiLabel {
         ))
     }
 
-    /// Input: a text or `{"text", "text_pair"}`; output: `labels` (those
-    /// over the threshold) and `probs` per label.
-    fn predict(
-        &self,
-        model: &BertForSequenceClassification,
-        tokenizer: &BertTokenizer,
-        inputs: &[InputLine],
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Vec<Map<String, Value>>> {
-        let probabilities = text_rows(tokenizer, inputs, batch_size, device, |input| {
-            sigmoid(model.forward(input))
-        })?;
+    /// `labels` (those over the threshold) and `probs` per label of each text.
+    fn predict(&self, model: &Model<Self>, inputs: &Inputs) -> Result<Vec<Fields>> {
+        let probabilities = inputs.text_rows(|input| sigmoid(model.forward(input)))?;
         let names = self.labels.names();
-        Ok(probabilities
-            .iter()
-            .map(|probs| {
-                let chosen: Vec<&str> = names
-                    .iter()
-                    .zip(self.over_threshold(probs))
-                    .filter(|(_, over)| *over)
-                    .map(|(name, _)| name.as_str())
-                    .collect();
-                Map::from_iter([
-                    ("labels".to_string(), json!(chosen)),
-                    ("probs".to_string(), by_label(names, probs)),
-                ])
-            })
-            .collect())
+        let fields = |probs: &Vec<f32>| {
+            let over = names.iter().zip(self.over_threshold(probs));
+            let chosen: Vec<&str> = over.filter(|(_, o)| *o).map(|(n, _)| n.as_str()).collect();
+            Fields::from_iter([
+                ("labels".to_string(), json!(chosen)),
+                ("probs".to_string(), by_label(names, probs)),
+            ])
+        };
+        Ok(probabilities.iter().map(fields).collect())
     }
 }

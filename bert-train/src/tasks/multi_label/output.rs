@@ -31,7 +31,11 @@ impl MultiLabelOutput {
     }
 }
 
-crate::step_output!(MultiLabelOutput { loss, logits, targets }, samples: targets);
+crate::step_output!(
+    MultiLabelOutput { loss, logits, targets },
+    samples: targets,
+    problem: MultiLabelClassification
+);
 
 /// Probabilities and true labels, for micro- and macro-F1 at a threshold.
 impl Adaptor<ConfusionStatsInput> for MultiLabelOutput {

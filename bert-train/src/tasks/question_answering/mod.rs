@@ -18,18 +18,14 @@ use bert_data::question_answering::{
     QaBatch, QaExample, QaFeature, QaWindows, qa_features, read_squad,
 };
 use bert_data::{BertTokenizer, TextBatcher};
-use bert_model::heads::{QuestionAnsweringHead, QuestionAnsweringHeadConfig};
-use bert_model::{BertConfig, BertForQuestionAnswering};
+use bert_model::heads::{QuestionAnsweringHead, SpanLogits};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::tensor::Device;
 use burn::train::metric::AccuracyMetric;
-use burn::train::metric::store::Direction;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::inference::Batches;
-use crate::predict::InputLine;
-use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
+use crate::predict::{Fields, Inputs};
+use crate::task::{Items, Model, Prepared, Task, TaskData, TaskModel, TestData};
 use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Longest question kept, in word pieces (Hugging Face's `max_query_length`).
@@ -82,10 +78,6 @@ impl QuestionAnswering {
     }
 }
 
-impl TextBatch for QaFeature {
-    type Batch = QaBatch;
-}
-
 impl TaskData for QuestionAnswering {
     type Example = QaExample;
     type Item = QaFeature;
@@ -99,26 +91,16 @@ impl TaskData for QuestionAnswering {
         })
     }
 
-    fn encode(
-        &self,
-        tokenizer: &BertTokenizer,
-        examples: &[QaExample],
-        _: Split,
-    ) -> Result<Vec<QaFeature>> {
+    fn encode(&self, tokenizer: &BertTokenizer, examples: &[Self::Example]) -> Items<Self> {
         Ok(qa_features(tokenizer, examples, self.windows())?)
     }
 
-    fn describe(
-        &self,
-        _: &Splits<QaExample>,
-        items: &Splits<QaFeature>,
-        _: &BertTokenizer,
-    ) -> Result<String> {
-        let answerable = items.train.iter().filter(|f| f.target != (0, 0)).count();
-        if answerable == 0 {
-            bail!("no training window holds its answer: raise --max-len or --doc-stride");
+    fn describe(&self, data: &Prepared<Self>) -> Result<String> {
+        let holding = data.items.train.iter().filter(|f| f.target != (0, 0));
+        match holding.count() {
+            0 => bail!("no training window holds its answer: raise --max-len or --doc-stride"),
+            answerable => Ok(format!("{answerable} train windows hold their answer")),
         }
-        Ok(format!("{answerable} train windows hold their answer"))
     }
 }
 
@@ -127,63 +109,45 @@ impl Task for QuestionAnswering {
     type Output = SpanOutput;
     type Report = QaReport;
 
-    fn name(&self) -> &'static str {
-        "question-answering"
-    }
-
-    fn head(&self, config: &BertConfig, device: &Device) -> QuestionAnsweringHead {
-        QuestionAnsweringHeadConfig::for_model(config).init(device)
-    }
-
-    fn forward(&self, model: &BertForQuestionAnswering, batch: QaBatch) -> SpanOutput {
-        let logits = model.forward(batch.input);
-        let cross_entropy = CrossEntropyLossConfig::new().init(&logits.start.device());
-        let start_loss = cross_entropy.forward(logits.start.clone(), batch.start_positions.clone());
-        let end_loss = cross_entropy.forward(logits.end, batch.end_positions);
+    /// The mean of the start and end cross-entropies.
+    fn forward(&self, model: &Model<Self>, batch: QaBatch) -> SpanOutput {
+        let SpanLogits { start, end } = model.forward(batch.input);
+        let cross_entropy = CrossEntropyLossConfig::new().init(&start.device());
+        let start_loss = cross_entropy.forward(start.clone(), batch.start_positions.clone());
+        let end_loss = cross_entropy.forward(end, batch.end_positions);
         SpanOutput {
             loss: (start_loss + end_loss) / 2.0,
-            start_logits: logits.start,
+            start_logits: start,
             start_positions: batch.start_positions,
         }
     }
 
     /// The start-token accuracy of the windows.
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
-        TaskMetrics::new(BestMetric::Accuracy).both(
-            Some(BestMetric::Accuracy),
-            AccuracyMetric::new(),
-            Direction::Highest,
-        )
+        TaskMetrics::by(BestMetric::Accuracy, AccuracyMetric::new())
     }
 
-    fn evaluate(
-        &self,
-        model: &BertForQuestionAnswering,
-        examples: &[QaExample],
-        features: &[QaFeature],
-        batches: &Batches,
-        split: &str,
-    ) -> Result<QaReport> {
-        let predictions = predict_answers(
+    fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<QaReport> {
+        let max_answer_len = self.options.max_answer_len;
+        let answers = predict_answers(
             model,
-            examples,
-            features,
-            self.options.max_answer_len,
-            batches,
+            test.examples,
+            test.items,
+            max_answer_len,
+            &test.batches,
         )?;
-        Ok(QaReport::new(split, examples, &predictions, features.len()))
+        Ok(QaReport::new(
+            test.split,
+            test.examples,
+            &answers,
+            test.items.len(),
+        ))
     }
 
     /// Input: `{"question", "context"}`; output: `answer`.
-    fn predict(
-        &self,
-        model: &BertForQuestionAnswering,
-        tokenizer: &BertTokenizer,
-        inputs: &[InputLine],
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Vec<Map<String, Value>>> {
+    fn predict(&self, model: &Model<Self>, inputs: &Inputs) -> Result<Vec<Fields>> {
         let examples = inputs
+            .lines
             .iter()
             .map(|input| {
                 Ok(QaExample {
@@ -194,18 +158,12 @@ impl Task for QuestionAnswering {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let features = qa_features(tokenizer, &examples, self.windows())?;
-        let batcher = TextBatcher::for_tokenizer(tokenizer);
-        let answers = predict_answers(
-            model,
-            &examples,
-            &features,
-            self.options.max_answer_len,
-            &Batches::new(&batcher, batch_size, device),
-        )?;
-        Ok(answers
-            .into_iter()
-            .map(|answer| Map::from_iter([("answer".to_string(), json!(answer))]))
-            .collect())
+        let features = qa_features(inputs.tokenizer, &examples, self.windows())?;
+        let batcher = TextBatcher::for_tokenizer(inputs.tokenizer);
+        let max_answer_len = self.options.max_answer_len;
+        let batches = inputs.batches(&batcher);
+        let answers = predict_answers(model, &examples, &features, max_answer_len, &batches)?;
+        let fields = |answer| Fields::from_iter([("answer".to_string(), json!(answer))]);
+        Ok(answers.into_iter().map(fields).collect())
     }
 }

@@ -13,17 +13,13 @@ use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{Example, LabelVocab, Splits};
 use bert_data::regression::{RegressionBatch, RegressionItem, tokenize_regression};
-use bert_model::heads::{ClassifierHeadConfig, SequenceClassificationHead};
-use bert_model::{BertConfig, BertForSequenceClassification, ProblemType};
+use bert_model::heads::SequenceClassificationHead;
 use burn::nn::loss::{MseLoss, Reduction};
-use burn::tensor::Device;
 use burn::train::RegressionOutput;
-use burn::train::metric::store::Direction;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::inference::Batches;
-use crate::predict::{InputLine, text_rows};
-use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
+use crate::predict::{Fields, Inputs};
+use crate::task::{Items, Model, Prepared, Task, TaskData, TaskModel, TestData};
 use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
 /// Regression on texts or pairs.
@@ -41,15 +37,11 @@ impl Default for Regression {
     }
 }
 
-crate::step_output!(RegressionOutput, samples: targets);
+crate::step_output!(RegressionOutput, samples: targets, problem: Regression);
 
 /// The first output of every row.
 fn values(rows: Vec<Vec<f32>>) -> Vec<f64> {
     rows.iter().map(|row| f64::from(row[0])).collect()
-}
-
-impl TextBatch for RegressionItem {
-    type Batch = RegressionBatch;
 }
 
 impl TaskData for Regression {
@@ -60,30 +52,16 @@ impl TaskData for Regression {
         data.load_examples(cache, "label")
     }
 
-    fn encode(
-        &self,
-        tokenizer: &BertTokenizer,
-        examples: &[Example],
-        _: Split,
-    ) -> Result<Vec<RegressionItem>> {
+    fn encode(&self, tokenizer: &BertTokenizer, examples: &[Self::Example]) -> Items<Self> {
         Ok(tokenize_regression(tokenizer, examples)?)
     }
 
-    fn describe(
-        &self,
-        _: &Splits<Example>,
-        items: &Splits<RegressionItem>,
-        _: &BertTokenizer,
-    ) -> Result<String> {
-        if items.train.len() < 2 {
+    fn describe(&self, data: &Prepared<Self>) -> Result<String> {
+        let targets = data.items.train.iter().map(|item| item.target);
+        if targets.len() < 2 {
             bail!("regression needs at least 2 training examples");
         }
-        let (low, high) = items
-            .train
-            .iter()
-            .fold((f32::MAX, f32::MIN), |(lo, hi), item| {
-                (lo.min(item.target), hi.max(item.target))
-            });
+        let (low, high) = targets.fold((f32::MAX, f32::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
         Ok(format!("targets {low}..{high}"))
     }
 }
@@ -93,25 +71,13 @@ impl Task for Regression {
     type Output = RegressionOutput;
     type Report = RegressionReport;
 
-    const PROBLEM_TYPE: Option<ProblemType> = Some(ProblemType::Regression);
-
-    fn name(&self) -> &'static str {
-        "regression"
-    }
-
+    /// The one output, `LABEL_0`.
     fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
         Some(&mut self.labels)
     }
 
-    fn head(&self, config: &BertConfig, device: &Device) -> SequenceClassificationHead {
-        ClassifierHeadConfig::for_model(config, 1).init(device)
-    }
-
-    fn forward(
-        &self,
-        model: &BertForSequenceClassification,
-        batch: RegressionBatch,
-    ) -> RegressionOutput {
+    /// Mean squared error of the one output.
+    fn forward(&self, model: &Model<Self>, batch: RegressionBatch) -> RegressionOutput {
         let predictions = model.forward(batch.input);
         let loss =
             MseLoss::new().forward(predictions.clone(), batch.targets.clone(), Reduction::Mean);
@@ -119,41 +85,25 @@ impl Task for Regression {
     }
 
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
-        TaskMetrics::new(BestMetric::Pearson).both(
-            Some(BestMetric::Pearson),
-            PearsonMetric::new(),
-            Direction::Highest,
-        )
+        TaskMetrics::by(BestMetric::Pearson, PearsonMetric::new())
     }
 
-    fn evaluate(
-        &self,
-        model: &BertForSequenceClassification,
-        _: &[Example],
-        items: &[RegressionItem],
-        batches: &Batches,
-        split: &str,
-    ) -> Result<RegressionReport> {
-        let predicted =
-            values(batches.rows(items, |batch: RegressionBatch| model.forward(batch.input))?);
-        let truth: Vec<f64> = items.iter().map(|item| f64::from(item.target)).collect();
-        Ok(RegressionReport::new(split, &truth, &predicted))
-    }
-
-    fn predict(
-        &self,
-        model: &BertForSequenceClassification,
-        tokenizer: &BertTokenizer,
-        inputs: &[InputLine],
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Vec<Map<String, Value>>> {
-        let rows = text_rows(tokenizer, inputs, batch_size, device, |input| {
-            model.forward(input)
+    fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<RegressionReport> {
+        let rows = test.batches.rows(test.items, |batch: RegressionBatch| {
+            model.forward(batch.input)
         })?;
-        Ok(values(rows)
-            .into_iter()
-            .map(|score| Map::from_iter([("score".to_string(), json!(score))]))
-            .collect())
+        let truth: Vec<f64> = test
+            .items
+            .iter()
+            .map(|item| f64::from(item.target))
+            .collect();
+        Ok(RegressionReport::new(test.split, &truth, &values(rows)))
+    }
+
+    /// The `score` of each text or pair.
+    fn predict(&self, model: &Model<Self>, inputs: &Inputs) -> Result<Vec<Fields>> {
+        let scores = values(inputs.text_rows(|input| model.forward(input))?);
+        let fields = |score| Fields::from_iter([("score".to_string(), json!(score))]);
+        Ok(scores.into_iter().map(fields).collect())
     }
 }

@@ -10,23 +10,21 @@ pub use entities::{Entity, entities, score_entities};
 pub use output::{TokenOutput, masked_cross_entropy};
 pub use report::TokenReport;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{LabelVocab, Splits, TaggedDataset, TaggedSentence, read_conll};
 use bert_data::token_classification::{
     IGNORE, TokenBatch, TokenItem, first_piece_labels, tokenize_tagged,
 };
 use bert_data::{BertTokenizer, Encoding, TextBatcher};
-use bert_model::heads::{ClassifierHeadConfig, TokenClassificationHead};
-use bert_model::{BertConfig, BertForTokenClassification, BertInput};
-use burn::tensor::Device;
+use bert_model::heads::TokenClassificationHead;
+use bert_model::{BertForTokenClassification, BertInput};
 use burn::train::metric::AccuracyMetric;
-use burn::train::metric::store::Direction;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use crate::inference::Batches;
-use crate::predict::InputLine;
-use crate::task::{Split, Task, TaskData, TaskModel, TextBatch};
+use crate::predict::{Fields, Inputs};
+use crate::task::{Items, Model, Prepared, Task, TaskData, TaskModel, TestData};
 use crate::training::class_weights::ClassWeightArgs;
 use crate::training::{BestMetric, DataArgs, TaskMetrics};
 
@@ -82,16 +80,16 @@ fn first_piece_tags(
         .collect())
 }
 
-impl TextBatch for TokenItem {
-    type Batch = TokenBatch;
-}
-
 impl TaskData for TokenClassification {
     type Example = TaggedSentence;
     type Item = TokenItem;
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<TaggedSentence>> {
         data.load_with(read_conll, |name| TaggedDataset::find(name)?.load(cache))
+    }
+
+    fn encode(&self, tokenizer: &BertTokenizer, sentences: &[Self::Example]) -> Items<Self> {
+        Ok(tokenize_tagged(tokenizer, sentences, &self.tags)?)
     }
 
     fn learn(&mut self, examples: &Splits<TaggedSentence>) -> Result<()> {
@@ -103,43 +101,23 @@ impl TaskData for TokenClassification {
                 .flatten()
                 .flat_map(|s| s.tags.iter().map(String::as_str)),
         );
-        if self.tags.len() < 2 {
-            bail!(
-                "the data has {} tag(s); token classification needs at least 2",
-                self.tags.len()
-            );
-        }
-        let mut counts = vec![0; self.tags.len()];
-        for sentence in &examples.train {
-            for tag in &sentence.tags {
-                counts[self.tags.id_of(tag, &sentence.origin)?] += 1;
-            }
-        }
-        self.class_weights = self.weights.resolve(self.tags.names(), &counts)?;
+        let tags = &self.tags;
+        let words = examples
+            .train
+            .iter()
+            .flat_map(|s| s.tags.iter().map(|t| (t, &s.origin)));
+        let ids = words.map(|(tag, origin)| tags.id_of(tag, origin));
+        self.class_weights = self.weights.learn(tags, "tag", ids)?;
         Ok(())
     }
 
-    fn encode(
-        &self,
-        tokenizer: &BertTokenizer,
-        sentences: &[TaggedSentence],
-        _: Split,
-    ) -> Result<Vec<TokenItem>> {
-        Ok(tokenize_tagged(tokenizer, sentences, &self.tags)?)
-    }
-
-    fn describe(
-        &self,
-        examples: &Splits<TaggedSentence>,
-        items: &Splits<TokenItem>,
-        tokenizer: &BertTokenizer,
-    ) -> Result<String> {
-        let words: usize = examples.train.iter().map(|s| s.words.len()).sum();
-        let kept: usize = items.train.iter().map(|item| item.words_kept).sum();
+    fn describe(&self, data: &Prepared<Self>) -> Result<String> {
+        let words: usize = data.examples.train.iter().map(|s| s.words.len()).sum();
+        let kept: usize = data.items.train.iter().map(|item| item.words_kept).sum();
         Ok(format!(
             "{} tags, {kept} of {words} train words kept within {} tokens",
             self.tags.len(),
-            tokenizer.max_len()
+            data.max_len
         ))
     }
 }
@@ -149,52 +127,27 @@ impl Task for TokenClassification {
     type Output = TokenOutput;
     type Report = TokenReport;
 
-    fn name(&self) -> &'static str {
-        "token-classification"
+    /// Cross-entropy over first word pieces, class-weighted with `--class-weights`.
+    fn forward(&self, model: &Model<Self>, batch: TokenBatch) -> TokenOutput {
+        let weights = self.class_weights.as_deref();
+        TokenOutput::new(model.forward(batch.input), batch.labels, weights)
     }
 
     fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
         Some(&mut self.tags)
     }
 
-    fn head(&self, config: &BertConfig, device: &Device) -> TokenClassificationHead {
-        ClassifierHeadConfig::for_model(config, self.tags.len()).init_token(device)
-    }
-
-    fn forward(&self, model: &BertForTokenClassification, batch: TokenBatch) -> TokenOutput {
-        let logits = model.forward(batch.input);
-        TokenOutput {
-            loss: masked_cross_entropy(
-                logits.clone(),
-                batch.labels.clone(),
-                self.class_weights.as_deref(),
-            ),
-            logits,
-            labels: batch.labels,
-        }
-    }
-
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
-        TaskMetrics::new(BestMetric::Accuracy).both(
-            Some(BestMetric::Accuracy),
-            self.accuracy(),
-            Direction::Highest,
-        )
+        TaskMetrics::by(BestMetric::Accuracy, self.accuracy())
     }
 
-    fn evaluate(
-        &self,
-        model: &BertForTokenClassification,
-        _: &[TaggedSentence],
-        items: &[TokenItem],
-        batches: &Batches,
-        split: &str,
-    ) -> Result<TokenReport> {
-        let encodings: Vec<Encoding> = items.iter().map(|item| item.encoding.clone()).collect();
-        let markers: Vec<&[i64]> = items.iter().map(|item| item.labels.as_slice()).collect();
-        let predicted = first_piece_tags(model, &encodings, &markers, batches)?;
+    fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<TokenReport> {
+        let encodings: Vec<Encoding> = test.items.iter().map(|i| i.encoding.clone()).collect();
+        let markers: Vec<&[i64]> = test.items.iter().map(|i| i.labels.as_slice()).collect();
+        let predicted = first_piece_tags(model, &encodings, &markers, &test.batches)?;
         let name = |id: usize| self.tags.names()[id].clone();
-        let sentences: Vec<(Vec<String>, Vec<String>)> = items
+        let sentences: Vec<(Vec<String>, Vec<String>)> = test
+            .items
             .iter()
             .zip(predicted)
             .map(|(item, predicted)| {
@@ -207,23 +160,16 @@ impl Task for TokenClassification {
                 (truth, predicted.into_iter().map(name).collect())
             })
             .collect();
-        Ok(TokenReport::new(split, &sentences))
+        Ok(TokenReport::new(test.split, &sentences))
     }
 
     /// Input: `{"words": [...]}`, or a text split at whitespace; output:
     /// `words` and `tags` (words cut by `--max-len` get no tag).
-    fn predict(
-        &self,
-        model: &BertForTokenClassification,
-        tokenizer: &BertTokenizer,
-        inputs: &[InputLine],
-        batch_size: usize,
-        device: &Device,
-    ) -> Result<Vec<Map<String, Value>>> {
-        let mut words = Vec::with_capacity(inputs.len());
-        let mut encodings = Vec::with_capacity(inputs.len());
-        let mut markers = Vec::with_capacity(inputs.len());
-        for input in inputs {
+    fn predict(&self, model: &Model<Self>, inputs: &Inputs) -> Result<Vec<Fields>> {
+        let mut words = Vec::with_capacity(inputs.lines.len());
+        let mut encodings = Vec::with_capacity(inputs.lines.len());
+        let mut markers = Vec::with_capacity(inputs.lines.len());
+        for input in inputs.lines {
             let line_words: Vec<String> = match input.fields.get("words") {
                 Some(list) => serde_json::from_value(list.clone()).with_context(|| {
                     format!("line {}: \"words\" must be a list of strings", input.number)
@@ -234,7 +180,8 @@ impl Task for TokenClassification {
                     .map(str::to_string)
                     .collect(),
             };
-            let (encoding, word_ids) = tokenizer
+            let (encoding, word_ids) = inputs
+                .tokenizer
                 .encode_words(&line_words)
                 .with_context(|| format!("line {}", input.number))?;
             let positions: Vec<i64> = (0..line_words.len() as i64).collect();
@@ -243,13 +190,8 @@ impl Task for TokenClassification {
             words.push(line_words);
         }
         let markers: Vec<&[i64]> = markers.iter().map(Vec::as_slice).collect();
-        let batcher = TextBatcher::for_tokenizer(tokenizer);
-        let tags = first_piece_tags(
-            model,
-            &encodings,
-            &markers,
-            &Batches::new(&batcher, batch_size, device),
-        )?;
+        let batcher = TextBatcher::for_tokenizer(inputs.tokenizer);
+        let tags = first_piece_tags(model, &encodings, &markers, &inputs.batches(&batcher))?;
         Ok(words
             .into_iter()
             .zip(tags)
@@ -258,7 +200,7 @@ impl Task for TokenClassification {
                     .iter()
                     .map(|&t| self.tags.names()[t].as_str())
                     .collect();
-                Map::from_iter([
+                Fields::from_iter([
                     ("words".to_string(), json!(words)),
                     ("tags".to_string(), json!(names)),
                 ])

@@ -16,6 +16,18 @@ pub struct TokenOutput {
     pub labels: Tensor<2, Int>,
 }
 
+impl TokenOutput {
+    /// Scores `logits` against `labels` with [`masked_cross_entropy`]
+    /// (class `weights` optional).
+    pub fn new(logits: Tensor<3>, labels: Tensor<2, Int>, weights: Option<&[f32]>) -> Self {
+        Self {
+            loss: masked_cross_entropy(logits.clone(), labels.clone(), weights),
+            logits,
+            labels,
+        }
+    }
+}
+
 /// Cross-entropy over the positions whose label is not [`IGNORE`]
 /// (PyTorch's `ignore_index`): the mean, or with class `weights` the
 /// weighted mean `sum(w[y] * nll) / sum(w[y])`, as PyTorch computes it; 0
