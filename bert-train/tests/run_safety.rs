@@ -68,6 +68,11 @@ fn killed_while_writing(command: &mut Command, file: &str) -> String {
     text
 }
 
+/// The bytes of the run's saved model.
+fn weights_of(run: &Path) -> Vec<u8> {
+    std::fs::read(run.join("model.safetensors")).unwrap()
+}
+
 fn checkpoint(run: &Path, name: &str, epoch: usize) -> PathBuf {
     run.join(format!("checkpoint/{name}-{epoch}.bpk"))
 }
@@ -174,7 +179,7 @@ fn a_finished_run_is_kept_unless_overwrite_is_given() {
     let scratch = tempfile::tempdir().unwrap();
     let run = scratch.path().join("run");
     succeed(&mut train_command(&run, 1, 16, &[]));
-    let weights = std::fs::read(run.join("model.safetensors")).unwrap();
+    let weights = weights_of(&run);
 
     let output = train_command(&run, 1, 16, &["--seed", "7"])
         .output()
@@ -187,10 +192,7 @@ fn a_finished_run_is_kept_unless_overwrite_is_given() {
         ),
         "{text}"
     );
-    assert_eq!(
-        std::fs::read(run.join("model.safetensors")).unwrap(),
-        weights
-    );
+    assert_eq!(weights_of(&run), weights);
 
     let replaced = succeed(&mut train_command(
         &run,
@@ -202,10 +204,7 @@ fn a_finished_run_is_kept_unless_overwrite_is_given() {
         replaced.contains("--overwrite: removed a finished run"),
         "{replaced}"
     );
-    assert_ne!(
-        std::fs::read(run.join("model.safetensors")).unwrap(),
-        weights
-    );
+    assert_ne!(weights_of(&run), weights);
 }
 
 /// `trainer_state.json` of `run`.
@@ -316,7 +315,7 @@ fn a_run_killed_after_its_best_epoch_resumes_to_that_epoch() {
     assert!(report["accuracy"].is_number(), "{report}");
 
     // Resuming again changes nothing: the run is finished.
-    let weights = std::fs::read(run.join("model.safetensors")).unwrap();
+    let weights = weights_of(&run);
     let again = succeed(&mut tiny_model_command(
         &run,
         4,
@@ -326,10 +325,7 @@ fn a_run_killed_after_its_best_epoch_resumes_to_that_epoch() {
         again.contains("is finished: 4 epochs trained, epoch 1 kept"),
         "{again}"
     );
-    assert_eq!(
-        std::fs::read(run.join("model.safetensors")).unwrap(),
-        weights
-    );
+    assert_eq!(weights_of(&run), weights);
     assert_eq!(trainer_state(&run), after);
 }
 

@@ -116,6 +116,10 @@ impl Task for FirstTokenSentiment {
     type Output = ClassificationOutput;
     type Report = AccuracyReport;
 
+    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
+        TaskMetrics::by(BestMetric::Accuracy, AccuracyMetric::new())
+    }
+
     fn forward(&self, model: &Model<Self>, batch: ClassificationBatch) -> ClassificationOutput {
         let logits = model.forward(batch.input);
         let cross_entropy = CrossEntropyLoss::new(None, &logits.device());
@@ -125,10 +129,6 @@ impl Task for FirstTokenSentiment {
 
     fn labels_mut(&mut self) -> Option<&mut LabelVocab> {
         Some(&mut self.labels)
-    }
-
-    fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
-        TaskMetrics::by(BestMetric::Accuracy, AccuracyMetric::new())
     }
 
     fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<AccuracyReport> {

@@ -128,6 +128,10 @@ impl TaggedDataset {
 mod tests {
     use super::*;
 
+    fn strings(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
     #[test]
     fn reads_sentences_separated_by_blank_or_lone_tab_lines() {
         let text = "Empire\tB-facility\nState\tI-facility\n\t\nhi\tO\n\nthere O\n";
@@ -142,12 +146,24 @@ mod tests {
     #[test]
     fn conll_2003_reads_the_tag_from_the_last_column_and_skips_docstart() {
         let text = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n-DOCSTART- -X- -X- O\nPeter NNP B-NP B-PER\n";
-        let sentences = parse_conll(text, &"train.txt".into()).unwrap();
-        assert_eq!(sentences.len(), 2);
-        assert_eq!(sentences[0].words, ["EU", "rejects"]);
-        assert_eq!(sentences[0].tags, ["B-ORG", "O"]);
-        assert_eq!(sentences[1].tags, ["B-PER"]);
-        assert_eq!(sentences[1].origin.to_string(), "train.txt:7");
+        let read: Vec<(Vec<String>, Vec<String>, String)> = parse_conll(text, &"train.txt".into())
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.words, s.tags, s.origin.to_string()))
+            .collect();
+        let expected = [
+            (
+                ["EU", "rejects"].as_slice(),
+                ["B-ORG", "O"].as_slice(),
+                "train.txt:3",
+            ),
+            (&["Peter"], &["B-PER"], "train.txt:7"),
+        ];
+        let expected: Vec<(Vec<String>, Vec<String>, String)> = expected
+            .iter()
+            .map(|(w, t, o)| (strings(w), strings(t), o.to_string()))
+            .collect();
+        assert_eq!(read, expected);
     }
 
     #[test]
