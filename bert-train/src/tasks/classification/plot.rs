@@ -5,14 +5,13 @@ use std::path::Path;
 use anyhow::Result;
 use plotters::prelude::*;
 
-use super::report::ClassificationReport;
 use crate::run::{FONT, ensure_font, plot_error};
 
-/// Draws `report`'s confusion matrix: counts in cells shaded by their
-/// share of the true class, true classes as rows.
-pub fn confusion_matrix_png(report: &ClassificationReport, path: &Path) -> Result<()> {
+/// Draws the confusion `matrix` (`[true][predicted]`, in `labels` order):
+/// counts in cells shaded by their share of the true class, true classes as rows.
+pub fn confusion_matrix_png(labels: &[String], matrix: &[Vec<usize>], path: &Path) -> Result<()> {
     ensure_font();
-    let n = report.labels.len().max(1) as i32;
+    let n = labels.len().max(1) as i32;
     let (left, top, cell) = (130, 60, (480 / n).clamp(40, 120));
     let size = ((left + cell * n + 30) as u32, (top + cell * n + 70) as u32);
     let root = BitMapBackend::new(path, size).into_drawing_area();
@@ -28,10 +27,10 @@ pub fn confusion_matrix_png(report: &ClassificationReport, path: &Path) -> Resul
         14,
         &BLACK,
     )?;
-    for (t, row) in report.confusion_matrix.iter().enumerate() {
+    for (t, row) in matrix.iter().enumerate() {
         let total = row.iter().sum::<usize>().max(1) as f64;
         let y = top + cell * t as i32;
-        text(report.labels[t].clone(), (10, y + cell / 2 - 8), 15, &BLACK)?;
+        text(labels[t].clone(), (10, y + cell / 2 - 8), 15, &BLACK)?;
         for (p, &count) in row.iter().enumerate() {
             let x = left + cell * p as i32;
             let share = count as f64 / total;
@@ -54,7 +53,7 @@ pub fn confusion_matrix_png(report: &ClassificationReport, path: &Path) -> Resul
             text(count.to_string(), (x + 8, y + cell / 2 - 10), 20, &color)?;
         }
     }
-    for (p, label) in report.labels.iter().enumerate() {
+    for (p, label) in labels.iter().enumerate() {
         let x = left + cell * p as i32;
         text(label.clone(), (x + 4, top + cell * n + 10), 14, &BLACK)?;
     }

@@ -106,7 +106,7 @@ impl TaskReport for ClassificationReport {
 
     fn write_files(&self, run: &RunDir) -> Result<()> {
         run.write_png("confusion_matrix.png", |path| {
-            confusion_matrix_png(self, path).map(|()| true)
+            confusion_matrix_png(&self.labels, &self.confusion_matrix, path).map(|()| true)
         })?;
         info!("wrote confusion_matrix.png in {}", run.root().display());
         Ok(())
