@@ -1,11 +1,11 @@
 //! Text classification items: tokenized once, batched with dynamic padding.
 
-use bert_model::BertInput;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::dataset::{DatasetError, Example, LabelVocab, Origin};
-use crate::{BertTokenizer, Encoding, TextBatcher};
+use crate::dataset::{DatasetError, Example, LabelVocab};
+use crate::item::encode_rows;
+use crate::{BertTokenizer, Encoding, TargetBatch, TextBatcher};
 
 /// One tokenized example and its class id.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,52 +25,23 @@ pub fn tokenize_examples(
     examples: &[Example],
     labels: &LabelVocab,
 ) -> Result<Vec<ClassificationItem>, DatasetError> {
-    examples
-        .iter()
-        .map(|example| {
-            Ok(ClassificationItem {
-                encoding: encode_row(
-                    tokenizer,
-                    &example.text,
-                    example.text_pair.as_deref(),
-                    &example.origin,
-                )?,
-                label: labels.id(example)?,
-            })
+    encode_rows(tokenizer, examples, |example, encoding| {
+        Ok(ClassificationItem {
+            encoding,
+            label: labels.id(example)?,
         })
-        .collect()
+    })
 }
 
-/// Encodes `text` (and `pair`) read at `origin`; a failure names its file and line.
-pub(crate) fn encode_row(
-    tokenizer: &BertTokenizer,
-    text: &str,
-    pair: Option<&str>,
-    origin: &Origin,
-) -> Result<Encoding, DatasetError> {
-    tokenizer
-        .encode_text(text, pair)
-        .map_err(|e| DatasetError::Row {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })
-}
-
-/// A batch ready for the model.
-#[derive(Clone, Debug)]
-pub struct ClassificationBatch {
-    /// Padded token ids, segments and mask.
-    pub input: BertInput,
-    /// Class ids, `[B]`.
-    pub labels: Tensor<1, Int>,
-}
+/// A batch ready for the model, with the class ids, `[B]`, as targets.
+pub type ClassificationBatch = TargetBatch<Tensor<1, Int>>;
 
 impl Batcher<ClassificationItem, ClassificationBatch> for TextBatcher {
     fn batch(&self, items: Vec<ClassificationItem>, device: &Device) -> ClassificationBatch {
         let labels: Vec<i64> = items.iter().map(|item| item.label as i64).collect();
-        ClassificationBatch {
+        TargetBatch {
             input: self.input(items.iter().map(|item| &item.encoding), device),
-            labels: Tensor::from_ints(labels.as_slice(), device),
+            targets: Tensor::from_ints(labels.as_slice(), device),
         }
     }
 }

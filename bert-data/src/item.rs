@@ -1,10 +1,12 @@
 //! [`BatchedItem`]: a task's model input, and how items of its kind are
 //! batched (and into what), so that a task names only its item type.
 
+use bert_model::BertInput;
 use burn::data::dataloader::batcher::Batcher;
 
+use crate::dataset::{DatasetError, Example, MultiLabelExample, Origin};
 use crate::length_groups::Encoded;
-use crate::{BertTokenizer, TextBatcher, TokenizerError};
+use crate::{BertTokenizer, Encoding, TextBatcher, TokenizerError};
 
 /// An encoded item of a task, with the batch its batcher makes.
 pub trait BatchedItem: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static {
@@ -58,3 +60,52 @@ macro_rules! text_item {
 }
 
 pub(crate) use text_item;
+
+/// A labelled text (or pair) as read from a file.
+pub(crate) trait TextRow {
+    /// Sentence A, sentence B (pair tasks) and where the row was read.
+    fn text_parts(&self) -> (&str, Option<&str>, &Origin);
+}
+
+impl TextRow for Example {
+    fn text_parts(&self) -> (&str, Option<&str>, &Origin) {
+        (&self.text, self.text_pair.as_deref(), &self.origin)
+    }
+}
+
+impl TextRow for MultiLabelExample {
+    fn text_parts(&self) -> (&str, Option<&str>, &Origin) {
+        (&self.text, self.text_pair.as_deref(), &self.origin)
+    }
+}
+
+/// Encodes every row as `[CLS] A [SEP] (B [SEP])` and makes its item with
+/// `item` (which reads the row's label); the first failure names its file and line.
+pub(crate) fn encode_rows<R: TextRow, I>(
+    tokenizer: &BertTokenizer,
+    rows: &[R],
+    item: impl Fn(&R, Encoding) -> Result<I, DatasetError>,
+) -> Result<Vec<I>, DatasetError> {
+    rows.iter()
+        .map(|row| {
+            let (text, pair, origin) = row.text_parts();
+            let encoding = tokenizer
+                .encode_text(text, pair)
+                .map_err(|e| DatasetError::Row {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                })?;
+            item(row, encoding)
+        })
+        .collect()
+}
+
+/// A batch ready for the model: padded input and what it should predict
+/// (class ids, targets or tags, by task).
+#[derive(Clone, Debug)]
+pub struct TargetBatch<T> {
+    /// Padded token ids, segments and mask.
+    pub input: BertInput,
+    /// What the model should predict for each row.
+    pub targets: T,
+}

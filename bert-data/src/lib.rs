@@ -24,5 +24,5 @@ mod tokenizer;
 mod tokenizer_files;
 
 pub use batch::{PaddedBatch, TextBatcher};
-pub use item::{BatchedItem, TextItem};
+pub use item::{BatchedItem, TargetBatch, TextItem};
 pub use tokenizer::{BertTokenizer, Encoding, SpecialToken, TokenizerError};

@@ -1,13 +1,12 @@
 //! Multi-label classification items: each text (or pair) has any number of
 //! labels, as a multi-hot target over the [`LabelVocab`].
 
-use bert_model::BertInput;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::classification::encode_row;
 use crate::dataset::{DatasetError, LabelVocab, MultiLabelExample};
-use crate::{BertTokenizer, Encoding, TextBatcher};
+use crate::item::encode_rows;
+use crate::{BertTokenizer, Encoding, TargetBatch, TextBatcher};
 
 /// One tokenized example and its multi-hot labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,38 +26,22 @@ pub fn tokenize_multi_label(
     examples: &[MultiLabelExample],
     labels: &LabelVocab,
 ) -> Result<Vec<MultiLabelItem>, DatasetError> {
-    examples
-        .iter()
-        .map(|example| {
-            let mut targets = vec![0.0; labels.len()];
-            for id in labels.ids_of(example)? {
-                targets[id] = 1.0;
-            }
-            Ok(MultiLabelItem {
-                encoding: encode_row(
-                    tokenizer,
-                    &example.text,
-                    example.text_pair.as_deref(),
-                    &example.origin,
-                )?,
-                targets,
-            })
-        })
-        .collect()
+    encode_rows(tokenizer, examples, |example, encoding| {
+        let mut targets = vec![0.0; labels.len()];
+        for id in labels.ids_of(example)? {
+            targets[id] = 1.0;
+        }
+        Ok(MultiLabelItem { encoding, targets })
+    })
 }
 
-/// A batch ready for the model.
-#[derive(Clone, Debug)]
-pub struct MultiLabelBatch {
-    /// Padded token ids, segments and mask.
-    pub input: BertInput,
-    /// Multi-hot targets of 0.0 and 1.0, `[B, num_labels]`.
-    pub targets: Tensor<2>,
-}
+/// A batch ready for the model, with multi-hot targets of 0.0 and 1.0,
+/// `[B, num_labels]`.
+pub type MultiLabelBatch = TargetBatch<Tensor<2>>;
 
 impl Batcher<MultiLabelItem, MultiLabelBatch> for TextBatcher {
     fn batch(&self, items: Vec<MultiLabelItem>, device: &Device) -> MultiLabelBatch {
-        MultiLabelBatch {
+        TargetBatch {
             input: self.input(items.iter().map(|item| &item.encoding), device),
             targets: Tensor::from_data(multi_hot_rows(&items), device),
         }

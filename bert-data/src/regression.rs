@@ -1,13 +1,12 @@
 //! Regression items: a text (or pair) and a real-valued target, e.g. STS-B's
 //! 0-5 similarity score.
 
-use bert_model::BertInput;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::classification::encode_row;
 use crate::dataset::{DatasetError, Example};
-use crate::{BertTokenizer, Encoding, TextBatcher};
+use crate::item::encode_rows;
+use crate::{BertTokenizer, Encoding, TargetBatch, TextBatcher};
 
 /// One tokenized example and its target.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,48 +25,31 @@ pub fn tokenize_regression(
     tokenizer: &BertTokenizer,
     examples: &[Example],
 ) -> Result<Vec<RegressionItem>, DatasetError> {
-    examples
-        .iter()
-        .map(|example| {
-            let target = example
-                .label
-                .trim()
-                .parse::<f32>()
-                .ok()
-                .filter(|value| value.is_finite())
-                .ok_or_else(|| DatasetError::Row {
-                    origin: example.origin.to_string(),
-                    message: format!(
-                        "expected a number as the regression target, found {:?}",
-                        example.label
-                    ),
-                })?;
-            Ok(RegressionItem {
-                encoding: encode_row(
-                    tokenizer,
-                    &example.text,
-                    example.text_pair.as_deref(),
-                    &example.origin,
-                )?,
-                target,
-            })
-        })
-        .collect()
+    encode_rows(tokenizer, examples, |example, encoding| {
+        let target = example
+            .label
+            .trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|value| value.is_finite())
+            .ok_or_else(|| DatasetError::Row {
+                origin: example.origin.to_string(),
+                message: format!(
+                    "expected a number as the regression target, found {:?}",
+                    example.label
+                ),
+            })?;
+        Ok(RegressionItem { encoding, target })
+    })
 }
 
-/// A batch ready for the model.
-#[derive(Clone, Debug)]
-pub struct RegressionBatch {
-    /// Padded token ids, segments and mask.
-    pub input: BertInput,
-    /// Targets, `[B, 1]`.
-    pub targets: Tensor<2>,
-}
+/// A batch ready for the model, with the targets, `[B, 1]`.
+pub type RegressionBatch = TargetBatch<Tensor<2>>;
 
 impl Batcher<RegressionItem, RegressionBatch> for TextBatcher {
     fn batch(&self, items: Vec<RegressionItem>, device: &Device) -> RegressionBatch {
         let targets: Vec<f32> = items.iter().map(|item| item.target).collect();
-        RegressionBatch {
+        TargetBatch {
             input: self.input(items.iter().map(|item| &item.encoding), device),
             targets: Tensor::from_data(TensorData::new(targets, [items.len(), 1]), device),
         }

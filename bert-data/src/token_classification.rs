@@ -1,12 +1,11 @@
 //! Token classification items: a tagged sentence as word pieces, each word's
 //! tag on its first piece and [`IGNORE`] on every other position.
 
-use bert_model::BertInput;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::dataset::{DatasetError, LabelVocab, TaggedSentence};
-use crate::{BertTokenizer, Encoding, TextBatcher};
+use crate::{BertTokenizer, Encoding, TargetBatch, TextBatcher};
 
 /// Label of positions that are neither scored nor trained on: specials,
 /// padding and continuation word pieces (PyTorch's `ignore_index`).
@@ -75,22 +74,17 @@ pub fn first_piece_labels(word_ids: &[Option<u32>], tag_ids: &[i64]) -> Vec<i64>
         .collect()
 }
 
-/// A batch ready for the model.
-#[derive(Clone, Debug)]
-pub struct TokenBatch {
-    /// Padded token ids, segments and mask.
-    pub input: BertInput,
-    /// Per-token tag ids, [`IGNORE`] at padding, `[B, T]`.
-    pub labels: Tensor<2, Int>,
-}
+/// A batch ready for the model, with per-token tag ids as targets,
+/// [`IGNORE`] at padding, `[B, T]`.
+pub type TokenBatch = TargetBatch<Tensor<2, Int>>;
 
 impl Batcher<TokenItem, TokenBatch> for TextBatcher {
     fn batch(&self, items: Vec<TokenItem>, device: &Device) -> TokenBatch {
         let padded = self.pad(items.iter().map(|item| &item.encoding));
         let labels = padded_labels(&items, padded.seq_len);
-        TokenBatch {
+        TargetBatch {
             input: padded.to_input(device),
-            labels: Tensor::from_data(
+            targets: Tensor::from_data(
                 TensorData::new(labels, [padded.batch, padded.seq_len]),
                 device,
             ),

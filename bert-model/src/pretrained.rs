@@ -147,27 +147,26 @@ impl WeightsFile {
             path: self.path().display().to_string(),
             message,
         };
-        match self {
-            Self::Safetensors(path) => {
-                let mut store = SafetensorsStore::from_file(path)
-                    .with_from_adapter(PyTorchToBurnAdapter)
-                    .remap(remapper)
-                    .allow_partial(true)
-                    .validate(false);
-                module
-                    .load_from(&mut store)
-                    .map_err(|e| read_error(e.to_string()))
-            }
-            Self::Pytorch(path) => {
-                let mut store = PytorchStore::from_file(path)
-                    .remap(remapper)
-                    .allow_partial(true)
-                    .validate(false);
-                module
-                    .load_from(&mut store)
-                    .map_err(|e| read_error(e.to_string()))
-            }
-        }
+        let loaded = match self {
+            Self::Safetensors(path) => module
+                .load_from(
+                    &mut SafetensorsStore::from_file(path)
+                        .with_from_adapter(PyTorchToBurnAdapter)
+                        .remap(remapper)
+                        .allow_partial(true)
+                        .validate(false),
+                )
+                .map_err(|e| e.to_string()),
+            Self::Pytorch(path) => module
+                .load_from(
+                    &mut PytorchStore::from_file(path)
+                        .remap(remapper)
+                        .allow_partial(true)
+                        .validate(false),
+                )
+                .map_err(|e| e.to_string()),
+        };
+        loaded.map_err(read_error)
     }
 }
 

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use bert_data::assets::{AssetCache, MINILM};
-use bert_train::tasks::TrainArgs;
+use bert_train::run::RunDir;
+use bert_train::tasks::{Start, TrainArgs, evaluate_run, train};
 use burn::tensor::{Device, Tensor};
 use clap::Parser;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// Largest allowed |ours - Hugging Face| on hidden states (fp32).
 pub const TOLERANCE: f32 = 1e-4;
@@ -48,6 +50,22 @@ pub fn train_args(flags: &[&str]) -> TrainArgs {
     Cli::try_parse_from(argv)
         .unwrap_or_else(|e| panic!("{e}"))
         .args
+}
+
+/// Trains a new run with `args` on `device` and returns its test report as `R`.
+pub fn train_new<R: DeserializeOwned>(args: TrainArgs, device: Device, cache: &AssetCache) -> R {
+    train(args, Start::New, device, cache)
+        .unwrap()
+        .get()
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// Reloads the run in `run` and returns its test report, recomputed on `device`, as `R`.
+pub fn reevaluate<R: DeserializeOwned>(run: &Path, device: &Device, cache: &AssetCache) -> R {
+    evaluate_run(&RunDir::new(run), None, None, device, cache)
+        .unwrap()
+        .get()
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// The sentences of rotten_tomatoes' training split (real text for the

@@ -123,8 +123,8 @@ impl Task for FirstTokenSentiment {
     fn forward(&self, model: &Model<Self>, batch: ClassificationBatch) -> ClassificationOutput {
         let logits = model.forward(batch.input);
         let cross_entropy = CrossEntropyLoss::new(None, &logits.device());
-        let loss = cross_entropy.forward(logits.clone(), batch.labels.clone());
-        ClassificationOutput::new(loss, logits, batch.labels)
+        let loss = cross_entropy.forward(logits.clone(), batch.targets.clone());
+        ClassificationOutput::new(loss, logits, batch.targets)
     }
 
     fn labels_mut(&mut self) -> Option<&mut LabelVocab> {

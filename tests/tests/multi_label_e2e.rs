@@ -5,13 +5,15 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use bert_burn_tests::{QUICK_RUN, assert_png, device, minilm_dir, scratch_dir, train_args};
+use bert_burn_tests::{
+    QUICK_RUN, assert_png, device, minilm_dir, reevaluate, scratch_dir, train_args, train_new,
+};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{TaggedDataset, TaggedSentence};
 use bert_model::{ProblemType, pretrained};
 use bert_train::run::RunDir;
 use bert_train::tasks::multi_label::MultiLabelReport;
-use bert_train::tasks::{Start, evaluate_run, predict_run, train};
+use bert_train::tasks::{Start, predict_run, train};
 use serde_json::json;
 
 /// The entity types a tweet's tags mention, e.g. `B-person` -> `person`.
@@ -82,10 +84,7 @@ fn multi_label_learns_entity_types_saves_reloads_and_predicts() {
         &run_arg,
     ];
     let args = train_args(&[&run_flags[..], &files, &["--epochs", "4"], &QUICK_RUN].concat());
-    let report: MultiLabelReport = train(args, Start::New, device(), &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let report: MultiLabelReport = train_new(args, device(), &cache);
     assert_png(&run.join("curves.png"));
     assert_eq!(report.labels, ["geo-loc", "person"]);
     assert_eq!(report.examples, 96);
@@ -118,11 +117,7 @@ fn multi_label_learns_entity_types_saves_reloads_and_predicts() {
     assert_eq!(config.labels(), ["geo-loc", "person"]);
 
     // The run reloads to the same report, and predicts label sets.
-    let reloaded: MultiLabelReport =
-        evaluate_run(&RunDir::new(&run), None, None, &device(), &cache)
-            .unwrap()
-            .get()
-            .unwrap();
+    let reloaded: MultiLabelReport = reevaluate(&run, &device(), &cache);
     assert_eq!(reloaded.micro_f1, report.micro_f1);
     let mut output = Vec::new();
     let count = predict_run(

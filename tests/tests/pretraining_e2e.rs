@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use bert_burn_tests::{QUICK_RUN, assert_png, device, minilm_dir, scratch_dir, train_args};
+use bert_burn_tests::{
+    QUICK_RUN, assert_png, device, minilm_dir, reevaluate, scratch_dir, train_args, train_new,
+};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::BuiltinDataset;
@@ -17,7 +19,7 @@ use bert_train::run::RunDir;
 use bert_train::task::{Task, TestData};
 use bert_train::tasks::classification::ClassificationReport;
 use bert_train::tasks::mlm::{Mlm, PretrainingReport};
-use bert_train::tasks::{Start, evaluate_run, predict_run, train};
+use bert_train::tasks::predict_run;
 
 /// MLM loss of `model_dir` (its heads, or new ones) on `documents`, fixed masks.
 fn mlm_loss(model_dir: &Path, documents: &[Vec<String>]) -> f64 {
@@ -69,10 +71,7 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
     ];
     let run_dir = ["--output-dir", &run_arg];
     let args = train_args(&[&pretraining[..], &subset, &run_dir, &QUICK_RUN].concat());
-    let report: PretrainingReport = train(args, Start::New, device(), &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let report: PretrainingReport = train_new(args, device(), &cache);
     assert_png(&run.join("curves.png"));
     assert!(
         report.masked_tokens > 100,
@@ -107,11 +106,7 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
     assert!(after < before * 0.8, "MLM loss {before:.3} -> {after:.3}");
 
     // The run reloads (tied decoder, cls.* heads) to the same test report.
-    let reloaded: PretrainingReport =
-        evaluate_run(&RunDir::new(&run), None, None, &device(), &cache)
-            .unwrap()
-            .get()
-            .unwrap();
+    let reloaded: PretrainingReport = reevaluate(&run, &device(), &cache);
     assert_eq!(reloaded.masked_tokens, report.masked_tokens);
     assert!((reloaded.mlm_loss - report.mlm_loss).abs() < 1e-4);
     assert_eq!(reloaded.nsp_accuracy, report.nsp_accuracy);
@@ -143,9 +138,6 @@ fn mlm_and_nsp_learn_then_a_classifier_fine_tunes_from_the_run() {
         "--max-len",
         "32",
     ]);
-    let report: ClassificationReport = train(args, Start::New, device(), &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let report: ClassificationReport = train_new(args, device(), &cache);
     assert_eq!(report.labels, ["negative", "positive"]);
 }

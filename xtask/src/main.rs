@@ -88,26 +88,31 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn strings(args: &[&str]) -> Vec<String> {
-        args.iter().map(|s| s.to_string()).collect()
-    }
-
     #[test]
     fn backend_flag_is_taken_out_and_the_rest_kept_in_order() {
-        let (backend, rest) =
-            take_backend(strings(&["embed", "--backend", "wgpu", "--input", "x.txt"])).unwrap();
+        let (backend, rest) = take_backend(
+            ["embed", "--backend", "wgpu", "--input", "x.txt"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .unwrap();
         assert_eq!(backend, "wgpu");
-        assert_eq!(rest, strings(&["embed", "--input", "x.txt"]));
+        assert_eq!(
+            rest,
+            ["embed", "--input", "x.txt"].map(String::from).to_vec()
+        );
     }
 
     #[test]
     fn default_backend_is_flex_and_equals_form_works() {
         assert_eq!(
-            take_backend(strings(&["fetch", "minilm"])).unwrap().0,
+            take_backend(["fetch", "minilm"].map(String::from).to_vec())
+                .unwrap()
+                .0,
             "flex"
         );
         assert_eq!(
-            take_backend(strings(&["--backend=ndarray", "embed"]))
+            take_backend(["--backend=ndarray", "embed"].map(String::from).to_vec())
                 .unwrap()
                 .0,
             "ndarray"
@@ -116,7 +121,8 @@ mod tests {
 
     #[test]
     fn unknown_backend_is_an_error() {
-        let err = take_backend(strings(&["train", "--backend", "tpu"])).unwrap_err();
+        let err =
+            take_backend(["train", "--backend", "tpu"].map(String::from).to_vec()).unwrap_err();
         assert!(
             err.contains("expected one of ndarray, flex, wgpu, cuda"),
             "{err}"

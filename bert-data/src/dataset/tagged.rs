@@ -128,10 +128,6 @@ impl TaggedDataset {
 mod tests {
     use super::*;
 
-    fn strings(words: &[&str]) -> Vec<String> {
-        words.iter().map(|w| w.to_string()).collect()
-    }
-
     #[test]
     fn reads_sentences_separated_by_blank_or_lone_tab_lines() {
         let text = "Empire\tB-facility\nState\tI-facility\n\t\nhi\tO\n\nthere O\n";
@@ -161,7 +157,10 @@ mod tests {
         ];
         let expected: Vec<(Vec<String>, Vec<String>, String)> = expected
             .iter()
-            .map(|(w, t, o)| (strings(w), strings(t), o.to_string()))
+            .map(|(words, tags, origin)| {
+                let owned = |texts: &[&str]| texts.iter().map(|t| t.to_string()).collect();
+                (owned(words), owned(tags), origin.to_string())
+            })
             .collect();
         assert_eq!(read, expected);
     }

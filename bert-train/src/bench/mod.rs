@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use bert_data::TargetBatch;
 use bert_data::assets::AssetCache;
 use bert_data::classification::ClassificationBatch;
 use bert_model::heads::ClassifierHeadConfig;
@@ -215,13 +216,13 @@ fn batch(args: &BenchArgs, vocab_size: usize, device: &Device) -> Classification
     let shape = [args.batch_size, args.seq_len];
     let vocab = vocab_size as f64;
     let ids = Tensor::<2, Int>::random(shape, Distribution::Uniform(vocab / 30.0, vocab), device);
-    ClassificationBatch {
+    TargetBatch {
         input: BertInput {
             input_ids: ids,
             token_type_ids: Tensor::zeros(shape, device),
             attention_mask: Tensor::ones(shape, device),
         },
-        labels: Tensor::<1, Int>::random(
+        targets: Tensor::<1, Int>::random(
             [args.batch_size],
             Distribution::Uniform(0.0, 2.0),
             device,

@@ -179,15 +179,11 @@ impl ClassWeightArgs {
 mod tests {
     use super::*;
 
-    fn names(names: &[&str]) -> Vec<String> {
-        names.iter().map(|n| n.to_string()).collect()
-    }
-
     #[test]
     fn balanced_weights_match_scikit_learn() {
         // compute_class_weight("balanced", classes=[0, 1], y=[0]*6 + [1]*2) = [0.6667, 2.0]
         let weights = ClassWeights::Balanced
-            .resolve(&names(&["ham", "spam"]), &[6, 2])
+            .resolve(&["ham", "spam"].map(String::from), &[6, 2])
             .unwrap();
         assert!((weights[0] - 8.0 / 12.0).abs() < 1e-6);
         assert!((weights[1] - 2.0).abs() < 1e-6);
@@ -195,7 +191,7 @@ mod tests {
 
     #[test]
     fn weights_parse_by_name_and_in_order_and_round_trip() {
-        let labels = names(&["ham", "spam"]);
+        let labels = ["ham", "spam"].map(String::from).to_vec();
         let by_name: ClassWeights = "spam=6.5, ham=1".parse().unwrap();
         assert_eq!(by_name.resolve(&labels, &[1, 1]).unwrap(), [1.0, 6.5]);
         let in_order: ClassWeights = "1,6.5".parse().unwrap();
@@ -209,7 +205,7 @@ mod tests {
 
     #[test]
     fn bad_weights_are_explained() {
-        let labels = names(&["ham", "spam"]);
+        let labels = ["ham", "spam"].map(String::from).to_vec();
         let error = |spec: &str| {
             spec.parse::<ClassWeights>()
                 .and_then(|w| w.resolve(&labels, &[3, 0]))

@@ -118,8 +118,8 @@ impl Task for Classification {
         let loss = CrossEntropyLossConfig::new()
             .with_weights(self.class_weights.clone())
             .init(&logits.device())
-            .forward(logits.clone(), batch.labels.clone());
-        ClassificationOutput::new(loss, logits, batch.labels)
+            .forward(logits.clone(), batch.targets.clone());
+        ClassificationOutput::new(loss, logits, batch.targets)
     }
 
     fn labels_mut(&mut self) -> Option<&mut LabelVocab> {

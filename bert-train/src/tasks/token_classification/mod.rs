@@ -130,7 +130,7 @@ impl Task for TokenClassification {
     /// Cross-entropy over first word pieces, class-weighted with `--class-weights`.
     fn forward(&self, model: &Model<Self>, batch: TokenBatch) -> TokenOutput {
         let weights = self.class_weights.as_deref();
-        TokenOutput::new(model.forward(batch.input), batch.labels, weights)
+        TokenOutput::new(model.forward(batch.input), batch.targets, weights)
     }
 
     fn labels_mut(&mut self) -> Option<&mut LabelVocab> {

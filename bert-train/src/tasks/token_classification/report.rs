@@ -73,15 +73,15 @@ impl TaskReport for TokenReport {
 mod tests {
     use super::*;
 
-    fn tags(tags: &[&str]) -> Vec<String> {
-        tags.iter().map(|t| t.to_string()).collect()
-    }
-
     #[test]
     fn report_counts_entities_and_words() {
         let sentences = vec![(
-            tags(&["B-person", "I-person", "O", "B-geo-loc"]),
-            tags(&["B-person", "I-person", "O", "O"]),
+            ["B-person", "I-person", "O", "B-geo-loc"]
+                .map(String::from)
+                .to_vec(),
+            ["B-person", "I-person", "O", "O"]
+                .map(String::from)
+                .to_vec(),
         )];
         let report = TokenReport::new("test", &sentences);
         assert_eq!((report.precision, report.recall), (1.0, 0.5));
