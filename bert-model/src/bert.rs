@@ -381,15 +381,84 @@ impl BertLayer {
 pub struct BertEncoder {
     /// `num_hidden_layers` layers, applied in order.
     pub layer: Vec<BertLayer>,
+    /// MPNet's relative position bias, one value per bucket and head,
+    /// `[relative_attention_num_buckets, A]`, added to every layer's scores.
+    pub relative_attention_bias: Option<Embedding>,
 }
 
 impl BertEncoder {
-    /// `[B, S, H]` to `[B, S, H]`.
+    /// Creates a randomly initialised stack.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            layer: (0..config.num_hidden_layers)
+                .map(|_| BertLayer::new(config, device))
+                .collect(),
+            relative_attention_bias: config.relative_attention_num_buckets.map(|buckets| {
+                EmbeddingConfig::new(buckets, config.num_attention_heads)
+                    .with_initializer(normal_init(config.initializer_range))
+                    .init(device)
+            }),
+        }
+    }
+
+    /// `[B, S, H]` to `[B, S, H]`; `mask_bias` is `[B, 1, 1, S]`.
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let mask_bias = match &self.relative_attention_bias {
+            Some(bias) => mask_bias + relative_position_bias(bias, hidden.dims()[1]),
+            None => mask_bias,
+        };
         self.layer.iter().fold(hidden, |hidden, layer| {
             layer.forward(hidden, mask_bias.clone())
         })
     }
+}
+
+/// MPNet's largest distinguished distance between query and key.
+const RELATIVE_MAX_DISTANCE: usize = 128;
+
+/// The buckets MPNet's positions are sorted into: transformers'
+/// `compute_position_bias` always uses 32, whatever the config's count of
+/// bias rows (`relative_attention_num_buckets`) is.
+const RELATIVE_BUCKETS: usize = 32;
+
+/// The `[1, A, S, S]` bias of every query-key pair, looked up by bucket
+/// (`MPNetEncoder.compute_position_bias`).
+fn relative_position_bias(bias: &Embedding, seq_len: usize) -> Tensor<4> {
+    let ids: Vec<i64> = (0..seq_len)
+        .flat_map(|query| {
+            (0..seq_len).map(move |key| {
+                relative_position_bucket(
+                    key as i64 - query as i64,
+                    RELATIVE_BUCKETS,
+                    RELATIVE_MAX_DISTANCE,
+                ) as i64
+            })
+        })
+        .collect();
+    let device = bias.weight.device();
+    let ids = Tensor::<1, Int>::from_ints(ids.as_slice(), &device).reshape([seq_len, seq_len]);
+    bias.forward(ids).permute([2, 0, 1]).unsqueeze::<4>()
+}
+
+/// T5's bucket of `relative_position` (key minus query), as MPNet computes
+/// it: half the buckets per direction, exact up to a quarter of them, then
+/// logarithmic up to `max_distance`, in f32 as PyTorch does.
+pub fn relative_position_bucket(
+    relative_position: i64,
+    num_buckets: usize,
+    max_distance: usize,
+) -> usize {
+    let half = num_buckets / 2;
+    let direction = if relative_position > 0 { half } else { 0 };
+    let distance = relative_position.unsigned_abs() as usize;
+    let max_exact = half / 2;
+    if distance < max_exact {
+        return direction + distance;
+    }
+    let log_ratio =
+        (distance as f32 / max_exact as f32).ln() / (max_distance as f32 / max_exact as f32).ln();
+    let large = max_exact + (log_ratio * (half - max_exact) as f32) as usize;
+    direction + large.min(half - 1)
 }
 
 /// Dense + tanh on the `[CLS]` hidden state (`pooler`).
@@ -407,7 +476,8 @@ impl BertPooler {
 }
 
 /// The BERT encoder: embeddings, transformer layers and pooler (`BertModel`),
-/// also the encoder of RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA.
+/// also the encoder of RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA and MPNet
+/// (BERT's layers plus a relative position bias in [`BertEncoder`]).
 #[derive(Module, Debug)]
 pub struct BertModel {
     /// Token, position and segment embeddings.
@@ -428,11 +498,7 @@ impl BertModel {
             embeddings: BertEmbeddings::new(config, device),
             embeddings_project: (width != config.hidden_size)
                 .then(|| linear(width, config.hidden_size, config, device)),
-            encoder: BertEncoder {
-                layer: (0..config.num_hidden_layers)
-                    .map(|_| BertLayer::new(config, device))
-                    .collect(),
-            },
+            encoder: BertEncoder::new(config, device),
             pooler: config.model_type.has_pooler().then(|| BertPooler {
                 dense: linear(config.hidden_size, config.hidden_size, config, device),
             }),

@@ -39,6 +39,10 @@ pub enum ModelFamily {
     /// ELECTRA: embeddings of `embedding_size`, projected to `hidden_size`.
     #[serde(rename = "electra")]
     Electra,
+    /// MPNet: RoBERTa's embeddings without token types, BERT's layers under
+    /// its own names, and a relative position bias shared by every layer.
+    #[serde(rename = "mpnet")]
+    MpNet,
 }
 
 impl ModelFamily {
@@ -49,6 +53,7 @@ impl ModelFamily {
             Self::Roberta | Self::XlmRoberta => "roberta",
             Self::DistilBert => "distilbert",
             Self::Electra => "electra",
+            Self::MpNet => "mpnet",
         }
     }
 
@@ -60,6 +65,7 @@ impl ModelFamily {
             Self::XlmRoberta => "XLMRoberta",
             Self::DistilBert => "DistilBert",
             Self::Electra => "Electra",
+            Self::MpNet => "MPNet",
         }
     }
 
@@ -75,7 +81,12 @@ impl ModelFamily {
 
     /// The first position id: RoBERTa's positions start after the padding index.
     pub fn counts_positions_after_padding(self) -> bool {
-        matches!(self, Self::Roberta | Self::XlmRoberta)
+        matches!(self, Self::Roberta | Self::XlmRoberta | Self::MpNet)
+    }
+
+    /// Whether the family has no segment embeddings at all (`type_vocab_size` 0).
+    pub fn has_no_token_types(self) -> bool {
+        matches!(self, Self::DistilBert | Self::MpNet)
     }
 }
 
@@ -100,7 +111,7 @@ pub enum ProblemType {
 #[serde(default)]
 pub struct BertConfig {
     /// The encoder family (`model_type`: `bert`, `roberta`, `xlm-roberta`,
-    /// `distilbert`, `electra`).
+    /// `distilbert`, `electra`, `mpnet`).
     pub model_type: ModelFamily,
     /// The transformers classes that open the checkpoint, e.g.
     /// `["BertForSequenceClassification"]`; set when a task model is saved.
@@ -144,6 +155,10 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     /// Id of the padding token.
     pub pad_token_id: usize,
+    /// Buckets of MPNet's relative position bias (T5-style, added to every
+    /// layer's attention scores); `None` for the families without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_attention_num_buckets: Option<usize>,
     /// Dropout before a classification head; `None` means `hidden_dropout_prob`
     /// (DistilBERT: `seq_classif_dropout`).
     #[serde(alias = "seq_classif_dropout")]
@@ -183,6 +198,7 @@ impl Default for BertConfig {
             initializer_range: 0.02,
             layer_norm_eps: 1e-12,
             pad_token_id: 0,
+            relative_attention_num_buckets: None,
             classifier_dropout: None,
             id2label: BTreeMap::new(),
             label2id: BTreeMap::new(),
@@ -255,8 +271,11 @@ impl BertConfig {
             serde_json::from_str(text).map_err(|e| ConfigError::parse(origin, &e))?;
         let mut config: Self =
             serde_json::from_str(text).map_err(|e| ConfigError::parse(origin, &e))?;
-        if config.model_type == ModelFamily::DistilBert {
+        if config.model_type.has_no_token_types() {
             config.type_vocab_size = 0;
+        }
+        if config.model_type == ModelFamily::MpNet {
+            config.relative_attention_num_buckets.get_or_insert(32);
         }
         config.source = source;
         config.validate().map_err(|message| ConfigError::Invalid {
@@ -305,7 +324,7 @@ impl BertConfig {
                 self.layer_norm_eps
             ));
         }
-        if self.type_vocab_size == 0 && self.model_type != ModelFamily::DistilBert {
+        if self.type_vocab_size == 0 && !self.model_type.has_no_token_types() {
             return Err("type_vocab_size must be at least 1, got 0".into());
         }
         if self.pad_token_id >= self.vocab_size {

@@ -6,7 +6,7 @@
 //! model is created on.
 //!
 //! - [`BertConfig`] reads Hugging Face `config.json`; its [`ModelFamily`]
-//!   (`model_type`: BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA) picks
+//!   (`model_type`: BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA, MPNet) picks
 //!   what differs from BERT: embeddings, weight names, heads.
 //! - [`BertModel`] returns the last hidden state and the pooled output.
 //! - [`BertForTask`] pairs the encoder with a swappable [`TaskHead`], such as
@@ -40,6 +40,7 @@ mod task;
 pub use bert::{
     BertAttention, BertEmbeddings, BertEncoder, BertInput, BertIntermediate, BertLayer, BertModel,
     BertModelOutput, BertOutput, BertPooler, BertSelfAttention, BertSelfOutput,
+    relative_position_bucket,
 };
 pub use config::{BertConfig, ConfigError, HiddenAct, ModelFamily, ProblemType};
 pub use heads::TaskHead;

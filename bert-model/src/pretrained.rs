@@ -329,6 +329,24 @@ const DISTILBERT_NAMES: [(&str, &str); 9] = [
     (".output_layer_norm.", ".output.layer_norm."),
 ];
 
+/// MPNet's names of the attention block, as `(checkpoint, ours)` pieces.
+const MPNET_NAMES: [(&str, &str); 5] = [
+    (".attention.attn.q.", ".attention.self_attention.query."),
+    (".attention.attn.k.", ".attention.self_attention.key."),
+    (".attention.attn.v.", ".attention.self_attention.value."),
+    (".attention.attn.o.", ".attention.output.dense."),
+    (".attention.LayerNorm.", ".attention.output.layer_norm."),
+];
+
+/// The names of `family` that differ from BERT's, applied before BERT's.
+fn family_names(family: ModelFamily) -> &'static [(&'static str, &'static str)] {
+    match family {
+        ModelFamily::DistilBert => &DISTILBERT_NAMES,
+        ModelFamily::MpNet => &MPNET_NAMES,
+        _ => &[],
+    }
+}
+
 /// BERT's names that differ from this crate's field names.
 const BERT_NAMES: [(&str, &str); 2] = [
     (".attention.self.", ".attention.self_attention."),
@@ -342,10 +360,6 @@ fn escaped(piece: &str) -> String {
 /// Checkpoint names to module paths: `task_patterns` first (prefixes and
 /// the head's names), then the family's block names.
 fn key_remapper(family: ModelFamily, task_patterns: &[(&str, &str)]) -> KeyRemapper {
-    let family_names: &[(&str, &str)] = match family {
-        ModelFamily::DistilBert => &DISTILBERT_NAMES,
-        _ => &[],
-    };
     // An encoder read without its prefix starts with `transformer.`.
     let unprefixed = (family == ModelFamily::DistilBert)
         .then(|| ("^transformer\\.".to_string(), "encoder.".to_string()));
@@ -354,7 +368,7 @@ fn key_remapper(family: ModelFamily, task_patterns: &[(&str, &str)]) -> KeyRemap
         .map(|(pattern, path)| (pattern.to_string(), path.to_string()))
         .chain(unprefixed)
         .chain(
-            family_names
+            family_names(family)
                 .iter()
                 .chain(&BERT_NAMES)
                 .map(|(theirs, ours)| (escaped(theirs), ours.to_string())),
@@ -367,11 +381,7 @@ fn key_remapper(family: ModelFamily, task_patterns: &[(&str, &str)]) -> KeyRemap
 /// family's block names and BERT's, then the head's fields back to its
 /// names, then the encoder under the family's prefix.
 fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> KeyRemapper {
-    let family_names: &[(&str, &str)] = match family {
-        ModelFamily::DistilBert => &DISTILBERT_NAMES,
-        _ => &[],
-    };
-    let block_names = family_names.iter().chain(&BERT_NAMES);
+    let block_names = family_names(family).iter().chain(&BERT_NAMES);
     let mut patterns: Vec<(String, String)> = block_names
         .clone()
         .map(|(theirs, ours)| (escaped(ours), theirs.to_string()))

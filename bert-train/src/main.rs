@@ -91,12 +91,12 @@ enum Command {
     },
     /// Install a pretrained model into the cache ($BERT_BURN_HOME) and print its directory.
     Fetch {
-        /// Model name (`minilm`).
+        /// Model name (`minilm`, `mpnet`).
         name: String,
     },
     /// Write sentence embeddings for a file with one text per line, as JSON lines.
     Embed {
-        /// `minilm`, a Hugging Face model directory or id (`org/name`, from
+        /// `minilm`, `mpnet`, a Hugging Face model directory or id (`org/name`, from
         /// the Hugging Face cache or downloaded into it).
         #[arg(long, default_value = "minilm")]
         model: String,

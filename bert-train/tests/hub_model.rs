@@ -101,7 +101,7 @@ fn offline_an_uncached_id_fails_naming_where_it_looked() {
     let looked_in = dir.join("hub/models--org--not-cached/snapshots");
     assert!(
         stderr.contains(&format!(
-            "model `org/not-cached` is not a directory, not a built-in model (minilm), and \
+            "model `org/not-cached` is not a directory, not a built-in model (minilm, mpnet), and \
              not in the Hugging Face cache (looked in {}); not downloaded: HF_HUB_OFFLINE is set",
             looked_in.display()
         )),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write tiny random RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA checkpoints
+"""Write tiny random RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA and MPNet checkpoints
 with transformers, and store what transformers computes on them.
 
 Why: bert-burn must load checkpoints of these families as transformers writes
@@ -34,6 +34,12 @@ files, so the trained vocab.json + merges.txt (RoBERTa) or vocab.txt
   electra/               ElectraForPreTraining (the discriminator), same
                          vocabulary, embedding_size 8 < hidden 16 so that
                          `embeddings_project` exists.
+  mpnet/                 MPNetForMaskedLM; WordPiece vocabulary as above
+                         with MPNet's specials (<s> <pad> </s> <unk> [UNK]
+                         first, <mask> last, as in the real vocab.txt),
+                         wrapped as MPNetTokenizerFast (<s> A </s></s> B
+                         </s>); max_position_embeddings 34 and pad id 1 as
+                         RoBERTa, 32 relative-attention buckets.
   <family>-classifier/   the family's ...ForSequenceClassification, 3 labels
                          (neg, neu, pos), same tokenizer files.
   expected.json          for each directory: model_type, class, special token
@@ -83,6 +89,8 @@ from transformers import (AutoConfig, AutoModel,
                           DistilBertConfig, DistilBertForMaskedLM,
                           DistilBertForSequenceClassification,
                           DistilBertTokenizerFast, ElectraConfig,
+                          MPNetConfig, MPNetForMaskedLM,
+                          MPNetForSequenceClassification, MPNetTokenizerFast,
                           ElectraForPreTraining,
                           ElectraForSequenceClassification,
                           ElectraTokenizerFast, RobertaConfig,
@@ -196,9 +204,12 @@ def xlm_roberta_tokenizer(work: Path):
     return XLMRobertaTokenizerFast(vocab=vocab, model_max_length=MAX_LEN), []
 
 
-def wordpiece_vocab(directory: Path):
-    chars = list("abcdefghijklmnopqrstuvwxyz0123456789") + list(".,'!?-=()@#:;\"&/")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars + ["##" + c for c in chars]
+CHARS = list("abcdefghijklmnopqrstuvwxyz0123456789") + list(".,'!?-=()@#:;\"&/")
+
+
+def wordpiece_vocab(directory: Path, first=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
+                    last=()):
+    vocab = list(first) + CHARS + ["##" + c for c in CHARS] + list(last)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "vocab.txt").write_text("".join(token + "\n" for token in vocab))
     return directory / "vocab.txt"
@@ -214,6 +225,13 @@ def electra_tokenizer(work: Path):
     vocab = wordpiece_vocab(work)
     return ElectraTokenizerFast(vocab=str(vocab), do_lower_case=True,
                                 model_max_length=MAX_LEN), [vocab]
+
+
+def mpnet_tokenizer(work: Path):
+    vocab = wordpiece_vocab(work, first=("<s>", "<pad>", "</s>", "<unk>", "[UNK]"),
+                            last=("<mask>",))
+    return MPNetTokenizerFast(vocab=str(vocab), do_lower_case=True, unk_token="[UNK]",
+                              model_max_length=MAX_LEN), [vocab]
 
 
 # ------------------------------------------------------------------ families
@@ -237,6 +255,13 @@ def electra_config(tokenizer, **extra):
                          **GEOMETRY, **extra)
 
 
+def mpnet_config(tokenizer, **extra):
+    return MPNetConfig(vocab_size=len(tokenizer), max_position_embeddings=MAX_LEN + 2,
+                       pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                       eos_token_id=tokenizer.eos_token_id, layer_norm_eps=1e-5,
+                       relative_attention_num_buckets=32, **GEOMETRY, **extra)
+
+
 CLASSIFIER = dict(num_labels=3, id2label=LABELS, label2id={v: k for k, v in LABELS.items()})
 
 # family -> (tokenizer, base config, base class, classifier config, classifier class)
@@ -254,6 +279,8 @@ FAMILIES = {
                    DistilBertForSequenceClassification),
     "electra": (electra_tokenizer, electra_config, ElectraForPreTraining,
                 lambda t: electra_config(t, **CLASSIFIER), ElectraForSequenceClassification),
+    "mpnet": (mpnet_tokenizer, mpnet_config, MPNetForMaskedLM,
+              lambda t: mpnet_config(t, **CLASSIFIER), MPNetForSequenceClassification),
 }
 
 
@@ -330,7 +357,7 @@ def outputs(directory):
     else:
         # The MLM checkpoints have no pooler: open the base model without one.
         kwargs = {"add_pooling_layer": False} if config.model_type in (
-            "roberta", "xlm-roberta") else {}
+            "roberta", "xlm-roberta", "mpnet") else {}
         models["base"] = open_model(AutoModel, directory, **kwargs)
         head_class = getattr(transformers, config.architectures[0])
         models["head"] = open_model(head_class, directory)
@@ -352,6 +379,14 @@ def outputs(directory):
                     record["logits"] = tensor_entry(result.logits)
         entry[input_name] = record
     return entry
+
+
+def mpnet_buckets(limit=600):
+    """transformers' MPNet bucket of every relative position -limit..limit."""
+    from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
+    positions = torch.arange(-limit, limit + 1)
+    return {"first": -limit,
+            "buckets": MPNetEncoder.relative_position_bucket(positions).tolist()}
 
 
 def compare(stored, fresh, where=""):
@@ -395,6 +430,7 @@ def main():
     results = {"transformers": transformers.__version__, "torch": torch.__version__,
                "tokenizers": tokenizers.__version__,
                "inputs": {"texts": TEXTS, "pair": list(PAIR), "max_length": MAX_LEN},
+               "mpnet_relative_buckets": mpnet_buckets(),
                "directories": {}}
     for family in FAMILIES:
         for name in [family, f"{family}-classifier"]:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Produce reference fixtures for bert-burn from Hugging Face transformers.
 
-Runs all-MiniLM-L6-v2 (BertModel, fp32, eval, eager attention) on a fixed set
+Runs a real sentence-transformers checkpoint (all-MiniLM-L6-v2: BertModel;
+all-mpnet-base-v2: MPNetModel; AutoModel, fp32, eval, eager attention) on a fixed set
 of texts and writes a JSON file with the tokenizer output (input_ids,
 token_type_ids) and selected model outputs: the first and last token of
 last_hidden_state, pooler_output, and the L2-normalised attention-masked mean
@@ -12,6 +13,12 @@ this file to ~1e-4.
 Run:
     pip install torch transformers
     python3 tests/reference/make_fixtures.py MODEL_DIR tests/fixtures/minilm_reference.json
+    python3 tests/reference/make_fixtures.py MPNET_DIR tests/fixtures/mpnet_reference.json 384
+
+The optional third argument replaces the 512-token truncation of the cases
+and the batch (all-mpnet-base-v2: its sentence_bert_config.json's 384).
+Token type ids are stored only where the tokenizer returns them (MPNet's
+does not).
 
 MODEL_DIR holds config.json, model.safetensors and tokenizer.json (e.g. the
 model/ folder of the all-MiniLM-L6-v2 distribution). Note that its
@@ -25,7 +32,7 @@ from pathlib import Path
 
 import torch
 import transformers
-from transformers import AutoTokenizer, BertModel
+from transformers import AutoModel, AutoTokenizer
 
 ROUND = 7
 
@@ -90,31 +97,34 @@ def mean_pool(hidden, mask):
     return torch.nn.functional.normalize(mean, p=2, dim=1)
 
 
-def main(model_dir, out_path):
+def main(model_dir, out_path, max_length=512):
     model_dir = Path(model_dir)
+    cases_to_run = [(name, text, pair, max_length if length == 512 else length)
+                    for name, text, pair, length in CASES]
     sha = hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
     tok = AutoTokenizer.from_pretrained(model_dir, use_fast=True)
     assert tok.is_fast
-    model = BertModel.from_pretrained(model_dir, torch_dtype=torch.float32, attn_implementation="eager").eval()
+    model = AutoModel.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager").eval()
 
     def run(enc):
         with torch.no_grad():
             return model(**enc)
 
     cases = []
-    for name, text, pair, max_len in CASES:
+    for name, text, pair, max_len in cases_to_run:
         enc = tok(text, pair, truncation=True, max_length=max_len, padding=False, return_tensors="pt")
         out = run(enc)
         ids = enc["input_ids"][0].tolist()
         assert all(m == 1 for m in enc["attention_mask"][0].tolist()), name  # no padding
         if name == "over_512":
-            assert len(ids) == 512, len(ids)
+            assert len(ids) == max_length, len(ids)
         if name == "long":
-            assert 100 <= len(ids) <= 512, len(ids)  # the 128 preset must not apply
+            assert 100 <= len(ids) <= max_length, len(ids)  # the 128 preset must not apply
         if name == "pair_truncated":
             assert len(ids) == max_len, len(ids)
-            types = enc["token_type_ids"][0].tolist()
-            assert abs(types.count(0) - types.count(1)) <= 2, types  # longest-first trims both sides
+            if "token_type_ids" in enc:
+                types = enc["token_type_ids"][0].tolist()
+                assert abs(types.count(0) - types.count(1)) <= 2, types  # longest-first trims both sides
         if name == "empty":
             assert ids == [tok.cls_token_id, tok.sep_token_id], ids
         hidden = out.last_hidden_state
@@ -124,28 +134,30 @@ def main(model_dir, out_path):
             "text_pair": pair,
             "max_len": max_len,
             "input_ids": ids,
-            "token_type_ids": enc["token_type_ids"][0].tolist(),
+            **({"token_type_ids": enc["token_type_ids"][0].tolist()}
+               if "token_type_ids" in enc else {}),
             "last_hidden_first": rnd(hidden[0, 0]),
             "last_hidden_last": rnd(hidden[0, -1]),
             "pooled": rnd(out.pooler_output[0]),
             "mean_pooled": rnd(mean_pool(hidden, enc["attention_mask"])[0]),
         })
         print(f"{name:17s} ids={len(ids):4d} first={ids[:6]} "
-              f"types={sorted(set(cases[-1]['token_type_ids']))}")
+              f"types={sorted(set(cases[-1].get('token_type_ids', [])))}")
 
-    enc = tok(BATCH, truncation=True, max_length=512, padding="longest", return_tensors="pt")
+    enc = tok(BATCH, truncation=True, max_length=max_length, padding="longest", return_tensors="pt")
     out = run(enc)
     mask = enc["attention_mask"]
     lengths = mask.sum(1).tolist()
     assert len(set(lengths)) == len(BATCH) and max(lengths) == mask.shape[1]
-    assert all(enc["input_ids"][i, n:].eq(0).all() for i, n in enumerate(lengths))  # pad id 0, right side
+    assert all(enc["input_ids"][i, n:].eq(tok.pad_token_id).all()
+               for i, n in enumerate(lengths))  # right side
     hidden = out.last_hidden_state
     batch = {
         "texts": BATCH,
-        "max_len": 512,
+        "max_len": max_length,
         "input_ids": enc["input_ids"].tolist(),
         "attention_mask": mask.tolist(),
-        "token_type_ids": enc["token_type_ids"].tolist(),
+        **({"token_type_ids": enc["token_type_ids"].tolist()} if "token_type_ids" in enc else {}),
         "last_hidden_first": [rnd(hidden[i, 0]) for i in range(len(BATCH))],
         "last_hidden_last_real": [rnd(hidden[i, n - 1]) for i, n in enumerate(lengths)],
         "pooled": [rnd(p) for p in out.pooler_output],
@@ -153,19 +165,20 @@ def main(model_dir, out_path):
     }
     # Padding must not change the real tokens' outputs: compare with unbatched runs.
     for i, text in enumerate(BATCH):
-        single = run(tok(text, truncation=True, max_length=512, padding=False, return_tensors="pt"))
+        single = run(tok(text, truncation=True, max_length=max_length, padding=False,
+                         return_tensors="pt"))
         diff = (single.last_hidden_state[0] - hidden[i, : lengths[i]]).abs().max().item()
         assert diff < 1e-4, (i, diff)
     print(f"batch             lengths={lengths}")
 
     a, b = SIMILARITY
-    enc = tok([a, b], truncation=True, max_length=512, padding="longest", return_tensors="pt")
+    enc = tok([a, b], truncation=True, max_length=max_length, padding="longest", return_tensors="pt")
     emb = mean_pool(run(enc).last_hidden_state, enc["attention_mask"])
     cosine = float(emb[0] @ emb[1])
-    print(f"similarity        cosine={cosine:.4f} (sentence-transformers documents 0.7553)")
+    print(f"similarity        cosine={cosine:.4f} (all-MiniLM-L6-v2: sentence-transformers documents 0.7553)")
 
     doc = {
-        "model": "all-MiniLM-L6-v2",
+        "model": model_dir.name if model_dir.name != "model" else "all-MiniLM-L6-v2",
         "model_sha256": sha,
         "transformers_version": transformers.__version__,
         "torch_version": torch.__version__,
@@ -180,6 +193,6 @@ def main(model_dir, out_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:]))

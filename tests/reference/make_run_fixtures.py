@@ -25,7 +25,8 @@ and that saving a run today writes the same config and tokenizer files.
 Run from the repository root (needs the datasets installed by bert-burn in
 its cache, e.g. after `cargo xtask train` or `cargo test`):
     pip install torch transformers
-    python3 tests/reference/make_run_fixtures.py
+    python3 tests/reference/make_run_fixtures.py            # every family
+    python3 tests/reference/make_run_fixtures.py mpnet      # one family's runs, the others kept
 """
 import json
 import os
@@ -51,6 +52,7 @@ FAMILIES = {
     "xlm-roberta": ROOT / "tests/fixtures/families/xlm-roberta",
     "distilbert": ROOT / "tests/fixtures/families/distilbert",
     "electra": ROOT / "tests/fixtures/families/electra",
+    "mpnet": ROOT / "tests/fixtures/families/mpnet",
 }
 RUNS = ROOT / "tests/fixtures/hf-runs"
 CACHE = Path(os.environ.get("BERT_BURN_CACHE", Path.home() / ".cache/bert-burn"))
@@ -186,13 +188,24 @@ def expected(run: Path, auto_class, inputs):
     }
 
 
-def main():
-    make_base_model()
+def main(families):
+    """Every family's runs, or only those of `families`, kept beside the
+    stored runs of the others."""
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        sys.exit(f"unknown families {sorted(unknown)}: expected some of {list(FAMILIES)}")
+    families = families or list(FAMILIES)
+    if "bert" in families:
+        make_base_model()
     RUNS.mkdir(parents=True, exist_ok=True)
     results = {"transformers": transformers.__version__, "torch": torch.__version__, "runs": {}}
+    stored = RUNS / "expected.json"
+    if stored.exists() and len(families) < len(FAMILIES):
+        results["runs"] = {name: run for name, run in json.loads(stored.read_text())["runs"].items()
+                           if name.split("/")[0] not in families}
     with tempfile.TemporaryDirectory() as data:
         write_data(Path(data))
-        for family in FAMILIES:
+        for family in families:
             for task, (auto_class, args, inputs) in TASKS.items():
                 if family == "electra" and task == "mlm":
                     continue
@@ -201,8 +214,10 @@ def main():
                 train(family, task, args, Path(data))
                 results["runs"][name] = expected(RUNS / name, auto_class, inputs)
                 print(f"  opened as {results['runs'][name]['class']}", flush=True)
-    (RUNS / "expected.json").write_text(json.dumps(results, indent=1) + "\n")
+    results["runs"] = dict(sorted(results["runs"].items(),
+                                  key=lambda item: list(FAMILIES).index(item[0].split("/")[0])))
+    stored.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

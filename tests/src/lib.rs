@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use bert_data::assets::{AssetCache, MINILM};
+use bert_data::assets::{AssetCache, MINILM, MPNET};
+use bert_data::{BertTokenizer, Encoding};
 use bert_train::run::RunDir;
 use bert_train::tasks::{Start, TrainArgs, evaluate_run, train};
 use burn::tensor::{Device, Tensor};
@@ -87,6 +88,30 @@ pub fn minilm_dir() -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot install all-MiniLM-L6-v2: {e}"))
 }
 
+/// all-mpnet-base-v2, installed into the cache on first use.
+pub fn mpnet_dir() -> PathBuf {
+    AssetCache::from_env()
+        .ensure(&MPNET)
+        .unwrap_or_else(|e| panic!("cannot install all-mpnet-base-v2: {e}"))
+}
+
+/// Row `row` of a `[B, S, H]` tensor at position `position`.
+pub fn token_state(hidden: &Tensor<3>, row: usize, position: usize) -> Vec<f32> {
+    let [_, _, width] = hidden.dims();
+    values(
+        hidden
+            .clone()
+            .slice([row..row + 1, position..position + 1])
+            .reshape([width]),
+    )
+}
+
+/// Row `row` of a `[B, H]` tensor.
+pub fn matrix_row(matrix: &Tensor<2>, row: usize) -> Vec<f32> {
+    let [_, width] = matrix.dims();
+    values(matrix.clone().narrow(0, row, 1).reshape([width]))
+}
+
 /// A fresh folder for one test's files. Dropping the guard removes it and
 /// everything in it, also when the test fails.
 pub fn scratch_dir() -> tempfile::TempDir {
@@ -148,7 +173,8 @@ pub struct ReferenceCase {
     pub max_len: usize,
     /// Hugging Face's ids.
     pub input_ids: Vec<u32>,
-    /// Hugging Face's segment ids.
+    /// Hugging Face's segment ids; empty where its tokenizer returns none (MPNet).
+    #[serde(default)]
     pub token_type_ids: Vec<u32>,
     /// `last_hidden_state[0, 0]`.
     pub last_hidden_first: Vec<f32>,
@@ -169,7 +195,8 @@ pub struct ReferenceBatch {
     pub input_ids: Vec<Vec<i64>>,
     /// 1 for tokens, 0 for padding.
     pub attention_mask: Vec<Vec<i64>>,
-    /// Segment ids.
+    /// Segment ids; empty where the tokenizer returns none (MPNet).
+    #[serde(default)]
     pub token_type_ids: Vec<Vec<i64>>,
     /// Token 0 of each row.
     pub last_hidden_first: Vec<Vec<f32>>,
@@ -192,9 +219,24 @@ pub struct ReferenceSimilarity {
     pub cosine: f32,
 }
 
+/// Encodes a reference case as transformers did: its text (and pair) at its length.
+pub fn encode_case(tokenizer: &BertTokenizer, case: &ReferenceCase) -> Encoding {
+    let tokenizer = tokenizer.clone().with_max_len(case.max_len).unwrap();
+    match &case.text_pair {
+        Some(pair) => tokenizer.encode_pair(&case.text, pair),
+        None => tokenizer.encode(&case.text),
+    }
+    .unwrap()
+}
+
 /// Loads `tests/fixtures/minilm_reference.json`.
 pub fn reference() -> Reference {
     read_json("minilm_reference.json")
+}
+
+/// Loads `tests/fixtures/mpnet_reference.json` (all-mpnet-base-v2, 384 tokens).
+pub fn mpnet_reference() -> Reference {
+    read_json("mpnet_reference.json")
 }
 
 /// Largest absolute element-wise difference; panics on a length mismatch.

@@ -1,4 +1,4 @@
-//! RoBERTa, XLM-RoBERTa, DistilBERT and ELECTRA checkpoints written by
+//! RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA and MPNet checkpoints written by
 //! transformers (tiny random ones: `tests/reference/make_family_fixtures.py`)
 //! load into the one encoder and give transformers' token ids, hidden states
 //! and classification logits (fp32, 1e-5), for a batch of texts (one longer
@@ -11,19 +11,27 @@ use bert_burn_tests::{device, fixture, max_abs_diff, scratch_dir, values};
 use bert_data::BertTokenizer;
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained::{self, HeadStatus};
-use bert_model::{BertInput, ModelFamily};
+use bert_model::{BertInput, ModelFamily, relative_position_bucket};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// Largest allowed |ours - transformers| (fp32, a tiny model).
 const TOLERANCE: f32 = 1e-5;
 
-const FAMILIES: [&str; 4] = ["roberta", "xlm-roberta", "distilbert", "electra"];
+const FAMILIES: [&str; 5] = ["roberta", "xlm-roberta", "distilbert", "electra", "mpnet"];
 
 #[derive(Deserialize)]
 struct Expected {
     inputs: Inputs,
+    mpnet_relative_buckets: Buckets,
     directories: BTreeMap<String, Directory>,
+}
+
+/// transformers' MPNet bucket of each relative position from `first` on.
+#[derive(Deserialize)]
+struct Buckets {
+    first: i64,
+    buckets: Vec<usize>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +100,22 @@ fn assert_close(what: &str, ours: Vec<f32>, theirs: &[f32]) {
 
 fn family_dir(name: &str) -> std::path::PathBuf {
     fixture(&format!("families/{name}"))
+}
+
+#[test]
+fn mpnet_buckets_relative_positions_like_transformers() {
+    let expected = expected().mpnet_relative_buckets;
+    // Beyond the tiny fixtures' 32 positions: the logarithmic buckets up to
+    // and past the 128 distinguished distances, both directions.
+    assert!(expected.buckets.len() > 1000);
+    for (offset, &theirs) in expected.buckets.iter().enumerate() {
+        let position = expected.first + offset as i64;
+        assert_eq!(
+            relative_position_bucket(position, 32, 128),
+            theirs,
+            "relative position {position}"
+        );
+    }
 }
 
 #[test]

@@ -159,3 +159,8 @@ fn every_task_fine_tunes_distilbert() {
 fn every_task_fine_tunes_electra() {
     check_family("electra", "Electra");
 }
+
+#[test]
+fn every_task_fine_tunes_mpnet() {
+    check_family("mpnet", "MPNet");
+}

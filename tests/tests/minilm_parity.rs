@@ -2,26 +2,17 @@
 //! (fixtures from `tests/reference/make_fixtures.py`).
 
 use bert_burn_tests::{
-    ReferenceCase, TOLERANCE, assert_close, cpu_devices, device, max_abs_diff, minilm_dir,
-    reference, values,
+    TOLERANCE, assert_close, cpu_devices, device, encode_case, matrix_row, max_abs_diff,
+    minilm_dir, reference, token_state,
 };
 use bert_data::assets::{Checksum, MINILM, sha256_file};
-use bert_data::{BertTokenizer, Encoding, PaddedBatch};
+use bert_data::{BertTokenizer, PaddedBatch};
 use bert_model::{BertInput, BertModel, BertModelOutput, Pooling, Precision, pretrained};
-use burn::tensor::{Device, Tensor};
-
-fn encode(tokenizer: &BertTokenizer, case: &ReferenceCase) -> Encoding {
-    let tokenizer = tokenizer.clone().with_max_len(case.max_len).unwrap();
-    match &case.text_pair {
-        Some(pair) => tokenizer.encode_pair(&case.text, pair),
-        None => tokenizer.encode(&case.text),
-    }
-    .unwrap()
-}
+use burn::tensor::Device;
 
 fn assert_ids_match(tokenizer: &BertTokenizer, source: &str) {
     for case in reference().cases {
-        let encoding = encode(tokenizer, &case);
+        let encoding = encode_case(tokenizer, &case);
         assert_eq!(
             encoding.input_ids, case.input_ids,
             "{source}, {}: input_ids",
@@ -37,22 +28,6 @@ fn assert_ids_match(tokenizer: &BertTokenizer, source: &str) {
 
 fn load_minilm() -> BertModel {
     pretrained::load_bert(minilm_dir(), &device()).unwrap().1
-}
-
-/// Row `row` of a `[B, S, H]` tensor at position `position`.
-fn token_state(hidden: &Tensor<3>, row: usize, position: usize) -> Vec<f32> {
-    let [_, _, width] = hidden.dims();
-    values(
-        hidden
-            .clone()
-            .slice([row..row + 1, position..position + 1])
-            .reshape([width]),
-    )
-}
-
-fn row(matrix: &Tensor<2>, row: usize) -> Vec<f32> {
-    let [_, width] = matrix.dims();
-    values(matrix.clone().narrow(0, row, 1).reshape([width]))
 }
 
 #[test]
@@ -106,7 +81,7 @@ fn assert_cases_match(backend: &str, device: &Device) {
     let bert = pretrained::load_bert(minilm_dir(), device).unwrap().1;
     let tokenizer = BertTokenizer::from_dir(minilm_dir()).unwrap();
     for case in reference().cases {
-        let encoding = encode(&tokenizer, &case);
+        let encoding = encode_case(&tokenizer, &case);
         let input = PaddedBatch::pad([&encoding], 0, 1, case.max_len).to_input(device);
         let mask = input.attention_mask.clone();
         let output = bert.forward(input);
@@ -124,13 +99,13 @@ fn assert_cases_match(backend: &str, device: &Device) {
         );
         assert_close(
             &format!("{name}: pooled"),
-            &row(output.pooled_output.as_ref().unwrap(), 0),
+            &matrix_row(output.pooled_output.as_ref().unwrap(), 0),
             &case.pooled,
         );
         let embedding = Pooling::Mean.embed(&output, mask);
         assert_close(
             &format!("{name}: mean pooled"),
-            &row(&embedding, 0),
+            &matrix_row(&embedding, 0),
             &case.mean_pooled,
         );
     }
@@ -170,12 +145,12 @@ fn padded_batch_matches_hugging_face_and_padding_changes_no_real_token() {
         );
         assert_close(
             &format!("row {i}: pooled"),
-            &row(output.pooled_output.as_ref().unwrap(), i),
+            &matrix_row(output.pooled_output.as_ref().unwrap(), i),
             &batch.pooled[i],
         );
         assert_close(
             &format!("row {i}: mean pooled"),
-            &row(&embeddings, i),
+            &matrix_row(&embeddings, i),
             &batch.mean_pooled[i],
         );
 
@@ -257,9 +232,9 @@ fn sentence_transformers_similarity_example_gives_0_7553() {
     let input = PaddedBatch::pad(&encodings, 0, 8, 512).to_input(&device);
     let mask = input.attention_mask.clone();
     let embeddings = Pooling::Mean.embed(&bert.forward(input), mask);
-    let cosine: f32 = row(&embeddings, 0)
+    let cosine: f32 = matrix_row(&embeddings, 0)
         .iter()
-        .zip(row(&embeddings, 1))
+        .zip(matrix_row(&embeddings, 1))
         .map(|(a, b)| a * b)
         .sum();
     assert!(

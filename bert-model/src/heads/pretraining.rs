@@ -79,7 +79,7 @@ impl PretrainingHeadConfig {
     /// always uses GELU).
     pub fn for_model(config: &BertConfig) -> Self {
         let activation = match config.model_type {
-            ModelFamily::Roberta | ModelFamily::XlmRoberta => HiddenAct::Gelu,
+            ModelFamily::Roberta | ModelFamily::XlmRoberta | ModelFamily::MpNet => HiddenAct::Gelu,
             _ => config.hidden_act,
         };
         Self::new(config.hidden_size, config.vocab_size, activation)
@@ -160,7 +160,7 @@ impl TaskHead for PretrainingHead {
         const TRANSFORM_DENSE: &str = "head.cls.predictions.transform.dense.";
         const TRANSFORM_NORM: &str = "head.cls.predictions.transform.layer_norm.";
         match self.family {
-            ModelFamily::Roberta | ModelFamily::XlmRoberta => vec![
+            ModelFamily::Roberta | ModelFamily::XlmRoberta | ModelFamily::MpNet => vec![
                 ("^lm_head\\.dense\\.", TRANSFORM_DENSE),
                 ("^lm_head\\.layer_norm\\.", TRANSFORM_NORM),
                 ("^lm_head\\.bias", "head.cls.predictions.bias"),

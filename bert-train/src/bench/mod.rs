@@ -70,7 +70,7 @@ impl BenchDtype {
 /// Settings of a benchmark.
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Model to time: `minilm` (real weights), `bert-base` (L12 H768,
+    /// Model to time: `minilm` or `mpnet` (real weights), `bert-base` (L12 H768,
     /// random weights), or any model `train --model` takes (a directory, a
     /// Hugging Face id).
     #[arg(long, default_value = "minilm")]

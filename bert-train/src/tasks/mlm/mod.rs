@@ -108,7 +108,7 @@ impl Task for Mlm {
     fn supports(&self, config: &BertConfig) -> Result<()> {
         match config.model_type {
             ModelFamily::Electra => bail!(
-                "mlm: ELECTRA discriminator checkpoints have no masked-LM head (supported: bert, roberta, xlm-roberta, distilbert)"
+                "mlm: ELECTRA discriminator checkpoints have no masked-LM head (supported: bert, roberta, xlm-roberta, distilbert, mpnet)"
             ),
             ModelFamily::Bert => Ok(()),
             family if self.options.nsp => bail!(
