@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use bert_data::assets::{AssetCache, MINILM, MPNET};
 use bert_data::{BertTokenizer, Encoding};
+use bert_model::BertInput;
 use bert_train::run::RunDir;
 use bert_train::tasks::{Start, TrainArgs, evaluate_run, train};
 use burn::tensor::{Device, Tensor};
@@ -206,6 +207,25 @@ pub struct ReferenceBatch {
     pub pooled: Vec<Vec<f32>>,
     /// Normalised mean-pooled embedding of each row.
     pub mean_pooled: Vec<Vec<f32>>,
+}
+
+impl ReferenceBatch {
+    /// The batch as model input; segment ids 0 where the tokenizer gave none.
+    pub fn input(&self, device: &Device) -> BertInput {
+        let shape = [self.input_ids.len(), self.input_ids[0].len()];
+        let token_type_ids = if self.token_type_ids.is_empty() {
+            vec![0; shape[0] * shape[1]]
+        } else {
+            self.token_type_ids.concat()
+        };
+        BertInput::from_rows(
+            self.input_ids.concat(),
+            token_type_ids,
+            self.attention_mask.concat(),
+            shape,
+            device,
+        )
+    }
 }
 
 /// Two sentences and the cosine of their embeddings.

@@ -116,14 +116,11 @@ fn padded_batch_matches_hugging_face_and_padding_changes_no_real_token() {
     let device = device();
     let bert = load_minilm();
     let batch = reference().batch;
-    let shape = [batch.input_ids.len(), batch.input_ids[0].len()];
-    let input = BertInput::from_rows(
-        batch.input_ids.concat(),
-        batch.token_type_ids.concat(),
-        batch.attention_mask.concat(),
-        shape,
-        &device,
+    assert!(
+        !batch.token_type_ids.is_empty(),
+        "BERT's tokenizer gives segment ids"
     );
+    let input = batch.input(&device);
     let mask = input.attention_mask.clone();
     let output = bert.forward(input);
     let embeddings = Pooling::Mean.embed(&output, mask);

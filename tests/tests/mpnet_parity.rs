@@ -9,7 +9,7 @@ use bert_burn_tests::{
 };
 use bert_data::assets::{Checksum, MPNET, sha256_file};
 use bert_data::{BertTokenizer, PaddedBatch};
-use bert_model::{BertInput, ModelFamily, Pooling, pretrained};
+use bert_model::{ModelFamily, Pooling, pretrained};
 use bert_train::embed::SentenceEmbedder;
 
 /// all-mpnet-base-v2's length, from its `sentence_bert_config.json`.
@@ -73,15 +73,8 @@ fn padded_batch_matches_transformers() {
     let device = device();
     let (_, model) = pretrained::load_bert(mpnet_dir(), &device).unwrap();
     let batch = mpnet_reference().batch;
-    let shape = [batch.input_ids.len(), batch.input_ids[0].len()];
     assert!(batch.token_type_ids.is_empty(), "MPNet has no token types");
-    let input = BertInput::from_rows(
-        batch.input_ids.concat(),
-        vec![0; shape[0] * shape[1]],
-        batch.attention_mask.concat(),
-        shape,
-        &device,
-    );
+    let input = batch.input(&device);
     let mask = input.attention_mask.clone();
     let output = model.forward(input);
     let embeddings = Pooling::Mean.embed(&output, mask);
