@@ -9,7 +9,7 @@
 
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained::{self, HeadStatus};
-use bert_model::{BertConfig, BertForSequenceClassification, BertInput, BertModel};
+use bert_model::{BertConfig, BertForSequenceClassification, BertInput, Encoder};
 use burn::tensor::Device;
 use burn::tensor::activation::softmax;
 
@@ -40,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..BertConfig::default()
             };
             BertForSequenceClassification {
-                bert: BertModel::new(&config, &device),
+                bert: Encoder::new(&config, &device),
                 head: ClassifierHeadConfig::for_model(&config, labels.len()).init(&device),
             }
         }

@@ -5,60 +5,18 @@
 
 use burn::module::Module;
 use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig,
-    Linear, LinearConfig,
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
+    LinearConfig,
 };
-use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax, tanh};
+use burn::tensor::activation::{gelu, gelu_approximate, relu, tanh};
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{BertConfig, HiddenAct};
 use crate::dropout::apply_dropout;
 use crate::precision::Precision;
-
-/// Added to the attention scores of padding keys. Large enough that their
-/// softmax weight is exactly zero in f32, small enough for f16 and bf16.
-const MASKED_SCORE: f32 = -10_000.0;
-
-/// The token ids of a batch and what goes with them.
-#[derive(Clone, Debug)]
-pub struct BertInput {
-    /// Word-piece ids, `[B, S]`.
-    pub input_ids: Tensor<2, Int>,
-    /// Segment ids (0 for sentence A, 1 for sentence B), `[B, S]`.
-    pub token_type_ids: Tensor<2, Int>,
-    /// 1 for real tokens, 0 for padding, `[B, S]`.
-    pub attention_mask: Tensor<2, Int>,
-}
-
-impl BertInput {
-    /// Builds a batch from row-major `[batch, seq_len]` vectors.
-    pub fn from_rows(
-        input_ids: Vec<i64>,
-        token_type_ids: Vec<i64>,
-        attention_mask: Vec<i64>,
-        [batch, seq_len]: [usize; 2],
-        device: &Device,
-    ) -> Self {
-        let tensor = |values: Vec<i64>| {
-            Tensor::<1, Int>::from_ints(values.as_slice(), device).reshape([batch, seq_len])
-        };
-        Self {
-            input_ids: tensor(input_ids),
-            token_type_ids: tensor(token_type_ids),
-            attention_mask: tensor(attention_mask),
-        }
-    }
-}
-
-/// What [`BertModel::forward`] returns.
-#[derive(Clone, Debug)]
-pub struct BertModelOutput {
-    /// Hidden state of every token after the last layer, `[B, S, H]`.
-    pub last_hidden_state: Tensor<3>,
-    /// `tanh(dense(last_hidden_state[:, 0]))`, `[B, H]`, for a model with a
-    /// pooler (BERT).
-    pub pooled_output: Option<Tensor<2>>,
-}
+use crate::shared::{
+    BertInput, BertModelOutput, attention_mask_bias, first_token, normal_init, scaled_dot_product,
+};
 
 fn linear(d_input: usize, d_output: usize, config: &BertConfig, device: &Device) -> Linear {
     LinearConfig::new(d_input, d_output)
@@ -77,19 +35,14 @@ impl HiddenAct {
     }
 }
 
-pub(crate) fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
+fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
     LayerNormConfig::new(config.hidden_size)
         .with_epsilon(config.layer_norm_eps)
         .init(device)
 }
 
-fn dropout(prob: f64) -> Dropout {
+pub(crate) fn dropout(prob: f64) -> Dropout {
     DropoutConfig::new(prob).init()
-}
-
-/// BERT's weight initialisation: normal with `initializer_range` std.
-pub(crate) fn normal_init(std: f64) -> Initializer {
-    Initializer::Normal { mean: 0.0, std }
 }
 
 /// Word + position + token-type embeddings, then LayerNorm and dropout.
@@ -211,26 +164,15 @@ impl BertSelfAttention {
     }
 
     /// `[B, S, H]` hidden states and a `[B, 1, 1, S]` additive mask to `[B, S, H]` contexts.
-    ///
-    /// Outside autodiff (inference) or without attention dropout, the
-    /// backend's fused attention computes the same softmax(QKᵀ/√D + mask)·V.
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq_len, width] = hidden.dims();
-        let head_size = width / self.num_heads;
-        let precision = self.precision;
-        // Training (autodiff) keeps the explicit path, with attention dropout.
-        let fused = self.dropout.prob == 0.0 || !hidden.is_autodiff();
         let [query, key, value] = self.query_key_value(hidden);
-        let context = if fused {
-            let bias = mask_bias.expand([batch, self.num_heads, seq_len, seq_len]);
-            precision.attention(query, key, value, bias)
-        } else {
-            // Scaling the queries rather than the scores: S/head_size times fewer elements.
-            let query = query * (head_size as f64).sqrt().recip();
-            let scores = precision.matmul(query, key.swap_dims(2, 3)) + mask_bias;
-            let probs = apply_dropout(&self.dropout, softmax(scores, 3));
-            precision.matmul(probs, value)
-        };
+        let context = scaled_dot_product(
+            [query, key, value],
+            mask_bias,
+            &self.dropout,
+            self.precision,
+        );
         context.swap_dims(1, 2).reshape([batch, seq_len, width])
     }
 
@@ -520,7 +462,7 @@ impl BertModel {
     ///
     /// Padding (mask 0) never changes the outputs at real tokens.
     pub fn forward(&self, input: BertInput) -> BertModelOutput {
-        let mask_bias = attention_mask_bias(input.attention_mask);
+        let mask_bias = attention_mask_bias(input.attention_mask.clone());
         let mut embedded = self
             .embeddings
             .forward(input.input_ids, input.token_type_ids);
@@ -535,20 +477,7 @@ impl BertModel {
         BertModelOutput {
             last_hidden_state,
             pooled_output,
+            attention_mask: input.attention_mask,
         }
     }
-}
-
-/// The hidden state of each sequence's first token (`[CLS]`, `<s>`), `[B, S, H]` to `[B, H]`.
-pub fn first_token(hidden: Tensor<3>) -> Tensor<2> {
-    let [batch, _, width] = hidden.dims();
-    hidden.slice([0..batch, 0..1]).reshape([batch, width])
-}
-
-/// `[B, S]` 1/0 mask to the `[B, 1, 1, S]` bias added to attention scores:
-/// 0 for real keys, [`MASKED_SCORE`] for padding.
-fn attention_mask_bias(attention_mask: Tensor<2, Int>) -> Tensor<4> {
-    let [batch, seq_len] = attention_mask.dims();
-    let padding = attention_mask.equal_elem(0).float();
-    (padding * MASKED_SCORE).reshape([batch, 1, 1, seq_len])
 }

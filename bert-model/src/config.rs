@@ -43,6 +43,10 @@ pub enum ModelFamily {
     /// its own names, and a relative position bias shared by every layer.
     #[serde(rename = "mpnet")]
     MpNet,
+    /// ModernBERT: its own encoder (rotary positions, GeGLU, pre-norm layers,
+    /// sliding-window attention), see [`ModernBertSettings`].
+    #[serde(rename = "modernbert")]
+    ModernBert,
 }
 
 impl ModelFamily {
@@ -54,6 +58,7 @@ impl ModelFamily {
             Self::DistilBert => "distilbert",
             Self::Electra => "electra",
             Self::MpNet => "mpnet",
+            Self::ModernBert => "model",
         }
     }
 
@@ -66,12 +71,17 @@ impl ModelFamily {
             Self::DistilBert => "DistilBert",
             Self::Electra => "Electra",
             Self::MpNet => "MPNet",
+            Self::ModernBert => "ModernBert",
         }
     }
 
-    /// The transformers tokenizer class of the family (`tokenizer_class`).
+    /// The transformers tokenizer class of the family (`tokenizer_class`);
+    /// ModernBERT's checkpoints name the generic fast tokenizer.
     pub fn tokenizer_class(self) -> String {
-        format!("{}Tokenizer", self.class_prefix())
+        match self {
+            Self::ModernBert => "PreTrainedTokenizerFast".into(),
+            _ => format!("{}Tokenizer", self.class_prefix()),
+        }
     }
 
     /// Whether the encoder has BERT's pooler (dense + tanh on the first token).
@@ -86,7 +96,130 @@ impl ModelFamily {
 
     /// Whether the family has no segment embeddings at all (`type_vocab_size` 0).
     pub fn has_no_token_types(self) -> bool {
-        matches!(self, Self::DistilBert | Self::MpNet)
+        matches!(self, Self::DistilBert | Self::MpNet | Self::ModernBert)
+    }
+}
+
+/// Whether a ModernBERT classifier reads the first token or the mean of the
+/// real tokens (`classifier_pooling`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassifierPooling {
+    /// The first token's hidden state (`"cls"`).
+    #[default]
+    Cls,
+    /// The mean over the tokens the attention mask keeps (`"mean"`).
+    Mean,
+}
+
+/// The `config.json` fields only ModernBERT has, with `ModernBertConfig`'s
+/// defaults. Both spellings of the rotary bases are read: the hub's
+/// `global_rope_theta` / `local_rope_theta` and transformers 5's
+/// `rope_parameters`; the layer pattern from `layer_types` or
+/// `global_attn_every_n_layers`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModernBertSettings {
+    /// Rotary base of the global-attention layers.
+    pub global_rope_theta: f64,
+    /// Rotary base of the sliding-window layers.
+    pub local_rope_theta: f64,
+    /// Total width of the sliding window: a token sees keys at most half of
+    /// it away.
+    pub local_attention: usize,
+    /// Every layer whose index is a multiple of this attends globally.
+    pub global_attn_every_n_layers: usize,
+    /// `"full_attention"` or `"sliding_attention"` per layer (transformers 5).
+    pub layer_types: Option<Vec<String>>,
+    /// Rotary parameters per layer type (transformers 5).
+    pub rope_parameters: Option<BTreeMap<String, RopeParameters>>,
+    /// Whether the LayerNorms have a bias.
+    pub norm_bias: bool,
+    /// Whether `Wqkv` and the attention's `Wo` have biases.
+    pub attention_bias: bool,
+    /// Whether the MLP's `Wi` and `Wo` have biases.
+    pub mlp_bias: bool,
+    /// Dropout on the normalised embeddings.
+    pub embedding_dropout: f64,
+    /// Dropout inside the GeGLU block, before `Wo`.
+    pub mlp_dropout: f64,
+    /// How the sequence classifier pools the tokens.
+    pub classifier_pooling: ClassifierPooling,
+    /// Whether the heads' `head.dense` has a bias.
+    pub classifier_bias: bool,
+    /// Activation of the heads' `head` (`classifier_activation`).
+    pub classifier_activation: HiddenAct,
+    /// Whether the masked-LM decoder has a bias.
+    pub decoder_bias: bool,
+}
+
+/// One entry of transformers 5's `rope_parameters`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RopeParameters {
+    /// The rotary base.
+    pub rope_theta: f64,
+}
+
+impl Default for ModernBertSettings {
+    fn default() -> Self {
+        Self {
+            global_rope_theta: 160_000.0,
+            local_rope_theta: 10_000.0,
+            local_attention: 128,
+            global_attn_every_n_layers: 3,
+            layer_types: None,
+            rope_parameters: None,
+            norm_bias: false,
+            attention_bias: false,
+            mlp_bias: false,
+            embedding_dropout: 0.0,
+            mlp_dropout: 0.0,
+            classifier_pooling: ClassifierPooling::Cls,
+            classifier_bias: false,
+            classifier_activation: HiddenAct::Gelu,
+            decoder_bias: true,
+        }
+    }
+}
+
+impl ModernBertSettings {
+    /// Checks the values a ModernBERT cannot have.
+    fn validate(&self) -> Result<(), String> {
+        if self.global_attn_every_n_layers == 0 {
+            return Err("global_attn_every_n_layers must be at least 1, got 0".into());
+        }
+        for (name, p) in [
+            ("embedding_dropout", self.embedding_dropout),
+            ("mlp_dropout", self.mlp_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(format!("{name} must be in [0, 1), got {p}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether layer `index` attends to every token (else to its window).
+    pub fn is_global_layer(&self, index: usize) -> bool {
+        match &self.layer_types {
+            Some(types) => types
+                .get(index)
+                .is_none_or(|kind| kind != "sliding_attention"),
+            None => index.is_multiple_of(self.global_attn_every_n_layers),
+        }
+    }
+
+    /// The rotary base of a global (`true`) or a sliding-window layer.
+    pub fn rope_theta(&self, global: bool) -> f64 {
+        let (kind, fallback) = if global {
+            ("full_attention", self.global_rope_theta)
+        } else {
+            ("sliding_attention", self.local_rope_theta)
+        };
+        self.rope_parameters
+            .as_ref()
+            .and_then(|parameters| parameters.get(kind))
+            .map_or(fallback, |parameters| parameters.rope_theta)
     }
 }
 
@@ -111,7 +244,7 @@ pub enum ProblemType {
 #[serde(default)]
 pub struct BertConfig {
     /// The encoder family (`model_type`: `bert`, `roberta`, `xlm-roberta`,
-    /// `distilbert`, `electra`, `mpnet`).
+    /// `distilbert`, `electra`, `mpnet`, `modernbert`).
     pub model_type: ModelFamily,
     /// The transformers classes that open the checkpoint, e.g.
     /// `["BertForSequenceClassification"]`; set when a task model is saved.
@@ -135,8 +268,9 @@ pub struct BertConfig {
     /// Width of the feed-forward block (DistilBERT: `hidden_dim`).
     #[serde(alias = "hidden_dim")]
     pub intermediate_size: usize,
-    /// Feed-forward activation (DistilBERT: `activation`).
-    #[serde(alias = "activation")]
+    /// Feed-forward activation (DistilBERT: `activation`, ModernBERT:
+    /// `hidden_activation`).
+    #[serde(alias = "activation", alias = "hidden_activation")]
     pub hidden_act: HiddenAct,
     /// Dropout after embeddings, attention output and feed-forward output
     /// (DistilBERT: `dropout`).
@@ -151,7 +285,8 @@ pub struct BertConfig {
     pub type_vocab_size: usize,
     /// Standard deviation of the truncated-normal weight initialisation.
     pub initializer_range: f64,
-    /// LayerNorm epsilon.
+    /// LayerNorm epsilon (ModernBERT: `norm_eps`).
+    #[serde(alias = "norm_eps")]
     pub layer_norm_eps: f64,
     /// Id of the padding token.
     pub pad_token_id: usize,
@@ -159,6 +294,10 @@ pub struct BertConfig {
     /// layer's attention scores); `None` for the families without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relative_attention_num_buckets: Option<usize>,
+    /// ModernBERT's own fields, read from the same `config.json`; `None` for
+    /// the other families.
+    #[serde(skip)]
+    pub modernbert: Option<ModernBertSettings>,
     /// Dropout before a classification head; `None` means `hidden_dropout_prob`
     /// (DistilBERT: `seq_classif_dropout`).
     #[serde(alias = "seq_classif_dropout")]
@@ -199,6 +338,7 @@ impl Default for BertConfig {
             layer_norm_eps: 1e-12,
             pad_token_id: 0,
             relative_attention_num_buckets: None,
+            modernbert: None,
             classifier_dropout: None,
             id2label: BTreeMap::new(),
             label2id: BTreeMap::new(),
@@ -277,6 +417,13 @@ impl BertConfig {
         if config.model_type == ModelFamily::MpNet {
             config.relative_attention_num_buckets.get_or_insert(32);
         }
+        if config.model_type == ModelFamily::ModernBert {
+            let settings: ModernBertSettings =
+                serde_json::from_str(text).map_err(|e| ConfigError::parse(origin, &e))?;
+            // ModernBertConfig's default; `hidden_dropout_prob` is no field of it.
+            config.classifier_dropout.get_or_insert(0.0);
+            config.modernbert = Some(settings);
+        }
         config.source = source;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
@@ -326,6 +473,9 @@ impl BertConfig {
         }
         if self.type_vocab_size == 0 && !self.model_type.has_no_token_types() {
             return Err("type_vocab_size must be at least 1, got 0".into());
+        }
+        if let Some(settings) = &self.modernbert {
+            settings.validate()?;
         }
         if self.pad_token_id >= self.vocab_size {
             return Err(format!(
@@ -514,12 +664,89 @@ mod tests {
             (r#"{"pad_token_id": 40000}"#, "pad_token_id (40000)"),
             (r#"{"hidden_act": "swishy"}"#, "unknown variant `swishy`"),
             (r#"{"model_type": "gpt2"}"#, "unknown variant `gpt2`"),
+            (
+                r#"{"model_type": "modernbert", "global_attn_every_n_layers": 0}"#,
+                "global_attn_every_n_layers must be at least 1",
+            ),
+            (
+                r#"{"model_type": "modernbert", "mlp_dropout": 1.0}"#,
+                "mlp_dropout must be in [0, 1)",
+            ),
         ] {
             let err = BertConfig::from_json(json, "c.json")
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(expected), "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn an_unknown_model_type_names_the_seven_supported_ones() {
+        let err = BertConfig::from_json(r#"{"model_type": "gpt2"}"#, "c.json")
+            .unwrap_err()
+            .to_string();
+        for family in [
+            "bert",
+            "roberta",
+            "xlm-roberta",
+            "distilbert",
+            "electra",
+            "mpnet",
+            "modernbert",
+        ] {
+            assert!(err.contains(&format!("`{family}`")), "{family}: {err}");
+        }
+    }
+
+    /// answerdotai/ModernBERT-base's config.json (the fields that matter).
+    const MODERNBERT_HUB: &str = r#"{
+        "model_type": "modernbert", "architectures": ["ModernBertForMaskedLM"],
+        "hidden_size": 768, "num_hidden_layers": 22, "num_attention_heads": 12,
+        "intermediate_size": 1152, "hidden_activation": "gelu", "vocab_size": 50368,
+        "max_position_embeddings": 8192, "norm_eps": 1e-05, "norm_bias": false,
+        "pad_token_id": 50283, "global_rope_theta": 160000.0, "local_rope_theta": 10000.0,
+        "local_attention": 128, "global_attn_every_n_layers": 3,
+        "classifier_pooling": "mean", "classifier_activation": "gelu",
+        "embedding_dropout": 0.0, "mlp_dropout": 0.0, "attention_dropout": 0.0
+    }"#;
+
+    #[test]
+    fn reads_modernbert_fields_as_the_hub_spells_them() {
+        let config = BertConfig::from_json(MODERNBERT_HUB, "config.json").unwrap();
+        assert_eq!(config.model_type, ModelFamily::ModernBert);
+        assert_eq!(config.layer_norm_eps, 1e-5);
+        assert_eq!(config.type_vocab_size, 0);
+        assert_eq!(config.classifier_dropout_prob(), 0.0);
+        let settings = config.modernbert.unwrap();
+        assert_eq!(settings.classifier_pooling, ClassifierPooling::Mean);
+        assert_eq!(
+            (settings.rope_theta(true), settings.rope_theta(false)),
+            (160_000.0, 10_000.0)
+        );
+        let global: Vec<usize> = (0..22).filter(|&i| settings.is_global_layer(i)).collect();
+        assert_eq!(global, [0, 3, 6, 9, 12, 15, 18, 21]);
+    }
+
+    #[test]
+    fn reads_transformers_5_rope_parameters_and_layer_types() {
+        let json = r#"{
+            "model_type": "modernbert", "num_hidden_layers": 3,
+            "layer_types": ["full_attention", "sliding_attention", "full_attention"],
+            "rope_parameters": {
+                "full_attention": {"rope_type": "default", "rope_theta": 80000.0},
+                "sliding_attention": {"rope_type": "default", "rope_theta": 5000.0}
+            }
+        }"#;
+        let settings = BertConfig::from_json(json, "c")
+            .unwrap()
+            .modernbert
+            .unwrap();
+        assert_eq!(
+            (settings.rope_theta(true), settings.rope_theta(false)),
+            (80_000.0, 5_000.0)
+        );
+        let global: Vec<bool> = (0..3).map(|i| settings.is_global_layer(i)).collect();
+        assert_eq!(global, [true, false, true]);
     }
 
     #[test]

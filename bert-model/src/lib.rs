@@ -1,14 +1,17 @@
 //! # bert-model
 //!
-//! A BERT encoder for [burn](https://burn.dev) that reproduces Hugging Face
-//! `transformers` (`modeling_bert.py`) on the same checkpoint, on every burn
-//! backend: the backend is chosen by the [`Device`](burn::tensor::Device) the
-//! model is created on.
+//! BERT-family encoders for [burn](https://burn.dev) that reproduce Hugging
+//! Face `transformers` (`modeling_bert.py`, `modeling_modernbert.py`, ...) on
+//! the same checkpoint, on every burn backend: the backend is chosen by the
+//! [`Device`](burn::tensor::Device) the model is created on.
 //!
 //! - [`BertConfig`] reads Hugging Face `config.json`; its [`ModelFamily`]
-//!   (`model_type`: BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA, MPNet) picks
-//!   what differs from BERT: embeddings, weight names, heads.
-//! - [`BertModel`] returns the last hidden state and the pooled output.
+//!   (`model_type`: BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA, MPNet,
+//!   ModernBERT) picks the encoder and what differs: embeddings, weight
+//!   names, heads.
+//! - [`Encoder`] is any family's encoder: [`BertModel`] (BERT's layers, the
+//!   first six families) or [`ModernBertModel`]; it returns the last hidden
+//!   state and, for BERT, the pooled output.
 //! - [`BertForTask`] pairs the encoder with a swappable [`TaskHead`], such as
 //!   [`SequenceClassificationHead`](heads::SequenceClassificationHead).
 //! - [`pretrained`] loads a Hugging Face directory (`model.safetensors` or
@@ -20,7 +23,7 @@
 //! use burn::tensor::Device;
 //!
 //! let device = Device::default();
-//! let (_config, bert) = pretrained::load_bert("path/to/all-MiniLM-L6-v2", &device).unwrap();
+//! let (_config, bert) = pretrained::load_encoder("path/to/all-MiniLM-L6-v2", &device).unwrap();
 //! // [CLS] hello world [SEP]
 //! let input = BertInput::from_rows(vec![101, 7592, 2088, 102], vec![0; 4], vec![1; 4], [1, 4], &device);
 //! let output = bert.forward(input);
@@ -30,22 +33,33 @@
 mod bert;
 mod config;
 pub mod dropout;
+mod encoder;
 pub mod files;
 pub mod heads;
+mod modernbert;
 mod pooling;
 mod precision;
 pub mod pretrained;
+mod shared;
 mod task;
 
 pub use bert::{
-    BertAttention, BertEmbeddings, BertEncoder, BertInput, BertIntermediate, BertLayer, BertModel,
-    BertModelOutput, BertOutput, BertPooler, BertSelfAttention, BertSelfOutput,
-    relative_position_bucket,
+    BertAttention, BertEmbeddings, BertEncoder, BertIntermediate, BertLayer, BertModel, BertOutput,
+    BertPooler, BertSelfAttention, BertSelfOutput, relative_position_bucket,
 };
-pub use config::{BertConfig, ConfigError, HiddenAct, ModelFamily, ProblemType};
+pub use config::{
+    BertConfig, ClassifierPooling, ConfigError, HiddenAct, ModelFamily, ModernBertSettings,
+    ProblemType, RopeParameters,
+};
+pub use encoder::Encoder;
 pub use heads::TaskHead;
+pub use modernbert::{
+    ModernBertAttention, ModernBertEmbeddings, ModernBertEncoderLayer, ModernBertMlp,
+    ModernBertModel, RotaryTables,
+};
 pub use pooling::{Pooling, l2_normalize, mean_pool};
 pub use precision::Precision;
+pub use shared::{BertInput, BertModelOutput, first_token};
 pub use task::{
     BertForQuestionAnswering, BertForSequenceClassification, BertForTask,
     BertForTokenClassification,

@@ -2,7 +2,7 @@
 
 use burn::tensor::{Int, Tensor};
 
-use crate::bert::BertModelOutput;
+use crate::shared::BertModelOutput;
 
 /// How a sentence embedding is read off the encoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,9 +17,9 @@ use burn::store::{
 };
 use burn::tensor::Device;
 
-use crate::bert::BertModel;
 use crate::config::ModelFamily;
 use crate::config::{BertConfig, ConfigError};
+use crate::encoder::Encoder;
 use crate::files;
 use crate::heads::{KNOWN_HEAD_PREFIXES, TaskHead};
 use crate::task::BertForTask;
@@ -152,6 +152,7 @@ impl WeightsFile {
                 .load_from(
                     &mut SafetensorsStore::from_file(path)
                         .with_from_adapter(PyTorchToBurnAdapter)
+                        .skip_enum_variants(true)
                         .remap(remapper)
                         .allow_partial(true)
                         .validate(false),
@@ -160,6 +161,7 @@ impl WeightsFile {
             Self::Pytorch(path) => module
                 .load_from(
                     &mut PytorchStore::from_file(path)
+                        .skip_enum_variants(true)
                         .remap(remapper)
                         .allow_partial(true)
                         .validate(false),
@@ -202,16 +204,16 @@ pub fn sentence_max_seq_length(dir: impl AsRef<Path>) -> Result<Option<usize>, C
     Ok(config.max_seq_length)
 }
 
-/// Loads the encoder of a Hugging Face BERT directory (any head in the
-/// checkpoint is ignored).
-pub fn load_bert(
+/// Loads the encoder of a Hugging Face model directory of any supported
+/// family (any head in the checkpoint is ignored).
+pub fn load_encoder(
     dir: impl AsRef<Path>,
     device: &Device,
-) -> Result<(BertConfig, BertModel), LoadError> {
+) -> Result<(BertConfig, Encoder), LoadError> {
     let dir = dir.as_ref();
     let config = load_config(dir)?;
     let weights = WeightsFile::find(dir)?;
-    let mut model = BertModel::new(&config, device);
+    let mut model = Encoder::new(&config, device);
     let prefix = format!("^{}\\.", config.model_type.weight_prefix());
     let remapper = key_remapper(config.model_type, &[(prefix.as_str(), "")]);
     let result = weights.apply_to(&mut model, remapper)?;
@@ -222,7 +224,7 @@ pub fn load_bert(
     Ok((config, model))
 }
 
-/// Loads encoder and `head` from a Hugging Face BERT directory. A head the
+/// Loads encoder and `head` from a Hugging Face model directory. A head the
 /// checkpoint lacks keeps its initialisation and is reported as
 /// [`HeadStatus::Initialised`]; a head only partly present is an error.
 pub fn load_for_task<H: TaskHead>(
@@ -234,7 +236,7 @@ pub fn load_for_task<H: TaskHead>(
     let config = load_config(dir)?;
     let weights = WeightsFile::find(dir)?;
     let mut model = BertForTask {
-        bert: BertModel::new(&config, device),
+        bert: Encoder::new(&config, device),
         head,
     };
     let family = config.model_type;
@@ -248,7 +250,7 @@ pub fn load_for_task<H: TaskHead>(
     task_patterns.extend([
         (encoder_prefix.as_str(), "bert."),
         (
-            "^(embeddings|embeddings_project|encoder|transformer|pooler)\\.",
+            "^(embeddings|embeddings_project|encoder|transformer|pooler|layers|final_norm)\\.",
             "bert.$1.",
         ),
     ]);
@@ -265,8 +267,12 @@ pub fn load_for_task<H: TaskHead>(
         .drain(..)
         .partition(|path| path.starts_with("head."));
     problems.missing = body_missing;
-    let head_applied = result.applied.iter().any(|path| path.starts_with("head."));
-    let status = match (head_missing.is_empty(), head_applied) {
+    // A head's own weights come all or none; its prediction transform may
+    // come from a checkpoint of another task (ModernBERT's `head`).
+    let own = |path: &String| path.starts_with("head.") && !is_prediction_transform(path);
+    let head_applied = result.applied.iter().any(own);
+    let own_missing = head_missing.iter().any(own);
+    let status = match (head_missing.is_empty(), own_missing && head_applied) {
         (true, _) => HeadStatus::Loaded,
         (false, false) => HeadStatus::Initialised {
             missing: head_missing,
@@ -280,6 +286,14 @@ pub fn load_for_task<H: TaskHead>(
         return Err(mismatch(&weights, problems));
     }
     Ok((config, model, status))
+}
+
+/// Whether a head parameter belongs to the head's prediction transform
+/// (dense, activation, LayerNorm), which a family may share between its task
+/// classes: ModernBERT's `head` of a masked-LM checkpoint loads into its
+/// classifiers, as transformers does.
+fn is_prediction_transform(path: &str) -> bool {
+    path.starts_with("head.transform.") || path.starts_with("head.cls.predictions.transform.")
 }
 
 /// Writes `model` as a Hugging Face directory that [`load_for_task`] and
@@ -309,6 +323,7 @@ pub fn save_for_task<H: TaskHead>(
     files::write_atomically_with(&weights, |temporary| {
         let mut store = SafetensorsStore::from_file(temporary)
             .with_to_adapter(BurnToPyTorchAdapter)
+            .skip_enum_variants(true)
             .remap(remapper)
             .overwrite(true);
         model.save_into(&mut store).map_err(std::io::Error::other)
@@ -338,11 +353,20 @@ const MPNET_NAMES: [(&str, &str); 5] = [
     (".attention.LayerNorm.", ".attention.output.layer_norm."),
 ];
 
+/// ModernBERT's capitalised projection names, as `(checkpoint, ours)` pieces.
+const MODERNBERT_NAMES: [(&str, &str); 4] = [
+    (".attn.Wqkv.", ".attn.wqkv."),
+    (".attn.Wo.", ".attn.wo."),
+    (".mlp.Wi.", ".mlp.wi."),
+    (".mlp.Wo.", ".mlp.wo."),
+];
+
 /// The names of `family` that differ from BERT's, applied before BERT's.
 fn family_names(family: ModelFamily) -> &'static [(&'static str, &'static str)] {
     match family {
         ModelFamily::DistilBert => &DISTILBERT_NAMES,
         ModelFamily::MpNet => &MPNET_NAMES,
+        ModelFamily::ModernBert => &MODERNBERT_NAMES,
         _ => &[],
     }
 }
@@ -377,6 +401,10 @@ fn key_remapper(family: ModelFamily, task_patterns: &[(&str, &str)]) -> KeyRemap
     KeyRemapper::from_pattern_iter(patterns).expect("checkpoint key patterns are valid regexes")
 }
 
+/// Marks a name the head's patterns have already given its checkpoint form,
+/// so that no later pattern (the `head.` strip) touches it; removed last.
+const FINAL_NAME: &str = "~";
+
 /// Module paths to checkpoint names, the inverse of [`key_remapper`]: the
 /// family's block names and BERT's, then the head's fields back to its
 /// names, then the encoder under the family's prefix.
@@ -395,13 +423,15 @@ fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> KeyRemapper 
             })
     };
     let unescaped = |pattern: &str| pattern.trim_start_matches('^').replace("\\.", ".");
-    patterns.extend(
-        head_names
-            .iter()
-            .map(|(theirs, ours)| (format!("^{}", escaped(&renamed(ours))), unescaped(theirs))),
-    );
+    patterns.extend(head_names.iter().map(|(theirs, ours)| {
+        (
+            format!("^{}", escaped(&renamed(ours))),
+            format!("{FINAL_NAME}{}", unescaped(theirs)),
+        )
+    }));
     patterns.push(("^head\\.".into(), String::new()));
     patterns.push(("^bert\\.".into(), format!("{}.", family.weight_prefix())));
+    patterns.push((format!("^{FINAL_NAME}"), String::new()));
     KeyRemapper::from_pattern_iter(patterns).expect("checkpoint key patterns are valid regexes")
 }
 

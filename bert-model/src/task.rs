@@ -1,18 +1,20 @@
-//! [`BertForTask`]: the encoder and one swappable task head, as one module.
+//! [`BertForTask`]: an encoder of any family and one swappable task head, as one module.
 
 use burn::module::Module;
 
-use crate::bert::{BertInput, BertModel};
+use crate::encoder::Encoder;
 use crate::heads::{
     QuestionAnsweringHead, SequenceClassificationHead, TaskHead, TokenClassificationHead,
 };
 use crate::precision::Precision;
+use crate::shared::BertInput;
 
-/// A [`BertModel`] with a task head on top; trained, saved and loaded as one module.
+/// An [`Encoder`] with a task head on top; trained, saved and loaded as one module.
 #[derive(Module, Debug)]
 pub struct BertForTask<H> {
-    /// The shared encoder (`bert.*` in Hugging Face checkpoints).
-    pub bert: BertModel,
+    /// The encoder, of any family (`bert.*`, `roberta.*`, `model.*`, ... in
+    /// Hugging Face checkpoints).
+    pub bert: Encoder,
     /// The task-specific head.
     pub head: H,
 }

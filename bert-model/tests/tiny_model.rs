@@ -2,7 +2,10 @@
 //! masks, activations and swappable heads.
 
 use bert_model::heads::{ClassifierHeadConfig, TaskHead};
-use bert_model::{BertConfig, BertForTask, BertInput, BertModel, BertModelOutput, HiddenAct};
+use bert_model::{
+    BertConfig, BertForTask, BertInput, BertModel, BertModelOutput, Encoder, HiddenAct,
+    ModelFamily, ModernBertSettings,
+};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -147,7 +150,7 @@ fn classification_head_gives_one_logit_per_label() {
     let device = device();
     let config = tiny_config();
     let model = BertForTask {
-        bert: BertModel::new(&config, &device),
+        bert: Encoder::new(&config, &device),
         head: ClassifierHeadConfig::for_model(&config, 3).init(&device),
     };
     assert_eq!(model.head.num_labels(), 3);
@@ -188,7 +191,7 @@ impl TaskHead for TokenScorer {
 fn heads_are_swappable_over_the_same_encoder() {
     let device = device();
     let config = tiny_config();
-    let bert = BertModel::new(&config, &device);
+    let bert = Encoder::new(&config, &device);
     let batch = || BertInput::from_rows(vec![1; 10], vec![0; 10], vec![1; 10], [2, 5], &device);
 
     let classifier = BertForTask {
@@ -204,7 +207,53 @@ fn heads_are_swappable_over_the_same_encoder() {
     assert_eq!(classifier.forward(batch()).dims(), [2, 4]);
     assert_eq!(tagger.forward(batch()).dims(), [2, 5, 2]);
     // Same encoder weights under both heads.
-    let a = values(classifier.bert.embeddings.word_embeddings.weight.val());
-    let b = values(tagger.bert.embeddings.word_embeddings.weight.val());
+    let a = values(classifier.bert.word_embeddings());
+    let b = values(tagger.bert.word_embeddings());
     assert_eq!(a, b);
+}
+
+/// A tiny ModernBERT whose two layers both attend through a window reaching
+/// `reach` tokens either side (`local_attention` = 2 · reach).
+fn tiny_modernbert(reach: usize) -> BertConfig {
+    BertConfig {
+        model_type: ModelFamily::ModernBert,
+        type_vocab_size: 0,
+        layer_norm_eps: 1e-5,
+        // Wide weights: a token two layers away moves the output visibly.
+        initializer_range: 0.5,
+        modernbert: Some(ModernBertSettings {
+            local_attention: 2 * reach,
+            layer_types: Some(vec!["sliding_attention".into(); 2]),
+            ..ModernBertSettings::default()
+        }),
+        ..tiny_config()
+    }
+}
+
+#[test]
+fn modernbert_padding_does_not_change_real_tokens() {
+    let device = device();
+    device.seed(3);
+    let model = Encoder::new(&tiny_modernbert(64), &device);
+    let alone = model.forward(input(&[1, 7, 8, 9, 2], &[1; 5], &device));
+    let padded = model.forward(input(
+        &[1, 7, 8, 9, 2, 0, 0],
+        &[1, 1, 1, 1, 1, 0, 0],
+        &device,
+    ));
+    let diff = max_abs_diff(&first_tokens(&alone, 5), &first_tokens(&padded, 5));
+    assert!(diff < 1e-5, "padding changed real tokens by {diff}");
+    assert!(alone.pooled_output.is_none(), "ModernBERT has no pooler");
+}
+
+#[test]
+fn modernbert_sliding_window_hides_tokens_beyond_its_reach() {
+    let device = device();
+    device.seed(3);
+    // Two layers reaching one token each: token 0 sees tokens 0..=2, no further.
+    let model = Encoder::new(&tiny_modernbert(1), &device);
+    let first = |ids: &[i64]| first_tokens(&model.forward(input(ids, &[1; 6], &device)), 1);
+    let base = first(&[1, 7, 8, 9, 10, 2]);
+    assert!(max_abs_diff(&base, &first(&[1, 7, 8, 9, 11, 3])) < 1e-6);
+    assert!(max_abs_diff(&base, &first(&[1, 7, 12, 9, 10, 2])) > 1e-4);
 }

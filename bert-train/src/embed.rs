@@ -5,14 +5,14 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use bert_data::{BertTokenizer, PaddedBatch};
-use bert_model::{BertModel, Pooling, pretrained};
+use bert_model::{Encoder, Pooling, pretrained};
 use burn::tensor::Device;
 use tracing::info;
 
 /// Embeds texts in batches with a loaded encoder and tokenizer.
 pub struct SentenceEmbedder {
     /// The encoder.
-    pub bert: BertModel,
+    pub bert: Encoder,
     /// Its tokenizer, with the truncation length to use.
     pub tokenizer: BertTokenizer,
     /// How token states become one vector.
@@ -32,7 +32,7 @@ impl SentenceEmbedder {
         max_len: Option<usize>,
         device: Device,
     ) -> Result<Self> {
-        let (config, bert) = pretrained::load_bert(dir, &device)?;
+        let (config, bert) = pretrained::load_encoder(dir, &device)?;
         let max_len = match max_len {
             Some(max_len) => max_len,
             None => {

@@ -66,7 +66,7 @@ fn classifier_head(num_labels: usize) -> SequenceClassificationHead {
 }
 
 fn load_error(dir: &TempDir) -> String {
-    match pretrained::load_bert(dir, &device()) {
+    match pretrained::load_encoder(dir, &device()) {
         Ok(_) => panic!("{} loaded although it does not fit", dir.path().display()),
         Err(error) => error.to_string(),
     }
@@ -111,13 +111,13 @@ fn bert_prefixed_checkpoint_with_classifier_loads_the_head() {
     assert_eq!(bias, [0.5, -0.5]);
 
     // The encoder is the same as from the unprefixed original.
-    let (_, original) = pretrained::load_bert(minilm_dir(), &device()).unwrap();
+    let (_, original) = pretrained::load_encoder(minilm_dir(), &device()).unwrap();
     let ours = values(model.bert.forward(sample_input()).pooled_output.unwrap());
     let theirs = values(original.forward(sample_input()).pooled_output.unwrap());
     assert_close("pooled output", &ours, &theirs);
 
     // The bare encoder loads from it too, ignoring the classifier.
-    assert!(pretrained::load_bert(&dir, &device()).is_ok());
+    assert!(pretrained::load_encoder(&dir, &device()).is_ok());
 }
 
 #[test]
@@ -215,7 +215,7 @@ fn directory_without_weights_is_reported() {
         dir.path().join("config.json"),
     )
     .unwrap();
-    let error = pretrained::load_bert(&dir, &device()).err().unwrap();
+    let error = pretrained::load_encoder(&dir, &device()).err().unwrap();
     assert!(matches!(error, LoadError::NoWeights { .. }), "{error}");
     assert!(
         error
@@ -285,7 +285,7 @@ fn saved_classifier_has_hugging_face_names_and_reloads_identically() {
     }
     .with_labels(&["a".to_string(), "b".to_string(), "c".to_string()]);
     let model = bert_model::BertForTask {
-        bert: bert_model::BertModel::new(&config, &device),
+        bert: bert_model::Encoder::new(&config, &device),
         head: ClassifierHeadConfig::for_model(&config, 3).init(&device),
     };
     let dir = scratch_dir();

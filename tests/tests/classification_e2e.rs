@@ -13,7 +13,7 @@ use bert_data::assets::AssetCache;
 use bert_data::classification::tokenize_examples;
 use bert_data::dataset::{BuiltinDataset, Example, LabelVocab};
 use bert_model::heads::ClassifierHeadConfig;
-use bert_model::{BertConfig, BertForTask, BertModel, pretrained};
+use bert_model::{BertConfig, BertForTask, Encoder, pretrained};
 use bert_train::inference::Batches;
 use bert_train::run::RunDir;
 use bert_train::tasks::classification::{ClassificationReport, predict_probabilities};
@@ -48,7 +48,7 @@ fn tiny_model_dir(root: &Path) -> PathBuf {
     let device = device();
     device.seed(3);
     let model = BertForTask {
-        bert: BertModel::new(&config, &device),
+        bert: Encoder::new(&config, &device),
         head: ClassifierHeadConfig::for_model(&config, 2).init(&device),
     };
     pretrained::save_for_task(&model, &config, &dir).unwrap();

@@ -7,7 +7,7 @@ use bert_burn_tests::{
 };
 use bert_data::assets::{Checksum, MINILM, sha256_file};
 use bert_data::{BertTokenizer, PaddedBatch};
-use bert_model::{BertInput, BertModel, BertModelOutput, Pooling, Precision, pretrained};
+use bert_model::{BertInput, BertModelOutput, Encoder, Pooling, Precision, pretrained};
 use burn::tensor::Device;
 
 fn assert_ids_match(tokenizer: &BertTokenizer, source: &str) {
@@ -26,8 +26,8 @@ fn assert_ids_match(tokenizer: &BertTokenizer, source: &str) {
     }
 }
 
-fn load_minilm() -> BertModel {
-    pretrained::load_bert(minilm_dir(), &device()).unwrap().1
+fn load_minilm() -> Encoder {
+    pretrained::load_encoder(minilm_dir(), &device()).unwrap().1
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn hidden_states_and_pooled_output_match_hugging_face_on_every_cpu_backend() {
 }
 
 fn assert_cases_match(backend: &str, device: &Device) {
-    let bert = pretrained::load_bert(minilm_dir(), device).unwrap().1;
+    let bert = pretrained::load_encoder(minilm_dir(), device).unwrap().1;
     let tokenizer = BertTokenizer::from_dir(minilm_dir()).unwrap();
     for case in reference().cases {
         let encoding = encode_case(&tokenizer, &case);

@@ -38,8 +38,11 @@ fn tokenizer_gives_transformers_ids() {
 #[test]
 fn hidden_states_match_transformers() {
     let device = device();
-    let (_, model) = pretrained::load_bert(mpnet_dir(), &device).unwrap();
-    assert!(model.pooler.is_none(), "MPNet's heads read no pooler");
+    let (_, model) = pretrained::load_encoder(mpnet_dir(), &device).unwrap();
+    let bert_model::Encoder::Bert(bert) = &model else {
+        panic!("MPNet runs on BERT's layers");
+    };
+    assert!(bert.pooler.is_none(), "MPNet's heads read no pooler");
     let tokenizer = BertTokenizer::from_dir(mpnet_dir()).unwrap();
     for case in mpnet_reference().cases {
         let encoding = encode_case(&tokenizer, &case);
@@ -71,7 +74,7 @@ fn hidden_states_match_transformers() {
 #[test]
 fn padded_batch_matches_transformers() {
     let device = device();
-    let (_, model) = pretrained::load_bert(mpnet_dir(), &device).unwrap();
+    let (_, model) = pretrained::load_encoder(mpnet_dir(), &device).unwrap();
     let batch = mpnet_reference().batch;
     assert!(batch.token_type_ids.is_empty(), "MPNet has no token types");
     let input = batch.input(&device);

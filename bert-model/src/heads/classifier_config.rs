@@ -1,14 +1,14 @@
 //! [`ClassifierHeadConfig`]: dropout + linear classifier settings, shared by
 //! the sequence and the token classification heads (both are Hugging Face's
-//! `dropout` + `classifier`).
+//! `dropout` + `classifier`, after ModernBERT's `head`).
 
 use burn::config::Config;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::Device;
 
-use super::{SequenceClassificationHead, TokenClassificationHead};
-use crate::bert::normal_init;
-use crate::config::{BertConfig, ModelFamily};
+use super::{SequenceClassificationHead, TokenClassificationHead, TransformShape};
+use crate::config::{BertConfig, ClassifierPooling, ModelFamily};
+use crate::shared::normal_init;
 
 /// Settings of a dropout + linear classification head.
 #[derive(Config, Debug)]
@@ -26,6 +26,12 @@ pub struct ClassifierHeadConfig {
     /// The family whose sequence classification head to build.
     #[config(default = "ModelFamily::Bert")]
     pub family: ModelFamily,
+    /// ModernBERT's `head` before the classifier; `None` for the other families.
+    #[config(default = "None")]
+    pub transform: Option<TransformShape>,
+    /// How ModernBERT's sequence head pools the tokens (`classifier_pooling`).
+    #[config(default = "ClassifierPooling::Cls")]
+    pub pooling: ClassifierPooling,
 }
 
 impl ClassifierHeadConfig {
@@ -35,6 +41,18 @@ impl ClassifierHeadConfig {
             .with_dropout(config.classifier_dropout_prob())
             .with_initializer_range(config.initializer_range)
             .with_family(config.model_type)
+            .with_transform(TransformShape::modernbert(config))
+            .with_pooling(
+                config
+                    .modernbert
+                    .as_ref()
+                    .map_or_else(Default::default, |settings| settings.classifier_pooling),
+            )
+    }
+
+    fn transform(&self, device: &Device) -> Option<super::PredictionTransform> {
+        self.transform
+            .map(|shape| shape.init(self.initializer_range, device))
     }
 
     fn linear(&self, d_output: usize, device: &Device) -> Linear {
@@ -51,15 +69,18 @@ impl ClassifierHeadConfig {
     }
 
     /// A randomly initialised sequence head, as the family builds it: on the
-    /// pooled `[CLS]` output (BERT), or a dense layer on the first token first.
+    /// pooled `[CLS]` output (BERT), a dense layer on the first token first,
+    /// or ModernBERT's pooling and `head`.
     pub fn init(&self, device: &Device) -> SequenceClassificationHead {
         let (dropout, classifier) = self.layers(device);
+        let has_dense = !matches!(self.family, ModelFamily::Bert | ModelFamily::ModernBert);
         SequenceClassificationHead {
             dropout,
-            dense: (self.family != ModelFamily::Bert)
-                .then(|| self.linear(self.hidden_size, device)),
+            dense: has_dense.then(|| self.linear(self.hidden_size, device)),
+            transform: self.transform(device),
             classifier,
             family: self.family,
+            pooling: self.pooling,
         }
     }
 
@@ -67,6 +88,7 @@ impl ClassifierHeadConfig {
     pub fn init_token(&self, device: &Device) -> TokenClassificationHead {
         let (dropout, classifier) = self.layers(device);
         TokenClassificationHead {
+            transform: self.transform(device),
             dropout,
             classifier,
         }

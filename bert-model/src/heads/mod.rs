@@ -1,30 +1,32 @@
 //! Task heads: small modules that turn the encoder's output into a task's prediction.
 //!
 //! A head implements [`TaskHead`]; [`BertForTask`](crate::BertForTask) pairs it with
-//! a [`BertModel`](crate::BertModel), so adding a task means adding a head.
+//! an [`Encoder`](crate::Encoder) of any family, so adding a task means adding a head.
 
 mod classifier_config;
 mod pretraining;
 mod question_answering;
 mod sequence_classification;
 mod token_classification;
+mod transform;
 
 pub use classifier_config::ClassifierHeadConfig;
 pub use pretraining::{
-    BertForPreTraining, LmPredictionHead, PredictionTransform, PretrainingHead,
-    PretrainingHeadConfig, PretrainingHeadOutput, PretrainingHeads,
+    BertForPreTraining, LmPredictionHead, PretrainingHead, PretrainingHeadConfig,
+    PretrainingHeadOutput, PretrainingHeads,
 };
 pub use question_answering::{QuestionAnsweringHead, QuestionAnsweringHeadConfig, SpanLogits};
 pub use sequence_classification::SequenceClassificationHead;
 pub use token_classification::TokenClassificationHead;
+pub use transform::{PredictionTransform, TransformShape};
 
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::Device;
 
-use crate::bert::BertModelOutput;
 use crate::config::{BertConfig, ModelFamily};
+use crate::shared::BertModelOutput;
 
-/// A swappable layer on top of [`BertModel`](crate::BertModel).
+/// A swappable layer on top of an [`Encoder`](crate::Encoder).
 pub trait TaskHead: Module + ModuleDisplay {
     /// What the head predicts, e.g. `[B, num_labels]` logits.
     type Output;
@@ -78,4 +80,6 @@ pub const KNOWN_HEAD_PREFIXES: &[&str] = &[
     "discriminator_predictions",
     "generator_predictions",
     "generator_lm_head",
+    "head",
+    "decoder",
 ];

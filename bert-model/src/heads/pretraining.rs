@@ -1,28 +1,18 @@
 //! BERT's pretraining heads (Hugging Face `BertForPreTraining`'s `cls.*`):
 //! the masked-LM head, whose decoder is tied to the word embeddings, and the
-//! next-sentence head on the pooled `[CLS]` output.
+//! next-sentence head on the pooled `[CLS]` output. The other families'
+//! masked-LM heads are the same modules under their names (ModernBERT:
+//! `head` and `decoder`).
 
 use burn::config::Config;
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor};
 
-use super::TaskHead;
-use crate::bert::{BertModelOutput, normal_init};
+use super::{PredictionTransform, TaskHead, TransformShape};
 use crate::config::{BertConfig, HiddenAct, ModelFamily};
+use crate::shared::{BertModelOutput, normal_init};
 use crate::task::BertForTask;
-
-/// `cls.predictions.transform`: dense, activation, LayerNorm.
-#[derive(Module, Debug)]
-pub struct PredictionTransform {
-    /// `H -> H` projection.
-    pub dense: Linear,
-    /// The model's activation.
-    #[module(skip)]
-    pub activation: HiddenAct,
-    /// Normalisation after the activation.
-    pub layer_norm: LayerNorm,
-}
 
 /// `cls.predictions`: the transform and the output bias of the tied decoder.
 #[derive(Module, Debug)]
@@ -44,7 +34,8 @@ pub struct PretrainingHeads {
 }
 
 /// Masked-LM (and, for BERT, next-sentence) heads: BERT's `cls.*`,
-/// RoBERTa's and XLM-R's `lm_head.*`, DistilBERT's `vocab_*`.
+/// RoBERTa's, XLM-R's and MPNet's `lm_head.*`, DistilBERT's `vocab_*`,
+/// ModernBERT's `head.*` and `decoder.bias`.
 #[derive(Module, Debug)]
 pub struct PretrainingHead {
     /// Checkpoint prefix `cls` (BERT's names).
@@ -72,20 +63,28 @@ pub struct PretrainingHeadConfig {
     /// The family whose heads to build (next-sentence for BERT only).
     #[config(default = "ModelFamily::Bert")]
     pub family: ModelFamily,
+    /// Whether the transform's projection and LayerNorm have biases
+    /// (ModernBERT: `classifier_bias`, `norm_bias`).
+    #[config(default = "(true, true)")]
+    pub biases: (bool, bool),
 }
 
 impl PretrainingHeadConfig {
     /// The heads Hugging Face would build for `config` (RoBERTa's LM head
-    /// always uses GELU).
+    /// always uses GELU; ModernBERT's is its `head`).
     pub fn for_model(config: &BertConfig) -> Self {
         let activation = match config.model_type {
             ModelFamily::Roberta | ModelFamily::XlmRoberta | ModelFamily::MpNet => HiddenAct::Gelu,
             _ => config.hidden_act,
         };
+        let modernbert = TransformShape::modernbert(config);
+        let activation = modernbert.map_or(activation, |shape| shape.activation);
+        let biases = modernbert.map_or((true, true), |shape| (shape.dense_bias, shape.norm_bias));
         Self::new(config.hidden_size, config.vocab_size, activation)
             .with_layer_norm_eps(config.layer_norm_eps)
             .with_initializer_range(config.initializer_range)
             .with_family(config.model_type)
+            .with_biases(biases)
     }
 
     /// Randomly initialised heads (zero decoder bias, as Hugging Face).
@@ -98,13 +97,14 @@ impl PretrainingHeadConfig {
         PretrainingHead {
             cls: PretrainingHeads {
                 predictions: LmPredictionHead {
-                    transform: PredictionTransform {
-                        dense: linear(self.hidden_size),
+                    transform: TransformShape {
+                        width: self.hidden_size,
                         activation: self.hidden_act,
-                        layer_norm: LayerNormConfig::new(self.hidden_size)
-                            .with_epsilon(self.layer_norm_eps)
-                            .init(device),
-                    },
+                        dense_bias: self.biases.0,
+                        norm_bias: self.biases.1,
+                        layer_norm_eps: self.layer_norm_eps,
+                    }
+                    .init(self.initializer_range, device),
                     bias: Param::from_tensor(Tensor::zeros([self.vocab_size], device)),
                 },
                 seq_relationship: (self.family == ModelFamily::Bert).then(|| linear(2)),
@@ -131,6 +131,8 @@ impl TaskHead for PretrainingHead {
         "vocab_transform",
         "vocab_layer_norm",
         "vocab_projector",
+        "head",
+        "decoder",
     ];
     const TASK: Option<&'static str> = Some("MaskedLM");
 
@@ -139,10 +141,11 @@ impl TaskHead for PretrainingHead {
     }
 
     fn forward(&self, encoded: BertModelOutput) -> PretrainingHeadOutput {
-        let transform = &self.cls.predictions.transform;
-        let hidden = transform
-            .activation
-            .apply(transform.dense.forward(encoded.last_hidden_state));
+        let transformed = self
+            .cls
+            .predictions
+            .transform
+            .forward(encoded.last_hidden_state);
         let nsp_logits = self.cls.seq_relationship.as_ref().map(|head| {
             head.forward(
                 encoded
@@ -151,7 +154,7 @@ impl TaskHead for PretrainingHead {
             )
         });
         PretrainingHeadOutput {
-            transformed: transform.layer_norm.forward(hidden),
+            transformed,
             nsp_logits,
         }
     }
@@ -165,6 +168,12 @@ impl TaskHead for PretrainingHead {
                 ("^lm_head\\.layer_norm\\.", TRANSFORM_NORM),
                 ("^lm_head\\.bias", "head.cls.predictions.bias"),
                 ("^lm_head\\.decoder\\.", "head.cls.predictions.decoder."),
+            ],
+            ModelFamily::ModernBert => vec![
+                ("^head\\.dense\\.", TRANSFORM_DENSE),
+                ("^head\\.norm\\.", TRANSFORM_NORM),
+                ("^decoder\\.bias", "head.cls.predictions.bias"),
+                ("^decoder\\.weight", "head.cls.predictions.decoder.weight"),
             ],
             ModelFamily::DistilBert => vec![
                 ("^vocab_transform\\.", TRANSFORM_DENSE),
@@ -201,7 +210,7 @@ impl BertForPreTraining {
         let selected = transformed
             .reshape([batch * seq_len, hidden])
             .select(0, positions);
-        let embeddings = self.bert.embeddings.word_embeddings.weight.val();
+        let embeddings = self.bert.word_embeddings();
         selected.matmul(embeddings.transpose()) + self.head.cls.predictions.bias.val().unsqueeze()
     }
 }

@@ -11,7 +11,7 @@ use bert_data::assets::AssetCache;
 use bert_data::classification::ClassificationBatch;
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::{
-    BertConfig, BertForSequenceClassification, BertInput, BertModel, Precision, pretrained,
+    BertConfig, BertForSequenceClassification, BertInput, Encoder, Precision, pretrained,
 };
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, FloatDType, Int, Tensor};
@@ -167,7 +167,7 @@ fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassificat
     let head = ClassifierHeadConfig::for_model(&config, 2).init(device);
     if random_weights(args) {
         return Ok(bert_model::BertForTask {
-            bert: BertModel::new(&config, device),
+            bert: Encoder::new(&config, device),
             head,
         }
         .with_precision(args.precision));

@@ -108,7 +108,7 @@ impl Task for Mlm {
     fn supports(&self, config: &BertConfig) -> Result<()> {
         match config.model_type {
             ModelFamily::Electra => bail!(
-                "mlm: ELECTRA discriminator checkpoints have no masked-LM head (supported: bert, roberta, xlm-roberta, distilbert, mpnet)"
+                "mlm: ELECTRA discriminator checkpoints have no masked-LM head (supported: bert, roberta, xlm-roberta, distilbert, mpnet, modernbert)"
             ),
             ModelFamily::Bert => Ok(()),
             family if self.options.nsp => bail!(
