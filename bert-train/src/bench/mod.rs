@@ -11,7 +11,8 @@ use bert_data::assets::AssetCache;
 use bert_data::classification::ClassificationBatch;
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::{
-    BertConfig, BertForSequenceClassification, BertInput, Encoder, Precision, pretrained,
+    BertConfig, BertForSequenceClassification, BertInput, Encoder, ModelFamily, Precision,
+    pretrained,
 };
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, FloatDType, Int, Tensor};
@@ -179,9 +180,10 @@ fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassificat
 }
 
 /// Floating-point operations of one step's encoder matrix products: per token
-/// and layer, `8 H^2` (query, key, value, output), `4 H I` (feed-forward) and
-/// `4 T H` (scores and context), each a multiply and an add; training counts
-/// three times the forward (the backward needs two products per forward one).
+/// and layer, `8 H^2` (query, key, value, output), `4 H I` (feed-forward;
+/// ModernBERT's gated one `6 H I`) and `4 T H` (scores and context), each a
+/// multiply and an add; training counts three times the forward (the
+/// backward needs two products per forward one).
 /// Embeddings, pooler, head, softmax and normalisation are left out.
 pub fn step_flop(config: &BertConfig, mode: BenchMode, batch: usize, seq_len: usize) -> f64 {
     let (h, i, t) = (
@@ -190,8 +192,13 @@ pub fn step_flop(config: &BertConfig, mode: BenchMode, batch: usize, seq_len: us
         seq_len as f64,
     );
     let tokens = (batch * seq_len) as f64;
+    // ModernBERT's GeGLU expands to 2 x intermediate: 6hi, not 4hi.
+    let feed_forward = match config.model_type {
+        ModelFamily::ModernBert => 6.0 * h * i,
+        _ => 4.0 * h * i,
+    };
     let forward =
-        tokens * config.num_hidden_layers as f64 * (8.0 * h * h + 4.0 * h * i + 4.0 * t * h);
+        tokens * config.num_hidden_layers as f64 * (8.0 * h * h + feed_forward + 4.0 * t * h);
     match mode {
         BenchMode::Train => 3.0 * forward,
         BenchMode::Infer => forward,
