@@ -50,12 +50,14 @@ files, so the trained vocab.json + merges.txt (RoBERTa) or vocab.txt
                          sliding window of 8 (each token sees 4 either side)
                          on layers 1 and 2, so that 32 tokens cross the
                          window; rotary bases 160000 (global) and 10000
-                         (local); ModernBertConfig's defaults otherwise (no
-                         biases, cls pooling).
+                         (local); one 16-wide head (eight rotary
+                         frequencies); ModernBertConfig's defaults otherwise
+                         (no biases, cls pooling).
   <family>-classifier/   the family's ...ForSequenceClassification, 3 labels
                          (neg, neu, pos), same tokenizer files; ModernBERT's
-                         with mean pooling and every bias on (attention,
-                         MLP, LayerNorms, head), the other way round.
+                         with four heads, mean pooling and every bias on
+                         (attention, MLP, LayerNorms, head), the other way
+                         round.
   expected.json          for each directory: model_type, class, special token
                          ids, loading info, and for a padded batch of three
                          texts (the last one longer than the positions,
@@ -299,8 +301,8 @@ def mpnet_config(tokenizer, **extra):
                        relative_attention_num_buckets=32, **GEOMETRY, **extra)
 
 
-def modernbert_config(tokenizer, **extra):
-    geometry = {**GEOMETRY, "num_hidden_layers": 4}
+def modernbert_config(tokenizer, heads=4, **extra):
+    geometry = {**GEOMETRY, "num_hidden_layers": 4, "num_attention_heads": heads}
     geometry["hidden_activation"] = geometry.pop("hidden_act")
     return ModernBertConfig(vocab_size=len(tokenizer), max_position_embeddings=MAX_LEN,
                             pad_token_id=tokenizer.pad_token_id,
@@ -335,7 +337,9 @@ FAMILIES = {
                 lambda t: electra_config(t, **CLASSIFIER), ElectraForSequenceClassification),
     "mpnet": (mpnet_tokenizer, mpnet_config, MPNetForMaskedLM,
               lambda t: mpnet_config(t, **CLASSIFIER), MPNetForSequenceClassification),
-    "modernbert": (modernbert_tokenizer, modernbert_config, ModernBertForMaskedLM,
+    # The base model's one head is 16 wide: eight rotary frequencies, not two.
+    "modernbert": (modernbert_tokenizer, lambda t: modernbert_config(t, heads=1),
+                   ModernBertForMaskedLM,
                    lambda t: modernbert_config(t, **CLASSIFIER, **MODERNBERT_CLASSIFIER),
                    ModernBertForSequenceClassification),
 }
