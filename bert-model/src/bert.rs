@@ -467,7 +467,7 @@ impl BertModel {
             .embeddings
             .forward(input.input_ids, input.token_type_ids);
         if let Some(project) = &self.embeddings_project {
-            embedded = project.forward(embedded);
+            embedded = Precision::F32.apply(project, embedded);
         }
         let last_hidden_state = self.encoder.forward(embedded, mask_bias);
         let pooled_output = self

@@ -60,18 +60,28 @@ impl Precision {
     }
 
     /// `input · weight + bias`, computed in this precision, returned in f32.
+    ///
+    /// The leading dimensions are folded into rows first, so that the
+    /// product is one `[rows, in] x [in, out]` matrix product: a batched
+    /// product against the broadcast weight would make the backward pass
+    /// compute one weight gradient per batch row and sum them (a
+    /// `[B, in, out]` tensor for every projection, every step).
     pub fn linear<const D: usize>(
         self,
         input: Tensor<D>,
         weight: Tensor<2>,
         bias: Option<Tensor<1>>,
     ) -> Tensor<D> {
+        let mut dims = input.dims();
+        let d_input = dims[D - 1];
+        let rows = dims[..D - 1].iter().product::<usize>();
         let product = linear(
-            self.narrow(input),
-            self.narrow(weight),
+            self.narrow(input.reshape([rows, d_input])),
+            self.narrow(weight.clone()),
             bias.map(|bias| self.narrow(bias)),
         );
-        self.widen(product)
+        dims[D - 1] = weight.dims()[1];
+        self.widen(product).reshape(dims)
     }
 
     /// `layer(input)`, computed in this precision, returned in f32.

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{BertConfig, HiddenAct};
+use crate::precision::Precision;
 use crate::shared::normal_init;
 
 /// Dense `H -> H`, activation, LayerNorm.
@@ -67,10 +68,11 @@ impl TransformShape {
 }
 
 impl PredictionTransform {
-    /// `LayerNorm(activation(dense(x)))`, `[..., H]` to `[..., H]`.
+    /// `LayerNorm(activation(dense(x)))`, `[..., H]` to `[..., H]` (the
+    /// product in f32, its rows folded: see [`Precision::linear`]).
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        self.layer_norm
-            .forward(self.activation.apply(self.dense.forward(x)))
+        let projected = Precision::F32.apply(&self.dense, x);
+        self.layer_norm.forward(self.activation.apply(projected))
     }
 }
 
