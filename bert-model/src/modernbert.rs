@@ -323,7 +323,12 @@ impl ModernBertModel {
         let device = input.input_ids.device();
         let head_size = self.final_norm.gamma.dims()[0] / self.num_heads();
         let global_bias = attention_mask_bias(input.attention_mask.clone());
-        let local_bias = global_bias.clone() + window_bias(seq_len, self.window_reach, &device);
+        // A window that spans the whole sequence masks nothing: no [B, 1, S, S] bias.
+        let local_bias = if seq_len > self.window_reach + 1 {
+            global_bias.clone() + window_bias(seq_len, self.window_reach, &device)
+        } else {
+            global_bias.clone()
+        };
         let global_rotary = RotaryTables::new(self.global_rope_theta, seq_len, head_size, &device);
         let local_rotary = RotaryTables::new(self.local_rope_theta, seq_len, head_size, &device);
         let hidden = self.embeddings.forward(input.input_ids);
