@@ -240,6 +240,11 @@ impl AssetCache {
         Self { hub, ..self }
     }
 
+    /// The Hugging Face caches that models and datasets named by id come from.
+    pub fn hub(&self) -> &HubCache {
+        &self.hub
+    }
+
     /// The cache root.
     pub fn root(&self) -> &Path {
         &self.root

@@ -84,13 +84,16 @@ pub enum HubError {
 #[derive(Clone, Debug)]
 pub struct HubCache {
     dir: PathBuf,
+    datasets_dir: PathBuf,
     offline: bool,
 }
 
 impl HubCache {
     /// The cache `huggingface_hub` uses: `$HF_HUB_CACHE`, else `$HF_HOME/hub`,
     /// else `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`;
-    /// offline when `HF_HUB_OFFLINE` is `1`, `on`, `yes` or `true`.
+    /// offline when `HF_HUB_OFFLINE` is `1`, `on`, `yes` or `true`. The
+    /// `datasets` library's cache beside it: `$HF_DATASETS_CACHE`, else
+    /// `$HF_HOME/datasets`, else `~/.cache/huggingface/datasets`.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
         let offline = var("HF_HUB_OFFLINE").is_some_and(|value| {
@@ -98,20 +101,42 @@ impl HubCache {
                 .iter()
                 .any(|truthy| value.eq_ignore_ascii_case(truthy))
         });
-        Self::new(hub_dir(var), offline)
+        let datasets_dir = datasets_dir(&var);
+        Self::new(hub_dir(var), offline).with_datasets_dir(datasets_dir)
     }
 
-    /// The cache at `dir`; `offline` forbids downloads.
+    /// The cache at `dir`; `offline` forbids downloads. The `datasets` cache
+    /// is `datasets` beside `dir`, as under `$HF_HOME`.
     pub fn new(dir: impl Into<PathBuf>, offline: bool) -> Self {
+        let dir = dir.into();
         Self {
-            dir: dir.into(),
+            datasets_dir: dir.with_file_name("datasets"),
+            dir,
             offline,
+        }
+    }
+
+    /// The same cache, with the `datasets` library's cache at `dir`.
+    pub fn with_datasets_dir(self, dir: impl Into<PathBuf>) -> Self {
+        Self {
+            datasets_dir: dir.into(),
+            ..self
         }
     }
 
     /// The cache folder (the one holding `models--*` folders).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The `datasets` library's cache folder (Arrow files of loaded datasets).
+    pub fn datasets_dir(&self) -> &Path {
+        &self.datasets_dir
+    }
+
+    /// Whether downloads are forbidden.
+    pub fn offline(&self) -> bool {
+        self.offline
     }
 
     /// The directory of model `id`: its cached snapshot, else downloaded into
@@ -168,14 +193,26 @@ fn hub_dir(var: impl Fn(&str) -> Option<OsString>) -> PathBuf {
     if let Some(dir) = var("HF_HUB_CACHE") {
         return PathBuf::from(dir);
     }
-    let hf_home = var("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
+    hf_home(&var).join("hub")
+}
+
+/// The `datasets` cache folder, from environment variables read through `var`.
+fn datasets_dir(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    if let Some(dir) = var("HF_DATASETS_CACHE") {
+        return PathBuf::from(dir);
+    }
+    hf_home(var).join("datasets")
+}
+
+/// `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`.
+fn hf_home(var: &impl Fn(&str) -> Option<OsString>) -> PathBuf {
+    var("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
         var("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
             .unwrap_or_else(std::env::temp_dir)
             .join("huggingface")
-    });
-    hf_home.join("hub")
+    })
 }
 
 /// Whether `name` has the shape of a model id: `name` or `org/name`, of
@@ -385,6 +422,20 @@ mod tests {
         assert_eq!(
             hub_dir(env(&all[3..])),
             PathBuf::from("/home/u/.cache/huggingface/hub")
+        );
+        let datasets = [
+            ("HF_DATASETS_CACHE", "/d"),
+            ("HF_HOME", "/h"),
+            ("HOME", "/home/u"),
+        ];
+        assert_eq!(datasets_dir(&env(&datasets[..])), PathBuf::from("/d"));
+        assert_eq!(
+            datasets_dir(&env(&datasets[1..])),
+            PathBuf::from("/h/datasets")
+        );
+        assert_eq!(
+            datasets_dir(&env(&datasets[2..])),
+            PathBuf::from("/home/u/.cache/huggingface/datasets")
         );
     }
 }

@@ -72,10 +72,7 @@ mod tests {
             text: text.into(),
             text_pair: None,
             labels: labels.iter().map(|l| l.to_string()).collect(),
-            origin: Origin {
-                file: "topics.jsonl".into(),
-                line,
-            },
+            origin: Origin::line("topics.jsonl".into(), line),
         }
     }
 

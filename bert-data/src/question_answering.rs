@@ -1,4 +1,5 @@
-//! Extractive question answering: SQuAD v1.1 files, `[CLS] question [SEP]
+//! Extractive question answering: SQuAD v1.1 files (JSON, or Parquet/Arrow
+//! tables with SQuAD's columns), `[CLS] question [SEP]
 //! passage window [SEP]` features over overlapping passage windows (doc
 //! stride), and the exact mapping of every passage token back to characters.
 
@@ -8,8 +9,10 @@ use bert_model::BertInput;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Deserialize;
+use serde_json::Value;
 
-use crate::dataset::{DatasetError, read_utf8};
+use crate::dataset::table::Table;
+use crate::dataset::{DatasetError, FileFormat, read_utf8};
 use crate::{BertTokenizer, Encoding, TextBatcher, TokenizerError};
 
 /// One gold answer: its text and where it starts in the passage, in characters.
@@ -75,29 +78,102 @@ pub fn read_squad(path: &Path) -> Result<Vec<QaExample>, DatasetError> {
     let mut examples = Vec::new();
     for paragraph in squad.data.into_iter().flat_map(|a| a.paragraphs) {
         for qa in paragraph.qas {
-            for answer in &qa.answers {
-                let found: String = paragraph
-                    .context
-                    .chars()
-                    .skip(answer.start)
-                    .take(answer.text.chars().count())
-                    .collect();
-                if found != answer.text {
-                    return Err(file_error(format!(
-                        "question {}: answer {:?} is not at character {} of its passage (found {found:?})",
-                        qa.id, answer.text, answer.start
-                    )));
-                }
-            }
-            examples.push(QaExample {
+            let example = QaExample {
                 id: qa.id,
                 question: qa.question,
                 context: paragraph.context.clone(),
                 answers: qa.answers,
-            });
+            };
+            check_answers(&example).map_err(file_error)?;
+            examples.push(example);
         }
     }
     Ok(examples)
+}
+
+/// Reads questions from a SQuAD v1.1 JSON file, or from a Parquet or Arrow
+/// table with SQuAD's columns as Hugging Face keeps them: `question`,
+/// `context`, `answers` (`{"text": [...], "answer_start": [...]}`) and an
+/// optional `id` (the row number when absent).
+pub fn read_questions(path: &Path) -> Result<Vec<QaExample>, DatasetError> {
+    if !FileFormat::is_table(path) {
+        return read_squad(path);
+    }
+    let table = Table::open(path)?;
+    let has_id = table.columns().contains(&"id");
+    let columns: &[&str] = match has_id {
+        true => &["question", "context", "answers", "id"],
+        false => &["question", "context", "answers"],
+    };
+    table
+        .rows(Some(columns))?
+        .into_iter()
+        .map(|row| {
+            let error = |message: String| DatasetError::Row {
+                origin: row.origin.to_string(),
+                message,
+            };
+            let text = |column: &str| match &row.values[column] {
+                Value::String(text) => Ok(text.clone()),
+                other => Err(error(format!("{column:?} must be a string, got {other}"))),
+            };
+            let example = QaExample {
+                id: match has_id {
+                    true => text("id")?,
+                    false => row.origin.line.to_string(),
+                },
+                question: text("question")?,
+                context: text("context")?,
+                answers: table_answers(&row.values["answers"]).map_err(error)?,
+            };
+            check_answers(&example).map_err(error)?;
+            Ok(example)
+        })
+        .collect()
+}
+
+/// The answers of a table row: `{"text": [...], "answer_start": [...]}`.
+fn table_answers(value: &Value) -> Result<Vec<Answer>, String> {
+    #[derive(Deserialize)]
+    struct Answers {
+        text: Vec<String>,
+        answer_start: Vec<usize>,
+    }
+    let answers: Answers = serde_json::from_value(value.clone()).map_err(|e| {
+        format!("\"answers\" must be {{\"text\": [strings], \"answer_start\": [offsets]}}, got {value} ({e})")
+    })?;
+    if answers.text.len() != answers.answer_start.len() {
+        return Err(format!(
+            "\"answers\" has {} texts but {} starts",
+            answers.text.len(),
+            answers.answer_start.len()
+        ));
+    }
+    Ok(answers
+        .text
+        .into_iter()
+        .zip(answers.answer_start)
+        .map(|(text, start)| Answer { text, start })
+        .collect())
+}
+
+/// Checks that every answer of `example` is in its passage at its start.
+fn check_answers(example: &QaExample) -> Result<(), String> {
+    for answer in &example.answers {
+        let found: String = example
+            .context
+            .chars()
+            .skip(answer.start)
+            .take(answer.text.chars().count())
+            .collect();
+        if found != answer.text {
+            return Err(format!(
+                "question {}: answer {:?} is not at character {} of its passage (found {found:?})",
+                example.id, answer.text, answer.start
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Start of every window of `window` tokens over `n` tokens, consecutive

@@ -66,10 +66,7 @@ mod tests {
             text: "a man is eating".into(),
             text_pair: Some("a man eats".into()),
             label: label.into(),
-            origin: Origin {
-                file: "sts.tsv".into(),
-                line: 7,
-            },
+            origin: Origin::line("sts.tsv".into(), 7),
         }
     }
 

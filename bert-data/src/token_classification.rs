@@ -123,10 +123,7 @@ mod tests {
         let sentence = TaggedSentence {
             words: ["the", "cats", "sat", "on"].map(String::from).to_vec(),
             tags: ["O", "B-animal", "O", "O"].map(String::from).to_vec(),
-            origin: Origin {
-                file: "ner.txt".into(),
-                line: 3,
-            },
+            origin: Origin::line("ner.txt".into(), 3),
         };
         let tags = LabelVocab::from_labels(["B-animal", "O"]);
         let items = tokenize_tagged(&tokenizer, std::slice::from_ref(&sentence), &tags).unwrap();

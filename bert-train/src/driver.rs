@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use anyhow::Result;
 use bert_data::assets::AssetCache;
-use bert_data::dataset::Splits;
 use bert_data::{BatchedItem, BertTokenizer};
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{Precision, TaskHead};
@@ -32,12 +31,7 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
     let selected_by = metrics.selection.metric().to_string();
     let started = Instant::now();
     let tokenizer = &setup.tokenizer;
-    let encode = |examples| task.encode(tokenizer, examples);
-    let items = Splits {
-        train: encode(&examples.train)?,
-        validation: encode(&examples.validation)?,
-        test: encode(&examples.test)?,
-    };
+    let items = examples.try_map(|examples| task.encode(tokenizer, examples))?;
     let [train, validation, test] = examples.lens();
     let prepared = Prepared {
         examples: &examples,

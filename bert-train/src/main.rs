@@ -11,8 +11,9 @@ use bert_model::Pooling;
 use bert_train::backend;
 use bert_train::bench::{BenchArgs, bench};
 use bert_train::embed::SentenceEmbedder;
+use bert_train::predict::read_input_file;
 use bert_train::run::RunDir;
-use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_run, train};
+use bert_train::tasks::{Start, TrainArgs, evaluate_run, predict_inputs, train};
 use bert_train::training::{Interrupted, experiment_log_layer};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -61,7 +62,9 @@ enum Command {
         /// The run directory.
         #[arg(long)]
         run: PathBuf,
-        /// Data to evaluate on instead of the run's own test split.
+        /// Data to evaluate on instead of the run's own test split (as
+        /// `train --dataset`: a built-in name, a file, a folder or a Hugging
+        /// Face dataset id; its test split).
         #[arg(long)]
         dataset: Option<String>,
         /// Examples per forward pass (default: the run's training batch size,
@@ -69,12 +72,12 @@ enum Command {
         #[arg(long)]
         batch_size: Option<usize>,
     },
-    /// Apply a run's model to inputs (one text per line, or JSON lines), as its task does.
+    /// Apply a run's model to inputs (one text per line, JSON lines, or a Parquet/Arrow table's rows), as its task does.
     Predict {
         /// The run directory.
         #[arg(long)]
         run: PathBuf,
-        /// Input file.
+        /// Input file: text or JSON lines, or a .parquet/.arrow table.
         #[arg(long)]
         input: PathBuf,
         /// Output JSONL file; standard output if absent.
@@ -250,9 +253,9 @@ fn main() -> Result<()> {
             output,
             batch_size,
         } => {
-            let count = predict_run(
+            let count = predict_inputs(
                 &RunDir::new(run),
-                open_input(&input)?,
+                read_input_file(&input)?,
                 create_output(&output)?,
                 batch_size,
                 &backend::device()?,

@@ -1,9 +1,14 @@
-//! `predict`'s input and output: JSON lines in, one JSON line out per input
-//! line with the input's fields plus the task's result fields.
+//! `predict`'s input and output: JSON lines (or the rows of a Parquet or
+//! Arrow table) in, one JSON line out per input with the input's fields
+//! plus the task's result fields.
 
-use std::io::{BufRead, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use bert_data::dataset::table::Table;
+use bert_data::dataset::{FileFormat, Record};
 use bert_data::{BertTokenizer, Encoding, TextBatcher};
 use bert_model::BertInput;
 use burn::tensor::{Device, Tensor};
@@ -11,12 +16,14 @@ use serde_json::{Map, Value, json};
 
 use crate::inference::Batches;
 
-/// One non-blank input line: its number and its fields (a plain line is
-/// `{"text": line}`).
+/// One input: a non-blank line (a plain line is `{"text": line}`) or a
+/// table row, with its number and its fields.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputLine {
-    /// 1-based line number.
+    /// 1-based line (or row) number.
     pub number: usize,
+    /// Whether `number` counts lines or table rows.
+    pub record: Record,
     /// The line's JSON fields.
     pub fields: Map<String, Value>,
 }
@@ -24,15 +31,25 @@ pub struct InputLine {
 impl InputLine {
     /// Parses line `number`.
     pub fn parse(line: &str, number: usize) -> Result<Self> {
+        let input = |fields| Self {
+            number,
+            record: Record::Line,
+            fields,
+        };
         if !line.trim_start().starts_with('{') {
-            return Ok(Self {
-                number,
-                fields: Map::from_iter([("text".to_string(), json!(line))]),
-            });
+            return Ok(input(Map::from_iter([("text".to_string(), json!(line))])));
         }
         match serde_json::from_str(line).with_context(|| format!("line {number}: invalid JSON"))? {
-            Value::Object(fields) => Ok(Self { number, fields }),
+            Value::Object(fields) => Ok(input(fields)),
             _ => bail!("line {number}: expected a JSON object"),
+        }
+    }
+
+    /// `line N` or `row N`, for messages.
+    pub fn place(&self) -> String {
+        match self.record {
+            Record::Line => format!("line {}", self.number),
+            Record::Row => format!("row {}", self.number),
         }
     }
 
@@ -42,7 +59,7 @@ impl InputLine {
             .get(key)
             .and_then(Value::as_str)
             .map(str::to_string)
-            .with_context(|| format!("line {}: no {key:?} string", self.number))
+            .with_context(|| format!("{}: no {key:?} string", self.place()))
     }
 
     /// The optional string field `key`; an error naming the line if it is not a string.
@@ -63,6 +80,24 @@ pub fn read_inputs(input: impl BufRead) -> Result<Vec<InputLine>> {
     Ok(inputs)
 }
 
+/// The inputs of the file `path`: the rows of a Parquet or Arrow table
+/// (every column; `ClassLabel` ids as names), else its non-blank lines.
+pub fn read_input_file(path: &Path) -> Result<Vec<InputLine>> {
+    if !FileFormat::is_table(path) {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        return read_inputs(BufReader::new(file)).with_context(|| path.display().to_string());
+    }
+    Ok(Table::open(path)?
+        .rows(None)?
+        .into_iter()
+        .map(|row| InputLine {
+            number: row.origin.line,
+            record: Record::Row,
+            fields: row.values,
+        })
+        .collect())
+}
+
 /// `text` and optional `text_pair` of every input, tokenized.
 pub fn encode_texts(tokenizer: &BertTokenizer, inputs: &[InputLine]) -> Result<Vec<Encoding>> {
     inputs
@@ -71,7 +106,7 @@ pub fn encode_texts(tokenizer: &BertTokenizer, inputs: &[InputLine]) -> Result<V
             let pair = input.optional_field("text_pair")?;
             tokenizer
                 .encode_text(&input.field("text")?, pair.as_deref())
-                .with_context(|| format!("line {}", input.number))
+                .with_context(|| input.place())
         })
         .collect()
 }

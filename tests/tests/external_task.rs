@@ -91,7 +91,7 @@ impl TaskData for FirstTokenSentiment {
                 message: "this task reads built-in datasets only".into(),
             })
         };
-        data.load_with(no_files, builtin)
+        data.load_with(cache, None, no_files, builtin)
     }
 
     fn encode(&self, tokenizer: &BertTokenizer, examples: &[Self::Example]) -> Items<Self> {

@@ -237,10 +237,7 @@ fn read_bbc_news(dir: &Path) -> Result<Vec<Example>, DatasetError> {
                 text: String::from_utf8_lossy(&bytes).trim().to_string(),
                 text_pair: None,
                 label,
-                origin: Origin {
-                    file: path.display().to_string().into(),
-                    line: 1,
-                },
+                origin: Origin::line(path.display().to_string().into(), 1),
             })
         })
         .collect()
@@ -285,10 +282,7 @@ fn parse_lines<T>(
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(index, line)| {
-            let origin = Origin {
-                file: file.clone(),
-                line: index + 1,
-            };
+            let origin = Origin::line(file.clone(), index + 1);
             parse(line, origin)
         })
         .collect()
@@ -296,11 +290,11 @@ fn parse_lines<T>(
 
 fn read_sts_b(dir: &Path) -> Result<Splits, DatasetError> {
     let read = |name: &str| read_sts_file(&dir.join(name));
-    Ok(Splits {
-        train: read("sts-train.csv")?,
-        validation: read("sts-dev.csv")?,
-        test: read("sts-test.csv")?,
-    })
+    Ok(Splits::new(
+        read("sts-train.csv")?,
+        read("sts-dev.csv")?,
+        read("sts-test.csv")?,
+    ))
 }
 
 /// GLUE's STS-B layout: tab-separated, no quoting, no header; columns 5-7

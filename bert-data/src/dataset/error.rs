@@ -32,12 +32,22 @@ pub enum DatasetError {
         known: String,
     },
     /// A name that is neither a built-in dataset nor a file.
-    #[error("unknown dataset {name:?}: expected one of {known}, or a .csv, .tsv or .jsonl file")]
+    #[error(
+        "unknown dataset {name:?}: expected one of {known}, a data file or folder, or a Hugging Face dataset id (org/name[:config])"
+    )]
     UnknownDataset {
         /// The name given.
         name: String,
         /// The built-in names.
         known: String,
+    },
+    /// A Hugging Face dataset that was not found, or not usable.
+    #[error("dataset {id}: {message}")]
+    Hub {
+        /// The dataset id, `org/name[:config]`.
+        id: String,
+        /// Where it was looked for, and why it was not used.
+        message: String,
     },
     /// Installing the dataset's package failed.
     #[error(transparent)]

@@ -1,9 +1,10 @@
-//! Local CSV, TSV and JSON-lines files with named (or numbered) columns,
-//! one label or a list of labels per row.
+//! Local CSV, TSV, JSON-lines, Parquet and Arrow files with named (or
+//! numbered) columns, one label or a list of labels per row.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use super::table::{Table, TableRow};
 use super::{DatasetError, Example, MultiLabelExample, Origin};
 
 /// A supported file format, chosen by extension.
@@ -15,17 +16,32 @@ pub enum FileFormat {
     Tsv,
     /// One JSON object per line.
     Jsonl,
+    /// Apache Parquet (the Hugging Face hub's format).
+    Parquet,
+    /// Arrow IPC, file or stream (the `datasets` cache's format).
+    Arrow,
 }
 
+/// The extensions [`FileFormat::of`] knows, as errors list them.
+pub const EXTENSIONS: &str = ".csv, .tsv, .jsonl, .parquet or .arrow";
+
 impl FileFormat {
-    /// The format of `path` by its extension (`.csv`, `.tsv`, `.jsonl`/`.json`).
+    /// The format of `path` by its extension (`.csv`, `.tsv`, `.jsonl`/`.json`,
+    /// `.parquet`, `.arrow`).
     pub fn of(path: &Path) -> Option<Self> {
         match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
             "csv" => Some(Self::Csv),
             "tsv" => Some(Self::Tsv),
             "jsonl" | "json" => Some(Self::Jsonl),
+            "parquet" => Some(Self::Parquet),
+            "arrow" => Some(Self::Arrow),
             _ => None,
         }
+    }
+
+    /// Whether `path` is a table (Parquet or Arrow) by its extension.
+    pub fn is_table(path: &Path) -> bool {
+        matches!(Self::of(path), Some(Self::Parquet | Self::Arrow))
     }
 }
 
@@ -49,6 +65,18 @@ impl Default for ColumnSpec {
             label: "label".into(),
         }
     }
+}
+
+/// The label names a table file declares for `column` (a Hugging Face
+/// `ClassLabel`, or a list of them), in class-id order; `None` for a text
+/// file or an undeclared column.
+pub fn declared_labels(path: &Path, column: &str) -> Result<Option<Vec<String>>, DatasetError> {
+    if !FileFormat::is_table(path) {
+        return Ok(None);
+    }
+    Ok(Table::open(path)?
+        .class_names(column)
+        .map(<[String]>::to_vec))
 }
 
 /// Reads every example of a local file; the first bad row is an error naming `file:line`.
@@ -124,8 +152,11 @@ fn read_rows<L>(
     let shown = path.display().to_string();
     let format = FileFormat::of(path).ok_or_else(|| DatasetError::File {
         path: shown.clone(),
-        message: "unknown format: expected a .csv, .tsv or .jsonl file".into(),
+        message: format!("unknown format: expected a {EXTENSIONS} file"),
     })?;
+    if let FileFormat::Parquet | FileFormat::Arrow = format {
+        return table_rows(path, columns, label);
+    }
     let bytes = std::fs::read(path).map_err(|e| DatasetError::File {
         path: shown.clone(),
         message: e.to_string(),
@@ -135,7 +166,51 @@ fn read_rows<L>(
         FileFormat::Csv => delimited_rows(&bytes, b',', file, columns, None, label),
         FileFormat::Tsv => delimited_rows(&bytes, b'\t', file, columns, None, label),
         FileFormat::Jsonl => jsonl_rows(&bytes, file, columns, label),
+        FileFormat::Parquet | FileFormat::Arrow => unreachable!("tables are read above"),
     }
+}
+
+/// Every row of a Parquet or Arrow table, its label field read with `label`.
+fn table_rows<L>(
+    path: &Path,
+    columns: &ColumnSpec,
+    label: impl Fn(RawLabel<'_>, &Origin) -> Result<L, DatasetError>,
+) -> Result<Vec<Row<L>>, DatasetError> {
+    let names: Vec<&str> = [
+        Some(&columns.text),
+        columns.text_pair.as_ref(),
+        Some(&columns.label),
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .collect();
+    Table::open(path)?
+        .rows(Some(&names))?
+        .into_iter()
+        .map(|TableRow { origin, values }| object_row(&values, origin, columns, &label))
+        .collect()
+}
+
+/// The row of a JSON object (a JSON line, or a table row).
+fn object_row<L>(
+    object: &serde_json::Map<String, serde_json::Value>,
+    origin: Origin,
+    columns: &ColumnSpec,
+    label: &impl Fn(RawLabel<'_>, &Origin) -> Result<L, DatasetError>,
+) -> Result<Row<L>, DatasetError> {
+    let field = |column: &str| {
+        object
+            .get(column)
+            .ok_or_else(|| row_error(&origin, format!("missing key {column:?}")))
+    };
+    let text = |column: &str| json_text(field(column)?, column, &origin);
+    Ok(Row {
+        text: text(&columns.text)?,
+        text_pair: columns.text_pair.as_deref().map(text).transpose()?,
+        label: label(RawLabel::Json(field(&columns.label)?), &origin)?,
+        origin: origin.clone(),
+    })
 }
 
 fn row_error(origin: &Origin, message: impl Into<String>) -> DatasetError {
@@ -162,6 +237,7 @@ fn json_text(
 ) -> Result<String, DatasetError> {
     match value {
         serde_json::Value::String(s) => non_empty(s, column, origin),
+        serde_json::Value::Null => Err(row_error(origin, format!("{column:?} is null"))),
         other => Err(row_error(
             origin,
             format!("{column:?} must be a string, got {other}"),
@@ -175,6 +251,12 @@ fn one_label(raw: RawLabel<'_>, column: &str, origin: &Origin) -> Result<String,
         RawLabel::Cell(cell) => non_empty(cell, column, origin),
         RawLabel::Json(serde_json::Value::Number(n)) => Ok(n.to_string()),
         RawLabel::Json(serde_json::Value::Bool(b)) => Ok(b.to_string()),
+        RawLabel::Json(serde_json::Value::Null) => Err(row_error(
+            origin,
+            format!(
+                "no label in {column:?} (null, or -1: an unlabelled row of a Hugging Face dataset)"
+            ),
+        )),
         RawLabel::Json(value) => json_text(value, column, origin),
     }
 }
@@ -256,10 +338,7 @@ fn delimited_rows<L>(
         .delimiter(delimiter)
         .flexible(true)
         .from_reader(bytes);
-    let header_origin = Origin {
-        file: file.clone(),
-        line: 1,
-    };
+    let header_origin = Origin::line(file.clone(), 1);
     let headers = reader
         .headers()
         .map_err(|e| row_error(&header_origin, e.to_string()))?
@@ -301,19 +380,10 @@ fn delimited_rows<L>(
                 csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 text".to_string(),
                 _ => e.to_string(),
             };
-            row_error(
-                &Origin {
-                    file: file.clone(),
-                    line,
-                },
-                message,
-            )
+            row_error(&Origin::line(file.clone(), line), message)
         })?;
         let line = record.position().map_or(0, |p| p.line() as usize);
-        let origin = Origin {
-            file: file.clone(),
-            line,
-        };
+        let origin = Origin::line(file.clone(), line);
         if record.len() != headers.len() {
             let lengths = format!(
                 "row has {} fields, the header has {}",
@@ -353,29 +423,23 @@ fn jsonl_rows<L>(
 ) -> Result<Vec<Row<L>>, DatasetError> {
     let mut rows = Vec::new();
     for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let origin = Origin {
-            file: file.clone(),
-            line: index + 1,
-        };
+        let origin = Origin::line(file.clone(), index + 1);
         let line =
             std::str::from_utf8(line).map_err(|_| row_error(&origin, "not valid UTF-8 text"))?;
         if line.trim().is_empty() {
             continue;
         }
-        let object: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| row_error(&origin, format!("invalid JSON: {e}")))?;
-        let field = |column: &str| {
-            object
-                .get(column)
-                .ok_or_else(|| row_error(&origin, format!("missing key {column:?}")))
+        let object = match serde_json::from_str(line) {
+            Ok(serde_json::Value::Object(object)) => object,
+            Ok(other) => {
+                return Err(row_error(
+                    &origin,
+                    format!("expected a JSON object, got {other}"),
+                ));
+            }
+            Err(e) => return Err(row_error(&origin, format!("invalid JSON: {e}"))),
         };
-        let text = |column: &str| json_text(field(column)?, column, &origin);
-        rows.push(Row {
-            text: text(&columns.text)?,
-            text_pair: columns.text_pair.as_deref().map(text).transpose()?,
-            label: label(RawLabel::Json(field(&columns.label)?), &origin)?,
-            origin: origin.clone(),
-        });
+        rows.push(object_row(&object, origin, columns, &label)?);
     }
     Ok(rows)
 }
@@ -597,7 +661,7 @@ mod tests {
     fn unknown_extension_is_refused() {
         let err = error("data.xlsx", b"", &ColumnSpec::default());
         assert!(
-            err.contains("expected a .csv, .tsv or .jsonl file"),
+            err.contains("expected a .csv, .tsv, .jsonl, .parquet or .arrow file"),
             "{err}"
         );
     }

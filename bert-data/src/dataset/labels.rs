@@ -1,4 +1,5 @@
-//! [`LabelVocab`]: label names and their class ids, built from the training split.
+//! [`LabelVocab`]: label names and their class ids, declared by the data or
+//! built from the training split.
 
 use std::collections::BTreeSet;
 
@@ -33,6 +34,15 @@ impl LabelVocab {
             names.sort_by_key(|n| n.parse::<i64>().unwrap_or_default());
         }
         Self { names }
+    }
+
+    /// The names the data declares (a Hugging Face `ClassLabel`), in their
+    /// order, else the vocabulary `learn` finds in the examples.
+    pub fn declared_or(declared: Option<&[String]>, learn: impl FnOnce() -> Self) -> Self {
+        match declared {
+            Some(names) => Self::from_names(names.to_vec()),
+            None => learn(),
+        }
     }
 
     /// A vocabulary with these names, in this order (e.g. read back from a run).
@@ -91,10 +101,7 @@ mod tests {
             text: "t".into(),
             text_pair: None,
             label: label.into(),
-            origin: Origin {
-                file: "dev.csv".into(),
-                line,
-            },
+            origin: Origin::line("dev.csv".into(), line),
         }
     }
 
@@ -111,10 +118,7 @@ mod tests {
             text: "t".into(),
             text_pair: None,
             labels: labels.iter().map(|l| l.to_string()).collect(),
-            origin: Origin {
-                file: "tags.jsonl".into(),
-                line,
-            },
+            origin: Origin::line("tags.jsonl".into(), line),
         }
     }
 

@@ -1,36 +1,76 @@
 //! Labelled text data: built-in real datasets, local CSV/TSV/JSONL files
-//! (one label or a list of labels per row), fixed seeded splits and the
-//! label vocabulary.
+//! and Parquet/Arrow tables (one label or a list of labels per row), Hugging
+//! Face datasets by id ([`hub_data`]), fixed seeded splits and the label
+//! vocabulary.
 
 mod builtin;
 mod error;
+pub mod features;
 mod files;
+pub mod hub_data;
 mod labels;
 mod split;
+pub mod table;
 mod tagged;
 
 pub use builtin::{BuiltinDataset, DATASETS, read_utf8};
 pub use error::DatasetError;
-pub use files::{ColumnSpec, FileFormat, read_file, read_multi_label_file};
+pub use files::{
+    ColumnSpec, EXTENSIONS, FileFormat, declared_labels, read_file, read_multi_label_file,
+};
 pub use labels::LabelVocab;
 pub use split::{SplitFractions, SplitMix64, seeded_shuffle, seeded_split};
-pub use tagged::{TAGGED_DATASETS, TaggedDataset, TaggedSentence, read_conll};
+pub use tagged::{TAGGED_DATASETS, TaggedDataset, TaggedSentence, read_conll, read_tagged};
 
 use std::fmt;
 use std::sync::Arc;
+
+/// What the number of an [`Origin`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// A line of a text file (`file:12`).
+    Line,
+    /// A row of a table: Parquet or Arrow (`file, row 12`).
+    Row,
+}
 
 /// Where an example came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
     /// The file it was read from.
     pub file: Arc<str>,
-    /// Its 1-based line (or record) number.
+    /// Its 1-based line (or row) number.
     pub line: usize,
+    /// Whether `line` counts lines or rows.
+    pub record: Record,
+}
+
+impl Origin {
+    /// Line `line` (1-based) of the text file `file`.
+    pub fn line(file: Arc<str>, line: usize) -> Self {
+        Self {
+            file,
+            line,
+            record: Record::Line,
+        }
+    }
+
+    /// Row `row` (1-based) of the table file `file`.
+    pub fn row(file: Arc<str>, row: usize) -> Self {
+        Self {
+            file,
+            line: row,
+            record: Record::Row,
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file, self.line)
+        match self.record {
+            Record::Line => write!(f, "{}:{}", self.file, self.line),
+            Record::Row => write!(f, "{}, row {}", self.file, self.line),
+        }
     }
 }
 
@@ -69,6 +109,10 @@ pub struct Splits<T = Example> {
     pub validation: Vec<T>,
     /// Held-out examples for the final report.
     pub test: Vec<T>,
+    /// The label names the data declares, in class-id order (a Hugging Face
+    /// `ClassLabel`), which then hold even for labels no example uses;
+    /// `None` when the labels come from the examples.
+    pub label_names: Option<Vec<String>>,
 }
 
 /// The entry of `all` called `name`; an error listing every name otherwise.
@@ -86,6 +130,26 @@ fn find_named<T>(
 }
 
 impl<T> Splits<T> {
+    /// The splits `train`, `validation` and `test`, no label names declared.
+    pub fn new(train: Vec<T>, validation: Vec<T>, test: Vec<T>) -> Self {
+        Self {
+            train,
+            validation,
+            test,
+            label_names: None,
+        }
+    }
+
+    /// Each split through `f`, the label names kept.
+    pub fn try_map<U, E>(&self, f: impl Fn(&[T]) -> Result<Vec<U>, E>) -> Result<Splits<U>, E> {
+        Ok(Splits {
+            train: f(&self.train)?,
+            validation: f(&self.validation)?,
+            test: f(&self.test)?,
+            label_names: self.label_names.clone(),
+        })
+    }
+
     /// Numbers of train, validation and test examples.
     pub fn lens(&self) -> [usize; 3] {
         [self.train.len(), self.validation.len(), self.test.len()]

@@ -31,11 +31,7 @@ pub fn seeded_split<T>(mut examples: Vec<T>, seed: u64, fractions: SplitFraction
     let n_validation = (n as f64 * fractions.validation).round() as usize;
     let test = examples.split_off(n - n_test);
     let validation = examples.split_off(n - n_test - n_validation);
-    Splits {
-        train: examples,
-        validation,
-        test,
-    }
+    Splits::new(examples, validation, test)
 }
 
 /// Shuffles `items` (Fisher-Yates) with [`SplitMix64`] seeded by `seed`:
@@ -89,10 +85,7 @@ mod tests {
                 text: i.to_string(),
                 text_pair: None,
                 label: "x".into(),
-                origin: Origin {
-                    file: "f".into(),
-                    line: i + 1,
-                },
+                origin: Origin::line("f".into(), i + 1),
             })
             .collect()
     }

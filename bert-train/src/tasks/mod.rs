@@ -374,8 +374,19 @@ pub fn predict_run(
     batch_size: usize,
     device: &Device,
 ) -> Result<usize> {
+    predict_inputs(run, read_inputs(input)?, output, batch_size, device)
+}
+
+/// [`predict_run`] on inputs read already (e.g. the rows of a table,
+/// [`read_input_file`](crate::predict::read_input_file)).
+pub fn predict_inputs(
+    run: &RunDir,
+    inputs: Vec<InputLine>,
+    output: impl Write,
+    batch_size: usize,
+    device: &Device,
+) -> Result<usize> {
     let args: TrainArgs = run.read_json("training_args.json")?;
-    let inputs = read_inputs(input)?;
     let results = args.with_task(Predict {
         run,
         inputs: &inputs,

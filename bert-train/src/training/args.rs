@@ -118,16 +118,7 @@ impl TrainingArgs {
     /// The run directory: `--output-dir`, or `runs/<dataset name>`.
     pub fn run_dir(&self) -> RunDir {
         RunDir::new(self.output_dir.clone().unwrap_or_else(|| {
-            let name = self
-                .data
-                .dataset_name()
-                .ok()
-                .and_then(|name| {
-                    PathBuf::from(name)
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                })
-                .unwrap_or_else(|| "run".into());
+            let name = self.data.run_name().unwrap_or_else(|| "run".into());
             PathBuf::from("runs").join(name)
         }))
     }

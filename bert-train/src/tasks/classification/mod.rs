@@ -90,7 +90,9 @@ impl TaskData for Classification {
     }
 
     fn learn(&mut self, examples: &Splits<Example>) -> Result<()> {
-        self.labels = LabelVocab::from_examples(&examples.train);
+        let declared = examples.label_names.as_deref();
+        self.labels =
+            LabelVocab::declared_or(declared, || LabelVocab::from_examples(&examples.train));
         let ids = examples.train.iter().map(|example| self.labels.id(example));
         self.class_weights = self.weights.learn(&self.labels, "label", ids)?;
         Ok(())

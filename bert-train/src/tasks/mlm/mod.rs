@@ -12,7 +12,8 @@ pub use report::PretrainingReport;
 use anyhow::{Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
-use bert_data::dataset::{BuiltinDataset, Example, Splits, read_utf8};
+use bert_data::dataset::table::Table;
+use bert_data::dataset::{BuiltinDataset, Example, FileFormat, Splits, read_utf8};
 use bert_data::pretraining::{
     MaskingBatcher, PretrainingBatch, PretrainingItem, pretraining_items, split_documents,
 };
@@ -56,11 +57,22 @@ impl TaskData for Mlm {
     type Example = Vec<String>;
     type Item = PretrainingItem;
 
-    /// Documents (as sentences): the texts of a built-in dataset, or `.txt`
-    /// files with one document per paragraph.
+    /// Documents (as sentences): the texts of a built-in dataset, `.txt`
+    /// files with one document per paragraph, or the text column of a
+    /// Parquet or Arrow table (documents per row, paragraphs apart).
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Vec<String>>> {
+        let column = data.columns("text", "label").text;
         data.load_with(
-            |path| Ok(split_documents(&read_utf8(path)?)),
+            cache,
+            None,
+            |path| match FileFormat::is_table(path) {
+                true => Ok(Table::open(path)?
+                    .texts(&column)?
+                    .iter()
+                    .flat_map(|text| split_documents(text))
+                    .collect()),
+                false => Ok(split_documents(&read_utf8(path)?)),
+            },
             |name| {
                 let splits = BuiltinDataset::find(name)?.load(cache)?;
                 let documents = |examples: Vec<Example>| {
@@ -69,11 +81,11 @@ impl TaskData for Mlm {
                         .flat_map(|e| split_documents(&e.text))
                         .collect()
                 };
-                Ok(Splits {
-                    train: documents(splits.train),
-                    validation: documents(splits.validation),
-                    test: documents(splits.test),
-                })
+                Ok(Splits::new(
+                    documents(splits.train),
+                    documents(splits.validation),
+                    documents(splits.test),
+                ))
             },
         )
     }

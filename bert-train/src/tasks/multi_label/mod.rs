@@ -96,18 +96,20 @@ impl TaskData for MultiLabel {
     type Example = MultiLabelExample;
     type Item = MultiLabelItem;
 
-    fn read(&self, data: &DataArgs, _: &AssetCache) -> Result<Splits<MultiLabelExample>> {
+    fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<MultiLabelExample>> {
         let threshold = self.options.threshold;
         if !(threshold > 0.0 && threshold < 1.0) {
             bail!("--threshold is a probability in (0, 1), got {threshold}");
         }
-        let columns = data.columns("labels");
+        let columns = data.columns("text", "labels");
         data.load_with(
+            cache,
+            Some(&columns.label),
             |path| read_multi_label_file(path, &columns, &self.options.label_separator),
             |name| {
                 Err(DatasetError::UnknownDataset {
                     name: name.to_string(),
-                    known: "none for multi-label: give a .jsonl file with a \"labels\" list, or a CSV/TSV file with --label-separator".into(),
+                    known: "none for multi-label: give a .jsonl or Parquet file with a \"labels\" list, or a CSV/TSV file with --label-separator".into(),
                 })
             },
         )
@@ -118,7 +120,9 @@ impl TaskData for MultiLabel {
     }
 
     fn learn(&mut self, examples: &Splits<MultiLabelExample>) -> Result<()> {
-        self.labels = LabelVocab::from_label_lists(&examples.train);
+        let declared = examples.label_names.as_deref();
+        self.labels =
+            LabelVocab::declared_or(declared, || LabelVocab::from_label_lists(&examples.train));
         if self.labels.is_empty() {
             bail!("the training data has no labels: every example's label list is empty");
         }

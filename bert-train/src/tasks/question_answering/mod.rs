@@ -15,7 +15,7 @@ use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{DatasetError, Splits};
 use bert_data::question_answering::{
-    QaBatch, QaExample, QaFeature, QaWindows, qa_features, read_squad,
+    QaBatch, QaExample, QaFeature, QaWindows, qa_features, read_questions,
 };
 use bert_data::{BertTokenizer, TextBatcher};
 use bert_model::heads::{QuestionAnsweringHead, SpanLogits};
@@ -82,11 +82,11 @@ impl TaskData for QuestionAnswering {
     type Example = QaExample;
     type Item = QaFeature;
 
-    fn read(&self, data: &DataArgs, _: &AssetCache) -> Result<Splits<QaExample>> {
-        data.load_with(read_squad, |name| {
+    fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<QaExample>> {
+        data.load_with(cache, None, read_questions, |name| {
             Err(DatasetError::UnknownDataset {
                 name: name.to_string(),
-                known: "none for question answering: give a SQuAD v1.1 .json file".into(),
+                known: "none for question answering: give a SQuAD v1.1 .json file, or a Parquet file with SQuAD's columns".into(),
             })
         })
     }

@@ -12,7 +12,7 @@ pub use report::TokenReport;
 
 use anyhow::{Context, Result};
 use bert_data::assets::AssetCache;
-use bert_data::dataset::{LabelVocab, Splits, TaggedDataset, TaggedSentence, read_conll};
+use bert_data::dataset::{LabelVocab, Splits, TaggedDataset, TaggedSentence, read_tagged};
 use bert_data::token_classification::{
     IGNORE, TokenBatch, TokenItem, first_piece_labels, tokenize_tagged,
 };
@@ -85,7 +85,13 @@ impl TaskData for TokenClassification {
     type Item = TokenItem;
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<TaggedSentence>> {
-        data.load_with(read_conll, |name| TaggedDataset::find(name)?.load(cache))
+        let columns = data.columns("tokens", "ner_tags");
+        data.load_with(
+            cache,
+            Some(&columns.label),
+            |path| read_tagged(path, &columns),
+            |name| TaggedDataset::find(name)?.load(cache),
+        )
     }
 
     fn encode(&self, tokenizer: &BertTokenizer, sentences: &[Self::Example]) -> Items<Self> {
@@ -93,14 +99,16 @@ impl TaskData for TokenClassification {
     }
 
     fn learn(&mut self, examples: &Splits<TaggedSentence>) -> Result<()> {
-        // The tag inventory of every split: a small training subset may lack
-        // a rare tag that validation or test has.
-        self.tags = LabelVocab::from_labels(
-            [&examples.train, &examples.validation, &examples.test]
-                .into_iter()
-                .flatten()
-                .flat_map(|s| s.tags.iter().map(String::as_str)),
-        );
+        // The tags the data declares, else the tag inventory of every split:
+        // a small training subset may lack a rare tag that validation or test has.
+        self.tags = LabelVocab::declared_or(examples.label_names.as_deref(), || {
+            LabelVocab::from_labels(
+                [&examples.train, &examples.validation, &examples.test]
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|s| s.tags.iter().map(String::as_str)),
+            )
+        });
         let tags = &self.tags;
         let words = examples
             .train
@@ -163,16 +171,20 @@ impl Task for TokenClassification {
         Ok(TokenReport::new(test.split, &sentences))
     }
 
-    /// Input: `{"words": [...]}`, or a text split at whitespace; output:
+    /// Input: `{"words": [...]}` (or `{"tokens": [...]}`, as Hugging Face's
+    /// NER datasets have it), or a text split at whitespace; output:
     /// `words` and `tags` (words cut by `--max-len` get no tag).
     fn predict(&self, model: &Model<Self>, inputs: &Inputs) -> Result<Vec<Fields>> {
         let mut words = Vec::with_capacity(inputs.lines.len());
         let mut encodings = Vec::with_capacity(inputs.lines.len());
         let mut markers = Vec::with_capacity(inputs.lines.len());
         for input in inputs.lines {
-            let line_words: Vec<String> = match input.fields.get("words") {
-                Some(list) => serde_json::from_value(list.clone()).with_context(|| {
-                    format!("line {}: \"words\" must be a list of strings", input.number)
+            let listed = ["words", "tokens"]
+                .into_iter()
+                .find_map(|key| Some((key, input.fields.get(key)?)));
+            let line_words: Vec<String> = match listed {
+                Some((key, list)) => serde_json::from_value(list.clone()).with_context(|| {
+                    format!("{}: {key:?} must be a list of strings", input.place())
                 })?,
                 None => input
                     .field("text")?
@@ -183,7 +195,7 @@ impl Task for TokenClassification {
             let (encoding, word_ids) = inputs
                 .tokenizer
                 .encode_words(&line_words)
-                .with_context(|| format!("line {}", input.number))?;
+                .with_context(|| input.place())?;
             let positions: Vec<i64> = (0..line_words.len() as i64).collect();
             markers.push(first_piece_labels(&word_ids, &positions));
             encodings.push(encoding);
