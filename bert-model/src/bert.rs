@@ -5,23 +5,27 @@
 
 use burn::module::Module;
 use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
-    LinearConfig,
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig,
 };
 use burn::tensor::activation::{gelu, gelu_approximate, relu, tanh};
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{BertConfig, HiddenAct};
 use crate::dropout::apply_dropout;
+use crate::linear::Linear;
 use crate::precision::Precision;
 use crate::shared::{
     BertInput, BertModelOutput, attention_mask_bias, first_token, normal_init, scaled_dot_product,
 };
 
 fn linear(d_input: usize, d_output: usize, config: &BertConfig, device: &Device) -> Linear {
-    LinearConfig::new(d_input, d_output)
-        .with_initializer(normal_init(config.initializer_range))
-        .init(device)
+    Linear::new(
+        d_input,
+        d_output,
+        true,
+        normal_init(config.initializer_range),
+        device,
+    )
 }
 
 impl HiddenAct {
@@ -188,10 +192,17 @@ impl BertSelfAttention {
             None => Tensor::zeros([width], &hidden.device()),
         });
         let bias = Tensor::cat(bias.to_vec(), 0);
+        let updates = projections.map(|p| p.lora_update(hidden.clone(), self.precision));
+        let mut projected = self.precision.linear(hidden, weight, Some(bias));
+        if updates.iter().any(Option::is_some) {
+            // LoRA updates side by side as the projections are (zero where none).
+            let updates = updates.map(|update| {
+                update.unwrap_or_else(|| Tensor::zeros([batch, seq_len, width], &projected.device()))
+            });
+            projected = projected + Tensor::cat(updates.to_vec(), 2);
+        }
         let heads = self.num_heads;
-        let all_heads = self
-            .precision
-            .linear(hidden, weight, Some(bias))
+        let all_heads = projected
             .reshape([batch, seq_len, 3 * heads, width / heads])
             .swap_dims(1, 2);
         [0, 1, 2].map(|i| all_heads.clone().narrow(1, i * heads, heads))
@@ -230,7 +241,7 @@ impl BertSelfOutput {
 
     /// `LayerNorm(dropout(dense(hidden)) + residual)`, `[B, S, _]` to `[B, S, H]`.
     pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
-        let projected = apply_dropout(&self.dropout, self.precision.apply(&self.dense, hidden));
+        let projected = apply_dropout(&self.dropout, self.dense.forward(hidden, self.precision));
         self.layer_norm.forward(projected + residual)
     }
 }
@@ -269,7 +280,7 @@ impl BertIntermediate {
     /// `[B, S, H]` to `[B, S, intermediate_size]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
         self.activation
-            .apply(self.precision.apply(&self.dense, hidden))
+            .apply(self.dense.forward(hidden, self.precision))
     }
 }
 
@@ -413,7 +424,7 @@ pub struct BertPooler {
 impl BertPooler {
     /// `[B, S, H]` to `[B, H]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
-        tanh(self.dense.forward(first_token(hidden)))
+        tanh(self.dense.forward(first_token(hidden), Precision::F32))
     }
 }
 
@@ -457,6 +468,30 @@ impl BertModel {
         self
     }
 
+    /// Every linear layer with its module path (`encoder.layer.0.attention.self_attention.query`, ...).
+    pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        let mut layers: Vec<(String, &mut Linear)> = Vec::new();
+        if let Some(project) = &mut self.embeddings_project {
+            layers.push(("embeddings_project".into(), project));
+        }
+        for (i, layer) in self.encoder.layer.iter_mut().enumerate() {
+            let at = |name: &str| format!("encoder.layer.{i}.{name}");
+            let attention = &mut layer.attention.self_attention;
+            layers.extend([
+                (at("attention.self_attention.query"), &mut attention.query),
+                (at("attention.self_attention.key"), &mut attention.key),
+                (at("attention.self_attention.value"), &mut attention.value),
+                (at("attention.output.dense"), &mut layer.attention.output.dense),
+                (at("intermediate.dense"), &mut layer.intermediate.dense),
+                (at("output.dense"), &mut layer.output.dense),
+            ]);
+        }
+        if let Some(pooler) = &mut self.pooler {
+            layers.push(("pooler.dense".into(), &mut pooler.dense));
+        }
+        layers
+    }
+
     /// Encodes a batch: `[B, S]` ids to `[B, S, H]` hidden states and, with a
     /// pooler, the `[B, H]` pooled output.
     ///
@@ -467,7 +502,7 @@ impl BertModel {
             .embeddings
             .forward(input.input_ids, input.token_type_ids);
         if let Some(project) = &self.embeddings_project {
-            embedded = Precision::F32.apply(project, embedded);
+            embedded = project.forward(embedded, Precision::F32);
         }
         let last_hidden_state = self.encoder.forward(embedded, mask_bias);
         let pooled_output = self

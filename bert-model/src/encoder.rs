@@ -7,8 +7,11 @@ use burn::tensor::{Device, Tensor};
 
 use crate::bert::BertModel;
 use crate::config::{BertConfig, ModelFamily};
+use crate::linear::Linear;
+use crate::lora::{self, LoraConfig, LoraError};
 use crate::modernbert::ModernBertModel;
 use crate::precision::Precision;
+use crate::pretrained::checkpoint_module_name;
 use crate::shared::{BertInput, BertModelOutput};
 
 /// A pretrained encoder of any supported family.
@@ -42,6 +45,35 @@ impl Encoder {
             Self::Bert(model) => Self::Bert(model.with_precision(precision)),
             Self::ModernBert(model) => Self::ModernBert(model.with_precision(precision)),
         }
+    }
+
+    /// Every linear layer with its module path.
+    pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        match self {
+            Self::Bert(model) => model.linears_mut(),
+            Self::ModernBert(model) => model.linears_mut(),
+        }
+    }
+
+    /// The same encoder frozen, with a fresh LoRA adapter on each linear
+    /// layer that `config` targets (by Hugging Face module name, `family`'s).
+    pub fn with_lora(self, config: &LoraConfig, family: ModelFamily) -> Result<Self, LoraError> {
+        let mut encoder = self.no_grad();
+        let layers = encoder
+            .linears_mut()
+            .into_iter()
+            .map(|(path, layer)| (checkpoint_module_name(family, &path), layer))
+            .collect();
+        lora::attach(layers, config, family)?;
+        Ok(encoder)
+    }
+
+    /// The same encoder with every adapter folded into its weight.
+    pub fn merge_lora(mut self) -> Self {
+        for (_, layer) in self.linears_mut() {
+            layer.merge();
+        }
+        self
     }
 
     /// Encodes a batch: `[B, S]` ids to `[B, S, H]` hidden states (and, for

@@ -17,6 +17,8 @@
 //! - [`pretrained`] loads a Hugging Face directory (`model.safetensors` or
 //!   `pytorch_model.bin`).
 //! - [`Pooling`] turns hidden states into sentence embeddings.
+//! - [`lora`] puts LoRA adapters on the encoder ([`BertForTask::with_lora`]);
+//!   [`peft`] reads and writes them as Hugging Face `peft` adapter directories.
 //!
 //! ```no_run
 //! use bert_model::{BertInput, pretrained};
@@ -36,7 +38,10 @@ pub mod dropout;
 mod encoder;
 pub mod files;
 pub mod heads;
+mod linear;
+pub mod lora;
 mod modernbert;
+pub mod peft;
 mod pooling;
 mod precision;
 pub mod pretrained;
@@ -53,6 +58,8 @@ pub use config::{
 };
 pub use encoder::Encoder;
 pub use heads::TaskHead;
+pub use linear::Linear;
+pub use lora::{LoraAdapter, LoraConfig, LoraError};
 pub use modernbert::{
     ModernBertAttention, ModernBertEmbeddings, ModernBertEncoderLayer, ModernBertMlp,
     ModernBertModel, RotaryTables,

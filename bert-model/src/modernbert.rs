@@ -9,14 +9,12 @@
 //! `A` = attention heads, `D` = head size (`H / A`).
 
 use burn::module::Module;
-use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear,
-    LinearConfig,
-};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::{BertConfig, HiddenAct, ModernBertSettings};
 use crate::dropout::apply_dropout;
+use crate::linear::Linear;
 use crate::precision::Precision;
 use crate::shared::{
     BertInput, BertModelOutput, MASKED_SCORE, attention_mask_bias, normal_init, scaled_dot_product,
@@ -35,10 +33,13 @@ fn linear(
     config: &BertConfig,
     device: &Device,
 ) -> Linear {
-    LinearConfig::new(d_input, d_output)
-        .with_bias(bias)
-        .with_initializer(normal_init(config.initializer_range))
-        .init(device)
+    Linear::new(
+        d_input,
+        d_output,
+        bias,
+        normal_init(config.initializer_range),
+        device,
+    )
 }
 
 /// A LayerNorm of width `H`, with a bias only when `norm_bias` says so.
@@ -144,8 +145,8 @@ impl ModernBertAttention {
         let heads = self.num_heads;
         // `Wqkv`'s outputs are [3, A, D]: queries, then keys, then values.
         let all_heads = self
-            .precision
-            .apply(&self.wqkv, hidden)
+            .wqkv
+            .forward(hidden, self.precision)
             .reshape([batch, seq_len, 3 * heads, width / heads])
             .swap_dims(1, 2);
         let [query, key, value] = [0, 1, 2].map(|i| all_heads.clone().narrow(1, i * heads, heads));
@@ -156,7 +157,7 @@ impl ModernBertAttention {
             self.precision,
         );
         let context = context.swap_dims(1, 2).reshape([batch, seq_len, width]);
-        apply_dropout(&self.out_drop, self.precision.apply(&self.wo, context))
+        apply_dropout(&self.out_drop, self.wo.forward(context, self.precision))
     }
 }
 
@@ -181,12 +182,12 @@ pub struct ModernBertMlp {
 impl ModernBertMlp {
     /// `[B, S, H]` to `[B, S, H]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let expanded = self.precision.apply(&self.wi, hidden);
+        let expanded = self.wi.forward(hidden, self.precision);
         let width = expanded.dims()[2] / 2;
         let input = expanded.clone().narrow(2, 0, width);
         let gate = expanded.narrow(2, width, width);
         let gated = apply_dropout(&self.drop, self.activation.apply(input) * gate);
-        self.precision.apply(&self.wo, gated)
+        self.wo.forward(gated, self.precision)
     }
 }
 
@@ -302,6 +303,21 @@ impl ModernBertModel {
             local_rope_theta: settings.rope_theta(false),
             window_reach: settings.local_attention / 2,
         }
+    }
+
+    /// Every linear layer with its module path (`layers.0.attn.wqkv`, ...).
+    pub fn linears_mut(&mut self) -> Vec<(String, &mut Linear)> {
+        let mut linears: Vec<(String, &mut Linear)> = Vec::new();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let at = |name: &str| format!("layers.{i}.{name}");
+            linears.extend([
+                (at("attn.wqkv"), &mut layer.attn.wqkv),
+                (at("attn.wo"), &mut layer.attn.wo),
+                (at("mlp.wi"), &mut layer.mlp.wi),
+                (at("mlp.wo"), &mut layer.mlp.wo),
+            ]);
+        }
+        linears
     }
 
     /// The same model with its matrix products in `precision` (parameters

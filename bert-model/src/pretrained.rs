@@ -92,7 +92,7 @@ impl fmt::Display for WeightProblems {
 }
 
 impl WeightProblems {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.missing.is_empty() && self.unexpected.is_empty() && self.invalid.is_empty()
     }
 }
@@ -240,21 +240,7 @@ pub fn load_for_task<H: TaskHead>(
         head,
     };
     let family = config.model_type;
-    let head_prefixes = H::CHECKPOINT_PREFIXES.join("|");
-    let head_pattern = format!("^({head_prefixes})\\.");
-    let encoder_prefix = format!("^{}\\.", family.weight_prefix());
-    let mut task_patterns = model.head.checkpoint_names();
-    if task_patterns.is_empty() {
-        task_patterns.push((head_pattern.as_str(), "head.$1."));
-    }
-    task_patterns.extend([
-        (encoder_prefix.as_str(), "bert."),
-        (
-            "^(embeddings|embeddings_project|encoder|transformer|pooler|layers|final_norm)\\.",
-            "bert.$1.",
-        ),
-    ]);
-    let remapper = key_remapper(family, &task_patterns);
+    let remapper = task_remapper(&model.head, family);
     let result = weights.apply_to(&mut model, remapper)?;
     let foreign_heads: Vec<&str> = KNOWN_HEAD_PREFIXES
         .iter()
@@ -286,6 +272,26 @@ pub fn load_for_task<H: TaskHead>(
         return Err(mismatch(&weights, problems));
     }
     Ok((config, model, status))
+}
+
+/// Checkpoint names of a task model to module paths: the head's names to
+/// `head.*`, the encoder's (with or without its prefix) to `bert.*`.
+pub(crate) fn task_remapper<H: TaskHead>(head: &H, family: ModelFamily) -> KeyRemapper {
+    let head_prefixes = H::CHECKPOINT_PREFIXES.join("|");
+    let head_pattern = format!("^({head_prefixes})\\.");
+    let encoder_prefix = format!("^{}\\.", family.weight_prefix());
+    let mut task_patterns = head.checkpoint_names();
+    if task_patterns.is_empty() {
+        task_patterns.push((head_pattern.as_str(), "head.$1."));
+    }
+    task_patterns.extend([
+        (encoder_prefix.as_str(), "bert."),
+        (
+            "^(embeddings|embeddings_project|encoder|transformer|pooler|layers|final_norm)\\.",
+            "bert.$1.",
+        ),
+    ]);
+    key_remapper(family, &task_patterns)
 }
 
 /// Whether a head parameter belongs to the head's prediction transform
@@ -408,7 +414,7 @@ const FINAL_NAME: &str = "~";
 /// Module paths to checkpoint names, the inverse of [`key_remapper`]: the
 /// family's block names and BERT's, then the head's fields back to its
 /// names, then the encoder under the family's prefix.
-fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> KeyRemapper {
+pub(crate) fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> KeyRemapper {
     let block_names = family_names(family).iter().chain(&BERT_NAMES);
     let mut patterns: Vec<(String, String)> = block_names
         .clone()
@@ -433,6 +439,23 @@ fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> KeyRemapper 
     patterns.push(("^bert\\.".into(), format!("{}.", family.weight_prefix())));
     patterns.push((format!("^{FINAL_NAME}"), String::new()));
     KeyRemapper::from_pattern_iter(patterns).expect("checkpoint key patterns are valid regexes")
+}
+
+/// The Hugging Face name of the encoder module at `path` (`encoder.layer.0.attention.self_attention.query`
+/// to `bert.encoder.layer.0.attention.self.query` for BERT), as peft names it.
+pub(crate) fn checkpoint_module_name(family: ModelFamily, path: &str) -> String {
+    let name = renamed(&saved_names(family, &[]), &format!("bert.{path}.weight"));
+    name.strip_suffix(".weight").unwrap_or(&name).to_string()
+}
+
+/// `name` after every pattern of `remapper`, in order, as the stores apply them.
+pub(crate) fn renamed(remapper: &KeyRemapper, name: &str) -> String {
+    remapper
+        .to_regex_pairs()
+        .iter()
+        .fold(name.to_string(), |name, (pattern, replacement)| {
+            pattern.replace_all(&name, replacement.as_str()).into_owned()
+        })
 }
 
 /// Collects what did not fit; tensors of `ignored_heads` (another task's head)

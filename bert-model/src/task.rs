@@ -2,7 +2,9 @@
 
 use burn::module::Module;
 
+use crate::config::ModelFamily;
 use crate::encoder::Encoder;
+use crate::lora::{LoraConfig, LoraError};
 use crate::heads::{
     QuestionAnsweringHead, SequenceClassificationHead, TaskHead, TokenClassificationHead,
 };
@@ -25,6 +27,24 @@ impl<H: TaskHead> BertForTask<H> {
         Self {
             bert: self.bert.with_precision(precision),
             ..self
+        }
+    }
+
+    /// The same model with its encoder frozen and LoRA adapters on the
+    /// layers `config` targets; the head trains in full (peft's
+    /// `modules_to_save`).
+    pub fn with_lora(self, config: &LoraConfig, family: ModelFamily) -> Result<Self, LoraError> {
+        Ok(Self {
+            bert: self.bert.with_lora(config, family)?,
+            head: self.head,
+        })
+    }
+
+    /// The same model with its adapters folded into the encoder's weights.
+    pub fn merge_lora(self) -> Self {
+        Self {
+            bert: self.bert.merge_lora(),
+            head: self.head,
         }
     }
 

@@ -56,6 +56,9 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
     if let HeadStatus::Initialised { .. } = status {
         info!("model: {} with a new head", setup.model_dir.display());
     }
+    let model = setup
+        .start
+        .adapt(model, setup.lora.as_ref(), config.model_type)?;
     let trained = setup.fit(
         TaskModel {
             model: model.with_precision(setup.args.precision),
@@ -70,8 +73,7 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         metrics,
     )?;
     // Reported as saved, and as `eval` reloads it: in f32.
-    let model = trained.valid().model.with_precision(Precision::F32);
-    setup.save(&model, &config)?;
+    let model = setup.save(trained.valid().model.with_precision(Precision::F32), &config)?;
     let test = Reported {
         examples: &examples.test,
         items: &items.test,

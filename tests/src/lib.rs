@@ -285,3 +285,71 @@ pub fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .try_to_vec::<f32>()
         .expect("float tensor converts to f32")
 }
+
+/// Logits as a reference script stored them (rounded to 7 decimals).
+#[derive(Deserialize)]
+pub struct StoredLogits {
+    /// transformers' shape, e.g. `[B, C]` or `[B, S, C]`.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub values: Vec<f32>,
+}
+
+/// The padded batch a reference script ran.
+#[derive(Deserialize)]
+pub struct StoredBatch {
+    /// `[B, S]` token ids.
+    pub input_ids: Vec<Vec<u32>>,
+    /// `[B, S]` segment ids (zeros where the tokenizer returns none).
+    pub token_type_ids: Vec<Vec<u32>>,
+    /// `[B, S]`, 1 at real tokens.
+    pub attention_mask: Vec<Vec<u32>>,
+}
+
+impl StoredBatch {
+    /// The batch as the model's input.
+    pub fn input(&self) -> BertInput {
+        let shape = [self.input_ids.len(), self.input_ids[0].len()];
+        let flat = |rows: &[Vec<u32>]| rows.iter().flatten().map(|&v| v as i64).collect();
+        BertInput::from_rows(
+            flat(&self.input_ids),
+            flat(&self.token_type_ids),
+            flat(&self.attention_mask),
+            shape,
+            &device(),
+        )
+    }
+
+    /// One flag per token, row-major: whether it is a real token.
+    pub fn real_tokens(&self) -> Vec<bool> {
+        self.attention_mask
+            .iter()
+            .flatten()
+            .map(|&m| m == 1)
+            .collect()
+    }
+}
+
+/// Our `[rows, C]` logits against stored ones at the rows `kept` marks:
+/// `max |diff| <= tolerance`.
+pub fn check_stored_logits(
+    what: &str,
+    ours: Tensor<2>,
+    expected: &StoredLogits,
+    kept: &[bool],
+    tolerance: f32,
+) {
+    let columns = expected.values.len() / kept.len();
+    assert_eq!(ours.dims(), [kept.len(), columns], "{what}: shape");
+    let rows = |values: &[f32]| -> Vec<f32> {
+        values
+            .chunks(columns)
+            .zip(kept)
+            .filter(|(_, keep)| **keep)
+            .flat_map(|(row, _)| row.iter().copied())
+            .collect()
+    };
+    let diff = max_abs_diff(&rows(&values(ours)), &rows(&expected.values));
+    eprintln!("{what} {:?}: max |diff| = {diff:e}", expected.shape);
+    assert!(diff <= tolerance, "{what}: max |diff| = {diff:e}");
+}

@@ -8,7 +8,9 @@
 
 use std::path::Path;
 
-use bert_burn_tests::{device, fixture, max_abs_diff, scratch_dir, values};
+use bert_burn_tests::{
+    StoredBatch, StoredLogits, check_stored_logits, device, fixture, scratch_dir,
+};
 use bert_data::BertTokenizer;
 use bert_model::heads::{ClassifierHeadConfig, PretrainingHeadConfig, QuestionAnsweringHeadConfig};
 use bert_model::pretrained::{self, HeadStatus};
@@ -33,31 +35,16 @@ struct ExpectedRun {
     problem_type: Option<String>,
     model_max_length: usize,
     inputs: Vec<Value>,
-    input_ids: Vec<Vec<u32>>,
-    token_type_ids: Vec<Vec<u32>>,
+    #[serde(flatten)]
+    batch: StoredBatch,
     tokenizer_returns_token_type_ids: bool,
-    attention_mask: Vec<Vec<u32>>,
-    logits: std::collections::BTreeMap<String, Logits>,
-}
-
-#[derive(Deserialize)]
-struct Logits {
-    shape: Vec<usize>,
-    values: Vec<f32>,
+    logits: std::collections::BTreeMap<String, StoredLogits>,
 }
 
 impl ExpectedRun {
     /// The padded batch transformers ran.
     fn input(&self) -> BertInput {
-        let shape = [self.input_ids.len(), self.input_ids[0].len()];
-        let flat = |rows: &[Vec<u32>]| rows.iter().flatten().map(|&v| v as i64).collect();
-        BertInput::from_rows(
-            flat(&self.input_ids),
-            flat(&self.token_type_ids),
-            flat(&self.attention_mask),
-            shape,
-            &device(),
-        )
+        self.batch.input()
     }
 
     fn check_logits(&self, task: &str, name: &str, ours: Tensor<2>, rows: usize) {
@@ -69,34 +56,13 @@ impl ExpectedRun {
     /// token, and a ModernBERT padding query whose whole window is padding
     /// is computed differently by each attention kernel.
     fn check_token_logits(&self, task: &str, name: &str, ours: Tensor<2>) {
-        let real: Vec<bool> = self
-            .attention_mask
-            .iter()
-            .flatten()
-            .map(|&m| m == 1)
-            .collect();
-        self.compare(task, name, ours, &real);
+        self.compare(task, name, ours, &self.batch.real_tokens());
     }
 
     /// Our `[rows, C]` logits against transformers' at the rows `kept` marks.
     fn compare(&self, task: &str, name: &str, ours: Tensor<2>, kept: &[bool]) {
-        let expected = &self.logits[name];
-        let columns = expected.values.len() / kept.len();
-        assert_eq!(ours.dims(), [kept.len(), columns], "{task} {name}: shape");
-        let rows = |values: &[f32]| -> Vec<f32> {
-            values
-                .chunks(columns)
-                .zip(kept)
-                .filter(|(_, keep)| **keep)
-                .flat_map(|(row, _)| row.iter().copied())
-                .collect()
-        };
-        let diff = max_abs_diff(&rows(&values(ours)), &rows(&expected.values));
-        eprintln!("{task} {name} {:?}: max |diff| = {diff:e}", expected.shape);
-        assert!(
-            diff <= LOGIT_TOLERANCE,
-            "{task} {name}: max |diff| = {diff:e}"
-        );
+        let what = format!("{task} {name}");
+        check_stored_logits(&what, ours, &self.logits[name], kept, LOGIT_TOLERANCE);
     }
 }
 
@@ -119,14 +85,14 @@ fn check_token_ids(task: &str, dir: &Path, run: &ExpectedRun) {
                 .unwrap(),
             other => panic!("{task}: unexpected input {other}"),
         };
-        let length = run.attention_mask[row].iter().filter(|&&m| m == 1).count();
+        let length = run.batch.attention_mask[row].iter().filter(|&&m| m == 1).count();
         assert_eq!(
             encoding.input_ids,
-            run.input_ids[row][..length],
+            run.batch.input_ids[row][..length],
             "{task} row {row}"
         );
         if run.tokenizer_returns_token_type_ids {
-            let types = &run.token_type_ids[row][..length];
+            let types = &run.batch.token_type_ids[row][..length];
             assert_eq!(encoding.token_type_ids, types, "{task} row {row}");
         }
     }

@@ -6,6 +6,8 @@
 //! RUN/tokenizer.json       the tokenizer, truncation cleared
 //! RUN/tokenizer_config.json, special_tokens_map.json, vocab.txt   for AutoTokenizer
 //! RUN/training_args.json   the arguments of the run (read back by --resume)
+//! RUN/adapter/             a LoRA run's peft adapter (adapter_config.json,
+//!                          adapter_model.safetensors); model.safetensors holds it merged
 //! RUN/checkpoint/          per-epoch model, optimiser and scheduler state
 //! RUN/train/, RUN/valid/   burn-train metric logs per epoch
 //! RUN/report.json          test report (also report.txt and PNG plots)
@@ -192,6 +194,10 @@ impl RunDir {
     }
 
     /// The directory of the run's checkpoints.
+    pub fn adapter_dir(&self) -> PathBuf {
+        self.file("adapter")
+    }
+
     pub fn checkpoint_dir(&self) -> PathBuf {
         self.file("checkpoint")
     }

@@ -8,6 +8,7 @@ use burn::train::metric::store::Direction;
 use serde::{Deserialize, Serialize};
 
 use super::data::DataArgs;
+use super::lora::LoraArgs;
 use crate::run::RunDir;
 
 /// The validation metric that picks the best epoch (and early stopping).
@@ -74,6 +75,9 @@ pub struct TrainingArgs {
     /// answering cuts passages into windows instead).
     #[arg(long, default_value_t = 64)]
     pub max_len: usize,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub lora: LoraArgs,
     /// Float type of the encoder's matrix products: `f32`, `bf16` or `f16`
     /// (mixed precision: parameters, LayerNorm, softmax and the loss stay
     /// f32; f16 adds dynamic loss scaling). For GPUs: the CPU backends have

@@ -14,7 +14,7 @@ use bert_data::assets::AssetCache;
 use bert_data::dataset::seeded_shuffle;
 use bert_data::length_groups::{Encoded, group_by_length, padding_share};
 use bert_model::pretrained;
-use bert_model::{BertConfig, BertForTask, TaskHead};
+use bert_model::{BertConfig, BertForTask, LoraConfig, TaskHead};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
@@ -32,6 +32,7 @@ use tracing::{info, warn};
 use super::args::TrainingArgs;
 use super::checkpoint::{AtomicCheckpointer, EpochProgress, WrittenRecords};
 use super::experiment_log::{ExperimentLog, close_experiment_log};
+use super::lora::{StartingModel, save_adapter};
 use super::loss_scale::LossScale;
 use super::metrics::{ThroughputInput, ThroughputMetric};
 use super::optim::{WarmupLinearDecay, adamw};
@@ -138,8 +139,12 @@ pub struct RunSetup {
     resume_state: Option<TrainerState>,
     /// The device (without autodiff).
     pub device: Device,
-    /// The pretrained model's directory.
+    /// The pretrained model's directory (an adapter's base model).
     pub model_dir: PathBuf,
+    /// What `--model` names: a model, or an adapter and its base.
+    pub start: StartingModel,
+    /// The LoRA adapter the run trains, if any.
+    pub lora: Option<LoraConfig>,
     /// Its config.
     pub config: BertConfig,
     /// Its tokenizer, truncating to `--max-len`.
@@ -171,8 +176,10 @@ impl RunSetup {
         };
         crate::backend::check_precision(args.precision)?;
         crate::backend::seed(&device, args.seed)?;
-        let model_dir = cache.resolve_model(&args.model)?;
+        let start = StartingModel::resolve(cache, &args.model)?;
+        let model_dir = start.dir.clone();
         let config = pretrained::load_config(&model_dir)?;
+        let lora = start.lora(&args.lora, config.model_type)?;
         let max_len = args.max_len.min(config.max_input_len());
         if max_len < args.max_len {
             warn!(
@@ -191,6 +198,8 @@ impl RunSetup {
             resume_state,
             device,
             model_dir,
+            start,
+            lora,
             config,
             tokenizer,
         })
@@ -202,11 +211,26 @@ impl RunSetup {
     }
 
     /// Saves the trained `model` with `config` and this run's tokenizer into
-    /// the run directory, and says where.
-    pub fn save<H: TaskHead>(&self, model: &BertForTask<H>, config: &BertConfig) -> Result<()> {
-        self.run.save(model, config, &self.tokenizer)?;
+    /// the run directory, and says where; a LoRA run saves its adapter too,
+    /// and the model with the adapter merged. Returns the model as saved.
+    pub fn save<H: TaskHead>(
+        &self,
+        model: BertForTask<H>,
+        config: &BertConfig,
+    ) -> Result<BertForTask<H>> {
+        let model = match &self.lora {
+            Some(lora) => save_adapter(
+                model,
+                config,
+                lora,
+                &self.start.base_name,
+                &self.run.adapter_dir(),
+            )?,
+            None => model,
+        };
+        self.run.save(&model, config, &self.tokenizer)?;
         info!("saved {}", self.run.root().display());
-        Ok(())
+        Ok(model)
     }
 
     /// Trains `model` on `train`, validating on `valid` after each epoch, and
