@@ -4,9 +4,7 @@
 //! `A` = attention heads, `D` = head size (`H / A`).
 
 use burn::module::Module;
-use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig,
-};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::{gelu, gelu_approximate, relu, tanh};
 use burn::tensor::{Device, Int, Tensor};
 
@@ -197,7 +195,8 @@ impl BertSelfAttention {
         if updates.iter().any(Option::is_some) {
             // LoRA updates side by side as the projections are (zero where none).
             let updates = updates.map(|update| {
-                update.unwrap_or_else(|| Tensor::zeros([batch, seq_len, width], &projected.device()))
+                update
+                    .unwrap_or_else(|| Tensor::zeros([batch, seq_len, width], &projected.device()))
             });
             projected = projected + Tensor::cat(updates.to_vec(), 2);
         }
@@ -481,7 +480,10 @@ impl BertModel {
                 (at("attention.self_attention.query"), &mut attention.query),
                 (at("attention.self_attention.key"), &mut attention.key),
                 (at("attention.self_attention.value"), &mut attention.value),
-                (at("attention.output.dense"), &mut layer.attention.output.dense),
+                (
+                    at("attention.output.dense"),
+                    &mut layer.attention.output.dense,
+                ),
                 (at("intermediate.dense"), &mut layer.intermediate.dense),
                 (at("output.dense"), &mut layer.output.dense),
             ]);

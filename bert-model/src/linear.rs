@@ -48,11 +48,7 @@ impl Linear {
     /// returned in f32.
     pub fn forward<const D: usize>(&self, input: Tensor<D>, precision: Precision) -> Tensor<D> {
         let update = self.lora_update(input.clone(), precision);
-        let output = precision.linear(
-            input,
-            self.weight.val(),
-            self.bias.as_ref().map(Param::val),
-        );
+        let output = precision.linear(input, self.weight.val(), self.bias.as_ref().map(Param::val));
         match update {
             Some(update) => output + update,
             None => output,

@@ -44,7 +44,9 @@ pub enum LoraError {
     #[error("no LoRA target modules given")]
     NoTargets,
     /// A target names no linear layer of the encoder.
-    #[error("LoRA target {target:?} matches no linear layer of this {family} encoder; its layers are named {names}")]
+    #[error(
+        "LoRA target {target:?} matches no linear layer of this {family} encoder; its layers are named {names}"
+    )]
     UnknownTarget {
         /// The target.
         target: String,
@@ -88,7 +90,6 @@ impl LoraConfig {
         }
         Ok(())
     }
-
 }
 
 /// Whether the module named `name` (a Hugging Face module path such as

@@ -27,7 +27,8 @@ pub const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";
 /// Where peft puts the wrapped model's names.
 const PEFT_PREFIX: &str = "base_model.model.";
 /// Our module paths of the adapters' factors and peft's names of them.
-const FACTOR_NAMES: [(&str, &str); 2] = [(".lora.lora_a.", ".lora_A."), (".lora.lora_b.", ".lora_B.")];
+const FACTOR_NAMES: [(&str, &str); 2] =
+    [(".lora.lora_a.", ".lora_A."), (".lora.lora_b.", ".lora_B.")];
 /// The module paths an adapter file holds: LoRA factors and the head.
 const ADAPTER_PATHS: &str = r"\.lora\.lora_[ab]\.|^head\.";
 
@@ -121,13 +122,8 @@ impl AdapterConfig {
             message,
         };
         let text = std::fs::read_to_string(&path).map_err(|e| error(e.to_string()))?;
-        let config: Self = serde_json::from_str(&text).map_err(|e| {
-            error(format!(
-                "line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let config: Self = serde_json::from_str(&text)
+            .map_err(|e| error(format!("line {}, column {}: {e}", e.line(), e.column())))?;
         config.lora().map_err(error)?;
         Ok(config)
     }
@@ -188,7 +184,10 @@ fn peft_names<H: TaskHead>(head: &H, family: ModelFamily) -> KeyRemapper {
 
 /// peft's names to module paths, the inverse of [`peft_names`].
 fn module_paths<H: TaskHead>(head: &H, family: ModelFamily) -> KeyRemapper {
-    let prefix = [(format!("^{}", PEFT_PREFIX.replace('.', r"\.")), String::new())];
+    let prefix = [(
+        format!("^{}", PEFT_PREFIX.replace('.', r"\.")),
+        String::new(),
+    )];
     let factors = FACTOR_NAMES
         .iter()
         .map(|(ours, theirs)| (theirs.replace('.', r"\."), ours.to_string()));

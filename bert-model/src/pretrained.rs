@@ -454,7 +454,9 @@ pub(crate) fn renamed(remapper: &KeyRemapper, name: &str) -> String {
         .to_regex_pairs()
         .iter()
         .fold(name.to_string(), |name, (pattern, replacement)| {
-            pattern.replace_all(&name, replacement.as_str()).into_owned()
+            pattern
+                .replace_all(&name, replacement.as_str())
+                .into_owned()
         })
 }
 

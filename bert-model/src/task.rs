@@ -4,10 +4,10 @@ use burn::module::Module;
 
 use crate::config::ModelFamily;
 use crate::encoder::Encoder;
-use crate::lora::{LoraConfig, LoraError};
 use crate::heads::{
     QuestionAnsweringHead, SequenceClassificationHead, TaskHead, TokenClassificationHead,
 };
+use crate::lora::{LoraConfig, LoraError};
 use crate::precision::Precision;
 use crate::shared::BertInput;
 

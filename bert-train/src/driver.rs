@@ -73,7 +73,10 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         metrics,
     )?;
     // Reported as saved, and as `eval` reloads it: in f32.
-    let model = setup.save(trained.valid().model.with_precision(Precision::F32), &config)?;
+    let model = setup.save(
+        trained.valid().model.with_precision(Precision::F32),
+        &config,
+    )?;
     let test = Reported {
         examples: &examples.test,
         items: &items.test,

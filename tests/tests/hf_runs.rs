@@ -85,7 +85,10 @@ fn check_token_ids(task: &str, dir: &Path, run: &ExpectedRun) {
                 .unwrap(),
             other => panic!("{task}: unexpected input {other}"),
         };
-        let length = run.batch.attention_mask[row].iter().filter(|&&m| m == 1).count();
+        let length = run.batch.attention_mask[row]
+            .iter()
+            .filter(|&&m| m == 1)
+            .count();
         assert_eq!(
             encoding.input_ids,
             run.batch.input_ids[row][..length],
