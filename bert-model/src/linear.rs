@@ -71,12 +71,15 @@ impl Linear {
         self.weight.dims()
     }
 
-    /// Folds the adapter into the weight (`W + scaling · A·B`) and removes
-    /// it; nothing without one.
+    /// Folds the adapter into the weight (`W + scaling · A·B`, a new leaf
+    /// of the autodiff graph) and removes it; nothing without one.
     pub fn merge(&mut self) {
         if let Some(adapter) = self.lora.take() {
             let delta = adapter.delta();
-            self.weight = self.weight.clone().map(|weight| weight + delta);
+            self.weight = self
+                .weight
+                .clone()
+                .map(|weight| (weight + delta).detach());
         }
     }
 }

@@ -47,7 +47,7 @@ const TASKS: [(&str, &[&str], &str, &str); 5] = [
     ("mlm", &[], "ForMaskedLM", ""),
 ];
 
-fn args(family: &str, task: &str, data: &[&str], run: &Path) -> TrainArgs {
+fn args(family: &str, task: &str, data: &[&str], run: &Path, extra: &[&str]) -> TrainArgs {
     let model = fixture(&format!("families/{family}")).display().to_string();
     let squad = fixture("squad_sample.json").display().to_string();
     let run = run.display().to_string();
@@ -74,16 +74,19 @@ fn args(family: &str, task: &str, data: &[&str], run: &Path) -> TrainArgs {
         data.iter()
             .map(|arg| if *arg == "SQUAD" { squad.as_str() } else { arg }),
     );
+    argv.extend(extra);
     Cli::try_parse_from(argv).unwrap().args
 }
 
-fn check_family(family: &str, class_prefix: &str) {
+/// Every task fine-tunes `family` (with `extra` flags), then reloads for
+/// `eval` and `predict`.
+fn check_family(family: &str, class_prefix: &str, extra: &[&str]) {
     let cache = AssetCache::from_env();
     let scratch = scratch_dir();
     for (task, data, class, input) in TASKS {
         if family == "electra" && task == "mlm" {
             let err = train(
-                args(family, task, data, &scratch.path().join("x")),
+                args(family, task, data, &scratch.path().join("x"), extra),
                 Start::New,
                 device(),
                 &cache,
@@ -95,7 +98,7 @@ fn check_family(family: &str, class_prefix: &str) {
         let _turn = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
         let root = scratch.path().join(task);
         let report = train(
-            args(family, task, data, &root),
+            args(family, task, data, &root, extra),
             Start::New,
             device(),
             &cache,
@@ -121,6 +124,14 @@ fn check_family(family: &str, class_prefix: &str) {
             names.iter().any(|name| name.starts_with(&encoder_prefix))
                 && !names.iter().any(|name| ours(&name)),
             "{family} {task}: {names:?}"
+        );
+        let lora = extra.contains(&"--lora-rank");
+        assert_eq!(
+            run.adapter_dir()
+                .join("adapter_model.safetensors")
+                .is_file(),
+            lora,
+            "{family} {task}: peft adapter"
         );
         // The same test split; only its name in the report differs.
         let scores = |mut report: serde_json::Value| {
@@ -149,30 +160,35 @@ fn tensor_names(path: &Path) -> Vec<String> {
 
 #[test]
 fn every_task_fine_tunes_roberta() {
-    check_family("roberta", "Roberta");
+    check_family("roberta", "Roberta", &[]);
 }
 
 #[test]
 fn every_task_fine_tunes_xlm_roberta() {
-    check_family("xlm-roberta", "XLMRoberta");
+    check_family("xlm-roberta", "XLMRoberta", &[]);
 }
 
 #[test]
 fn every_task_fine_tunes_distilbert() {
-    check_family("distilbert", "DistilBert");
+    check_family("distilbert", "DistilBert", &[]);
 }
 
 #[test]
 fn every_task_fine_tunes_electra() {
-    check_family("electra", "Electra");
+    check_family("electra", "Electra", &[]);
 }
 
 #[test]
 fn every_task_fine_tunes_mpnet() {
-    check_family("mpnet", "MPNet");
+    check_family("mpnet", "MPNet", &[]);
 }
 
 #[test]
 fn every_task_fine_tunes_modernbert() {
-    check_family("modernbert", "ModernBert");
+    check_family("modernbert", "ModernBert", &[]);
+}
+
+#[test]
+fn every_task_fine_tunes_with_lora() {
+    check_family("distilbert", "DistilBert", &["--lora-rank", "4"]);
 }

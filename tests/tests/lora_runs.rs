@@ -11,14 +11,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bert_burn_tests::{
-    StoredBatch, StoredLogits, check_stored_logits, device, fixture, scratch_dir, values,
+    StoredBatch, StoredLogits, check_stored_logits, device, fixture, scratch_dir, train_args,
+    values,
 };
+use bert_data::assets::AssetCache;
 use bert_model::heads::{
     ClassifierHeadConfig, QuestionAnsweringHeadConfig, SequenceClassificationHead,
 };
 use bert_model::peft::{self, ADAPTER_CONFIG, ADAPTER_WEIGHTS, AdapterConfig};
 use bert_model::pretrained;
 use bert_model::{BertConfig, BertForTask, BertInput, LoraConfig, LoraError, TaskHead};
+use bert_train::run::RunDir;
+use bert_train::tasks::{RunReport, Start, train};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor};
@@ -321,4 +325,92 @@ fn bad_lora_settings_are_refused() {
     let error = model.with_lora(&unknown, family).unwrap_err().to_string();
     assert!(error.contains("\"q_lin\""), "{error}");
     assert!(error.contains("query, key, value, dense"), "{error}");
+}
+
+/// `train` on 16 rotten_tomatoes sentences into `run`, from `model`, with `extra` flags.
+fn quick_run(model: &Path, run: &Path, extra: &[&str]) -> anyhow::Result<RunReport> {
+    let (model, run) = (model.display().to_string(), run.display().to_string());
+    let mut flags = vec![
+        "--task",
+        "classification",
+        "--dataset",
+        "rotten_tomatoes",
+        "--model",
+        &model,
+        "--output-dir",
+        &run,
+        "--max-train-samples",
+        "16",
+        "--max-eval-samples",
+        "8",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--max-len",
+        "32",
+    ];
+    flags.extend(extra);
+    train(
+        train_args(&flags),
+        Start::New,
+        device(),
+        &AssetCache::from_env(),
+    )
+}
+
+#[test]
+fn an_adapter_given_as_model_continues_or_merges() {
+    let scratch = scratch_dir();
+    let base = fixture("tiny-bert-base");
+    let first = RunDir::new(scratch.path().join("first"));
+    quick_run(&base, first.root(), &["--lora-rank", "4"]).unwrap();
+    let adapter = first.adapter_dir();
+    let settings = AdapterConfig::read(&adapter).unwrap();
+    assert_eq!(
+        settings.base_model_name_or_path.as_deref(),
+        Some(std::path::absolute(&base).unwrap().to_str().unwrap())
+    );
+
+    // Continued: the same adapter trains on, on the same base.
+    let continued = RunDir::new(scratch.path().join("continued"));
+    quick_run(&adapter, continued.root(), &["--lora-rank", "4"]).unwrap();
+    let again = AdapterConfig::read(&continued.adapter_dir()).unwrap();
+    assert_eq!(again, settings);
+    let error = quick_run(&adapter, &scratch.path().join("x"), &["--lora-rank", "8"]).unwrap_err();
+    assert!(format!("{error:#}").contains("has rank 4"), "{error:#}");
+
+    // Without --lora-rank: merged, then fine-tuned in full (no adapter).
+    let full = RunDir::new(scratch.path().join("full"));
+    quick_run(&adapter, full.root(), &[]).unwrap();
+    assert!(full.file("model.safetensors").is_file());
+    assert!(!full.adapter_dir().exists());
+}
+
+#[test]
+fn bad_lora_options_end_in_clear_errors() {
+    let scratch = scratch_dir();
+    let base = fixture("tiny-bert-base");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--lora-rank", "0"], "rank must be at least 1"),
+        (
+            &["--lora-targets", "query"],
+            "--lora-targets needs --lora-rank",
+        ),
+        (
+            &["--lora-rank", "4", "--lora-dropout", "1"],
+            "dropout must be in [0, 1)",
+        ),
+        (
+            &["--lora-rank", "4", "--lora-targets", "query,q_lin"],
+            "\"q_lin\" matches no linear layer",
+        ),
+    ];
+    for (i, (flags, message)) in cases.into_iter().enumerate() {
+        let error = quick_run(&base, &scratch.path().join(i.to_string()), flags).unwrap_err();
+        assert!(
+            format!("{error:#}").contains(message),
+            "{flags:?}: {error:#}"
+        );
+    }
 }
