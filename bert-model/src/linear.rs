@@ -76,10 +76,7 @@ impl Linear {
     pub fn merge(&mut self) {
         if let Some(adapter) = self.lora.take() {
             let delta = adapter.delta();
-            self.weight = self
-                .weight
-                .clone()
-                .map(|weight| (weight + delta).detach());
+            self.weight = self.weight.clone().map(|weight| (weight + delta).detach());
         }
     }
 }
