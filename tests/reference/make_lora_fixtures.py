@@ -40,11 +40,11 @@ import torch
 import transformers
 from peft import PeftModel, get_peft_model_state_dict
 from safetensors import safe_open
-from transformers import (AutoConfig, AutoModelForMaskedLM, AutoModelForPreTraining,
-                          AutoModelForQuestionAnswering, AutoTokenizer)
+from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_run_fixtures import FAMILIES, HF_FILES, ROOT, TASKS, rounded, write_data  # noqa: E402
+from make_run_fixtures import (FAMILIES, HF_FILES, ROOT, TASKS, rounded, tokenize,  # noqa: E402
+                               write_data)
 
 RUNS = ROOT / "tests/fixtures/lora-runs"
 ADAPTER = "adapter"
@@ -88,15 +88,7 @@ def largest_difference(first, second):
 def expected(run: Path, base: Path, auto_class, inputs):
     name = str(run.relative_to(RUNS))
     config = AutoConfig.from_pretrained(run)
-    if auto_class is AutoModelForPreTraining and config.architectures[0].endswith("ForMaskedLM"):
-        auto_class = AutoModelForMaskedLM
-    tokenizer = AutoTokenizer.from_pretrained(run)
-    if isinstance(inputs[0], tuple):
-        firsts, seconds = zip(*inputs)
-        batch = tokenizer(list(firsts), list(seconds), padding=True, truncation=True,
-                          return_tensors="pt")
-    else:
-        batch = tokenizer(inputs, padding=True, truncation=True, return_tensors="pt")
+    batch = tokenize(AutoTokenizer.from_pretrained(run), inputs)
 
     base_model = auto_class.from_pretrained(base, config=config)
     model = PeftModel.from_pretrained(base_model, run / ADAPTER)

@@ -152,6 +152,16 @@ def rounded(tensor):
     return [round(float(x), ROUND) for x in tensor.flatten()]
 
 
+def tokenize(tokenizer, inputs):
+    """The padded batch of texts or pairs, truncated to the run's --max-len
+    (model_max_length), as bert-burn does."""
+    if isinstance(inputs[0], tuple):
+        firsts, seconds = zip(*inputs)
+        return tokenizer(list(firsts), list(seconds), padding=True, truncation=True,
+                         return_tensors="pt")
+    return tokenizer(inputs, padding=True, truncation=True, return_tensors="pt")
+
+
 def expected(run: Path, auto_class, inputs):
     task = str(run.relative_to(RUNS))
     config = AutoConfig.from_pretrained(run)
@@ -165,13 +175,7 @@ def expected(run: Path, auto_class, inputs):
         sys.exit(f"{task}: transformers found no weights for {info['missing_keys']}")
     if type(model).__name__ != config.architectures[0]:
         sys.exit(f"{task}: {type(model).__name__} is not {config.architectures}")
-    # Truncated to the run's --max-len (model_max_length), as bert-burn does.
-    if isinstance(inputs[0], tuple):
-        firsts, seconds = zip(*inputs)
-        batch = tokenizer(list(firsts), list(seconds), padding=True, truncation=True,
-                          return_tensors="pt")
-    else:
-        batch = tokenizer(inputs, padding=True, truncation=True, return_tensors="pt")
+    batch = tokenize(tokenizer, inputs)
     with torch.no_grad():
         output = model(**batch)
     logits = {name: {"shape": list(value.shape), "values": rounded(value)}

@@ -353,3 +353,14 @@ pub fn check_stored_logits(
     eprintln!("{what} {:?}: max |diff| = {diff:e}", expected.shape);
     assert!(diff <= tolerance, "{what}: max |diff| = {diff:e}");
 }
+
+/// The tiny random checkpoints of every family but BERT, under
+/// `tests/fixtures/families/` (`tests/reference/make_family_fixtures.py`).
+pub const FAMILY_FIXTURES: [&str; 6] = [
+    "roberta",
+    "xlm-roberta",
+    "distilbert",
+    "electra",
+    "mpnet",
+    "modernbert",
+];

@@ -18,14 +18,7 @@ use serde_json::Value;
 /// Largest allowed |ours - transformers| (fp32, a tiny model).
 const TOLERANCE: f32 = 1e-5;
 
-const FAMILIES: [&str; 6] = [
-    "roberta",
-    "xlm-roberta",
-    "distilbert",
-    "electra",
-    "mpnet",
-    "modernbert",
-];
+const FAMILIES: [&str; 6] = bert_burn_tests::FAMILY_FIXTURES;
 
 #[derive(Deserialize)]
 struct Expected {

@@ -278,15 +278,7 @@ fn a_step_moves_the_adapters_and_the_head_only() {
 
 #[test]
 fn default_targets_adapt_each_familys_attention() {
-    let families = [
-        "bert",
-        "roberta",
-        "xlm-roberta",
-        "distilbert",
-        "electra",
-        "mpnet",
-        "modernbert",
-    ];
+    let families = std::iter::once("bert").chain(bert_burn_tests::FAMILY_FIXTURES);
     for family_name in families {
         let dir = match family_name {
             "bert" => fixture("tiny-bert-base"),
