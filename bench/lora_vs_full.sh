@@ -8,7 +8,7 @@
 #
 #   cargo build --release -p bert-train --no-default-features --features flex
 #   bench/lora_vs_full.sh "$CARGO_TARGET_DIR/release/bert-train" [OUT_DIR]
-# EPOCHS and MAX_TRAIN shorten the MiniLM pair; SKIP_MPNET=1 skips the base-size pair.
+# EPOCHS and MAX_TRAIN shorten the MiniLM pair; PAIRS=minilm or PAIRS=mpnet runs one pair.
 set -euo pipefail
 
 binary=${1:?usage: lora_vs_full.sh BERT_TRAIN_BINARY [OUT_DIR]}
@@ -34,10 +34,11 @@ run() {
     "$accuracy"
 }
 
+pairs=${PAIRS:-minilm mpnet}
 minilm=(--epochs "${EPOCHS:-3}" --max-train-samples "${MAX_TRAIN:-6824}")
-run minilm-full "${minilm[@]}"
-run minilm-lora "${minilm[@]}" "${lora[@]}"
-[ -n "${SKIP_MPNET:-}" ] && exit 0
 mpnet=(--model mpnet --epochs 1 --max-train-samples 640 --max-eval-samples 320)
-run mpnet-full "${mpnet[@]}"
-run mpnet-lora "${mpnet[@]}" "${lora[@]}"
+for pair in $pairs; do
+  declare -n flags=$pair
+  run "$pair-full" "${flags[@]}"
+  run "$pair-lora" "${flags[@]}" "${lora[@]}"
+done
