@@ -6,7 +6,7 @@
 //! products, never as a `[in, out]` matrix, so a step costs two rank-`r`
 //! products per target and no gradient of `W`.
 
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, LinearConfig};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -163,11 +163,6 @@ impl LoraAdapter {
     /// The update as one matrix, `scaling · A·B`, `[in, out]`.
     pub fn delta(&self) -> Tensor<2> {
         self.lora_a.weight.val().matmul(self.lora_b.weight.val()) * self.scaling
-    }
-
-    /// `A` and `B` themselves, for tests and inspection.
-    pub fn factors(&self) -> [&Param<Tensor<2>>; 2] {
-        [&self.lora_a.weight, &self.lora_b.weight]
     }
 }
 

@@ -183,7 +183,7 @@ fn base_name(model: &str, dir: &Path) -> String {
 }
 
 /// Parameters that receive gradients.
-pub fn trainable_parameters<M: Module>(model: &M) -> usize {
+fn trainable_parameters<M: Module>(model: &M) -> usize {
     struct Counter(usize);
     impl ModuleVisitor for Counter {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {

@@ -26,7 +26,7 @@ pub use args::{BestMetric, TrainingArgs};
 pub use checkpoint::EpochProgress;
 pub use data::DataArgs;
 pub use experiment_log::experiment_log_layer;
-pub use lora::{LoraArgs, StartingModel, trainable_parameters};
+pub use lora::{LoraArgs, StartingModel};
 pub use loss_scale::LossScale;
 pub(crate) use optim::adamw;
 pub use output_dir::claim_run_dir;
