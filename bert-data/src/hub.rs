@@ -22,9 +22,10 @@ const CONFIG: &str = "config.json";
 /// Weights files, in order of preference.
 const WEIGHTS: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
 /// Files downloaded with the model when its repository has them.
-const OPTIONAL: [&str; 5] = [
+const OPTIONAL: [&str; 6] = [
     "tokenizer.json",
     "vocab.txt",
+    "spm.model",
     "tokenizer_config.json",
     "special_tokens_map.json",
     "sentence_bert_config.json",

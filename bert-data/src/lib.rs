@@ -19,6 +19,7 @@ pub mod multi_label;
 pub mod pretraining;
 pub mod question_answering;
 pub mod regression;
+pub mod sentencepiece;
 pub mod token_classification;
 mod tokenizer;
 mod tokenizer_files;

@@ -14,6 +14,8 @@ use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
 
+use crate::sentencepiece::{SentencePieceModel, SentencePieceSettings, build_tokenizer};
+
 /// Why a tokenizer could not be loaded or used.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
@@ -153,12 +155,16 @@ impl BertTokenizer {
     pub const DEFAULT_MAX_LEN: usize = 512;
 
     /// Loads a model directory's tokenizer: `tokenizer.json` when present,
-    /// otherwise `vocab.txt` (+ optional `tokenizer_config.json`).
+    /// otherwise a SentencePiece `spm.model` (DeBERTa-v3), otherwise
+    /// `vocab.txt`; `tokenizer_config.json`, if present, completes the last two.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, TokenizerError> {
         let dir = dir.as_ref();
         let json = dir.join("tokenizer.json");
+        let spm = dir.join("spm.model");
         if json.is_file() {
             Self::from_tokenizer_json(json)
+        } else if spm.is_file() {
+            Self::from_sentencepiece(spm, Some(dir.join("tokenizer_config.json")))
         } else {
             Self::from_vocab(
                 dir.join("vocab.txt"),
@@ -183,11 +189,8 @@ impl BertTokenizer {
     ) -> Result<Self, TokenizerError> {
         let vocab = vocab.as_ref();
         let settings = match tokenizer_config.filter(|path| path.is_file()) {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| file_error(&path, e))?;
-                serde_json::from_str(&text)
-                    .map_err(|e| file_error(&path, format!("line {}: {e}", e.line())))?
-            }
+            Some(path) => serde_json::from_value(read_json(&path)?)
+                .map_err(|e| file_error(&path, e))?,
             None => TokenizerConfig::default(),
         };
         let vocab_path = vocab
@@ -214,6 +217,25 @@ impl BertTokenizer {
                 ("[CLS]".into(), cls),
             )))
             .with_decoder(Some(WordPieceDecoder::default()));
+        Self::new(inner)
+    }
+
+    /// Builds DeBERTa-v2/v3's tokenizer from a SentencePiece model (`spm.model`)
+    /// as transformers' `DebertaV2Tokenizer` does; `tokenizer_config.json`, if
+    /// given and present, sets `do_lower_case`, `split_by_punct`,
+    /// `add_prefix_space` and the special tokens.
+    pub fn from_sentencepiece(
+        model: impl AsRef<Path>,
+        tokenizer_config: Option<PathBuf>,
+    ) -> Result<Self, TokenizerError> {
+        let model_path = model.as_ref();
+        let config = match tokenizer_config.filter(|path| path.is_file()) {
+            Some(path) => read_json(&path)?,
+            None => serde_json::Value::Null,
+        };
+        let model = SentencePieceModel::from_file(model_path)?;
+        let settings = SentencePieceSettings::from_config(&config);
+        let inner = build_tokenizer(&model, &settings).map_err(|e| file_error(model_path, e))?;
         Self::new(inner)
     }
 
@@ -381,6 +403,16 @@ fn special_id(tokenizer: &Tokenizer, token: SpecialToken) -> Result<u32, Tokeniz
         .ok_or_else(|| TokenizerError::MissingSpecialToken {
             token: format!("{bert} (or {roberta})"),
         })
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, TokenizerError> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        file_error(
+            path,
+            format!("line {} column {}: {e}", e.line(), e.column()),
+        )
+    })
 }
 
 fn file_error(path: &Path, error: impl ToString) -> TokenizerError {

@@ -16,7 +16,12 @@ use crate::shared::{
     BertInput, BertModelOutput, attention_mask_bias, first_token, normal_init, scaled_dot_product,
 };
 
-fn linear(d_input: usize, d_output: usize, config: &BertConfig, device: &Device) -> Linear {
+pub(crate) fn linear(
+    d_input: usize,
+    d_output: usize,
+    config: &BertConfig,
+    device: &Device,
+) -> Linear {
     Linear::new(
         d_input,
         d_output,
@@ -33,11 +38,12 @@ impl HiddenAct {
             Self::Gelu => gelu(x),
             Self::GeluTanh => gelu_approximate(x),
             Self::Relu => relu(x),
+            Self::Tanh => tanh(x),
         }
     }
 }
 
-fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
+pub(crate) fn layer_norm(config: &BertConfig, device: &Device) -> LayerNorm {
     LayerNormConfig::new(config.hidden_size)
         .with_epsilon(config.layer_norm_eps)
         .init(device)
@@ -178,34 +184,47 @@ impl BertSelfAttention {
         context.swap_dims(1, 2).reshape([batch, seq_len, width])
     }
 
-    /// Queries, keys and values in one product with the three projections
-    /// side by side: `[B, S, H]` to three `[B, A, S, D]`.
+    /// Queries, keys and values in one product: `[B, S, H]` to three `[B, A, S, D]`.
     pub fn query_key_value(&self, hidden: Tensor<3>) -> [Tensor<4>; 3] {
-        let [batch, seq_len, width] = hidden.dims();
-        let projections = [&self.query, &self.key, &self.value];
-        let weight = Tensor::cat(projections.map(|p| p.weight.val()).to_vec(), 1);
-        // A projection without a bias adds zeros, so the three stay aligned.
-        let bias = projections.map(|p| match &p.bias {
-            Some(bias) => bias.val(),
-            None => Tensor::zeros([width], &hidden.device()),
-        });
-        let bias = Tensor::cat(bias.to_vec(), 0);
-        let updates = projections.map(|p| p.lora_update(hidden.clone(), self.precision));
-        let mut projected = self.precision.linear(hidden, weight, Some(bias));
-        if updates.iter().any(Option::is_some) {
-            // LoRA updates side by side as the projections are (zero where none).
-            let updates = updates.map(|update| {
-                update
-                    .unwrap_or_else(|| Tensor::zeros([batch, seq_len, width], &projected.device()))
-            });
-            projected = projected + Tensor::cat(updates.to_vec(), 2);
-        }
-        let heads = self.num_heads;
-        let all_heads = projected
-            .reshape([batch, seq_len, 3 * heads, width / heads])
-            .swap_dims(1, 2);
-        [0, 1, 2].map(|i| all_heads.clone().narrow(1, i * heads, heads))
+        fused_query_key_value(
+            [&self.query, &self.key, &self.value],
+            hidden,
+            self.num_heads,
+            self.precision,
+        )
     }
+}
+
+/// Queries, keys and values of `heads` heads in one product, the three
+/// projections side by side (with their LoRA updates): `[B, S, H]` to three
+/// `[B, A, S, D]`.
+pub(crate) fn fused_query_key_value(
+    projections: [&Linear; 3],
+    hidden: Tensor<3>,
+    heads: usize,
+    precision: Precision,
+) -> [Tensor<4>; 3] {
+    let [batch, seq_len, width] = hidden.dims();
+    let weight = Tensor::cat(projections.map(|p| p.weight.val()).to_vec(), 1);
+    // A projection without a bias adds zeros, so the three stay aligned.
+    let bias = projections.map(|p| match &p.bias {
+        Some(bias) => bias.val(),
+        None => Tensor::zeros([width], &hidden.device()),
+    });
+    let bias = Tensor::cat(bias.to_vec(), 0);
+    let updates = projections.map(|p| p.lora_update(hidden.clone(), precision));
+    let mut projected = precision.linear(hidden, weight, Some(bias));
+    if updates.iter().any(Option::is_some) {
+        // LoRA updates side by side as the projections are (zero where none).
+        let updates = updates.map(|update| {
+            update.unwrap_or_else(|| Tensor::zeros([batch, seq_len, width], &projected.device()))
+        });
+        projected = projected + Tensor::cat(updates.to_vec(), 2);
+    }
+    let all_heads = projected
+        .reshape([batch, seq_len, 3 * heads, width / heads])
+        .swap_dims(1, 2);
+    [0, 1, 2].map(|i| all_heads.clone().narrow(1, i * heads, heads))
 }
 
 /// Dense + dropout + residual LayerNorm after self-attention

@@ -17,6 +17,9 @@ pub enum HiddenAct {
     /// Rectified linear unit (`"relu"`).
     #[serde(rename = "relu")]
     Relu,
+    /// Hyperbolic tangent (`"tanh"`: DeBERTa's `pooler_hidden_act` may be it).
+    #[serde(rename = "tanh")]
+    Tanh,
 }
 
 /// The encoder family a checkpoint belongs to (`model_type` in `config.json`):
@@ -47,6 +50,10 @@ pub enum ModelFamily {
     /// sliding-window attention), see [`ModernBertSettings`].
     #[serde(rename = "modernbert")]
     ModernBert,
+    /// DeBERTa-v2 and v3: its own encoder (disentangled attention over
+    /// relative positions), see [`DebertaSettings`].
+    #[serde(rename = "deberta-v2")]
+    DebertaV2,
 }
 
 impl ModelFamily {
@@ -59,6 +66,7 @@ impl ModelFamily {
             Self::Electra => "electra",
             Self::MpNet => "mpnet",
             Self::ModernBert => "model",
+            Self::DebertaV2 => "deberta",
         }
     }
 
@@ -72,6 +80,7 @@ impl ModelFamily {
             Self::Electra => "Electra",
             Self::MpNet => "MPNet",
             Self::ModernBert => "ModernBert",
+            Self::DebertaV2 => "DebertaV2",
         }
     }
 
@@ -97,6 +106,12 @@ impl ModelFamily {
     /// Whether the family has no segment embeddings at all (`type_vocab_size` 0).
     pub fn has_no_token_types(self) -> bool {
         matches!(self, Self::DistilBert | Self::MpNet | Self::ModernBert)
+    }
+
+    /// Whether `type_vocab_size` 0 (no segment embeddings) is a valid
+    /// setting of the family: DeBERTa-v3 has none, DeBERTa-v2 may have some.
+    pub fn token_types_optional(self) -> bool {
+        self.has_no_token_types() || self == Self::DebertaV2
     }
 }
 
@@ -223,6 +238,148 @@ impl ModernBertSettings {
     }
 }
 
+/// The `config.json` fields only DeBERTa-v2/v3 has, with `DebertaV2Config`'s
+/// defaults (the fields it reads with `getattr` included).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DebertaSettings {
+    /// Whether attention adds the disentangled relative-position terms.
+    pub relative_attention: bool,
+    /// The relative distance the position embeddings span; below 1 means
+    /// `max_position_embeddings`.
+    pub max_relative_positions: i64,
+    /// Number of log buckets of relative distances (v3: 256); below 1: none.
+    pub position_buckets: i64,
+    /// Whether absolute position embeddings are added to the word embeddings (v2).
+    pub position_biased_input: bool,
+    /// The relative terms: `c2p` (content to position), `p2c`, either spelling
+    /// (`["p2c", "c2p"]` or `"p2c|c2p"`).
+    #[serde(deserialize_with = "pos_att_types")]
+    pub pos_att_type: Vec<String>,
+    /// Whether the relative terms reuse the content projections (v3) rather
+    /// than `pos_key_proj` / `pos_query_proj`.
+    pub share_att_key: bool,
+    /// `"layer_norm"` to normalise the relative embeddings, else `"none"`.
+    pub norm_rel_ebd: String,
+    /// Kernel of the ConvLayer after the first layer (0: none).
+    pub conv_kernel_size: usize,
+    /// Dropout before the classifiers' pooler (`ContextPooler`).
+    pub pooler_dropout: f64,
+    /// Activation of the pooler.
+    pub pooler_hidden_act: HiddenAct,
+    /// Dropout before the sequence classifier; `None` means `hidden_dropout_prob`.
+    pub cls_dropout: Option<f64>,
+    /// Whether the masked-LM head has the legacy names (`cls.predictions`)
+    /// rather than `lm_predictions.lm_head`.
+    pub legacy: bool,
+}
+
+impl Default for DebertaSettings {
+    fn default() -> Self {
+        Self {
+            relative_attention: false,
+            max_relative_positions: -1,
+            position_buckets: -1,
+            position_biased_input: true,
+            pos_att_type: Vec::new(),
+            share_att_key: false,
+            norm_rel_ebd: "none".into(),
+            conv_kernel_size: 0,
+            pooler_dropout: 0.0,
+            pooler_hidden_act: HiddenAct::Gelu,
+            cls_dropout: None,
+            legacy: true,
+        }
+    }
+}
+
+/// `pos_att_type` as a list, from a list or a `|`-separated string (or null).
+fn pos_att_types<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Spelling {
+        List(Vec<String>),
+        Joined(String),
+    }
+    Ok(match Option::<Spelling>::deserialize(deserializer)? {
+        None => Vec::new(),
+        Some(Spelling::List(types)) => types,
+        Some(Spelling::Joined(types)) => types.split('|').map(str::to_string).collect(),
+    }
+    .into_iter()
+    .map(|kind| kind.trim().to_lowercase())
+    .collect())
+}
+
+impl DebertaSettings {
+    /// Checks what this crate does not compute or no DeBERTa can have.
+    fn validate(&self) -> Result<(), String> {
+        if self.conv_kernel_size > 0 {
+            return Err(format!(
+                "conv_kernel_size {} asks for DeBERTa-v2's ConvLayer, which is not \
+                 implemented (DeBERTa-v3 checkpoints do not use it)",
+                self.conv_kernel_size
+            ));
+        }
+        if let Some(kind) = self
+            .pos_att_type
+            .iter()
+            .find(|kind| !matches!(kind.as_str(), "c2p" | "p2c"))
+        {
+            return Err(format!(
+                "pos_att_type {kind:?} is not a relative attention term: expected c2p, p2c or both"
+            ));
+        }
+        for (name, p) in [
+            ("pooler_dropout", Some(self.pooler_dropout)),
+            ("cls_dropout", self.cls_dropout),
+        ] {
+            if let Some(p) = p.filter(|p| !(0.0..1.0).contains(p)) {
+                return Err(format!("{name} must be in [0, 1), got {p}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the attention has the content-to-position term.
+    pub fn c2p(&self) -> bool {
+        self.pos_att_type.iter().any(|kind| kind == "c2p")
+    }
+
+    /// Whether the attention has the position-to-content term.
+    pub fn p2c(&self) -> bool {
+        self.pos_att_type.iter().any(|kind| kind == "p2c")
+    }
+
+    /// Whether the relative embeddings are normalised (`norm_rel_ebd` holds `layer_norm`).
+    pub fn normalises_relative_embeddings(&self) -> bool {
+        self.norm_rel_ebd
+            .to_lowercase()
+            .split('|')
+            .any(|kind| kind.trim() == "layer_norm")
+    }
+
+    /// The relative distance covered: `max_relative_positions`, or
+    /// `max_position_embeddings` when it is below 1.
+    pub fn max_relative_positions(&self, max_position_embeddings: usize) -> usize {
+        usize::try_from(self.max_relative_positions)
+            .ok()
+            .filter(|&positions| positions >= 1)
+            .unwrap_or(max_position_embeddings)
+    }
+
+    /// Half the number of relative embeddings (`att_span`): the buckets when
+    /// there are any, else the relative distance covered.
+    pub fn attention_span(&self, max_position_embeddings: usize) -> usize {
+        usize::try_from(self.position_buckets)
+            .ok()
+            .filter(|&buckets| buckets >= 1)
+            .unwrap_or_else(|| self.max_relative_positions(max_position_embeddings))
+    }
+}
+
 /// What a sequence classification head's outputs mean (`problem_type`,
 /// which picks the loss in transformers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,6 +455,10 @@ pub struct BertConfig {
     /// the other families.
     #[serde(skip)]
     pub modernbert: Option<ModernBertSettings>,
+    /// DeBERTa-v2's own fields, read from the same `config.json`; `None` for
+    /// the other families.
+    #[serde(skip)]
+    pub deberta: Option<DebertaSettings>,
     /// Dropout before a classification head; `None` means `hidden_dropout_prob`
     /// (DistilBERT: `seq_classif_dropout`).
     #[serde(alias = "seq_classif_dropout")]
@@ -339,6 +500,7 @@ impl Default for BertConfig {
             pad_token_id: 0,
             relative_attention_num_buckets: None,
             modernbert: None,
+            deberta: None,
             classifier_dropout: None,
             id2label: BTreeMap::new(),
             label2id: BTreeMap::new(),
@@ -424,6 +586,18 @@ impl BertConfig {
             config.classifier_dropout.get_or_insert(0.0);
             config.modernbert = Some(settings);
         }
+        if config.model_type == ModelFamily::DebertaV2 {
+            let settings: DebertaSettings =
+                serde_json::from_str(text).map_err(|e| ConfigError::parse(origin, &e))?;
+            // DebertaV2Config's defaults where they differ from BERT's.
+            if !source.contains_key("type_vocab_size") {
+                config.type_vocab_size = 0;
+            }
+            if !source.contains_key("layer_norm_eps") {
+                config.layer_norm_eps = 1e-7;
+            }
+            config.deberta = Some(settings);
+        }
         config.source = source;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: origin.to_string(),
@@ -471,10 +645,13 @@ impl BertConfig {
                 self.layer_norm_eps
             ));
         }
-        if self.type_vocab_size == 0 && !self.model_type.has_no_token_types() {
+        if self.type_vocab_size == 0 && !self.model_type.token_types_optional() {
             return Err("type_vocab_size must be at least 1, got 0".into());
         }
         if let Some(settings) = &self.modernbert {
+            settings.validate()?;
+        }
+        if let Some(settings) = &self.deberta {
             settings.validate()?;
         }
         if self.pad_token_id >= self.vocab_size {
@@ -681,7 +858,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_model_type_names_the_seven_supported_ones() {
+    fn an_unknown_model_type_names_the_eight_supported_ones() {
         let err = BertConfig::from_json(r#"{"model_type": "gpt2"}"#, "c.json")
             .unwrap_err()
             .to_string();
@@ -693,6 +870,7 @@ mod tests {
             "electra",
             "mpnet",
             "modernbert",
+            "deberta-v2",
         ] {
             assert!(err.contains(&format!("`{family}`")), "{family}: {err}");
         }

@@ -1,12 +1,13 @@
 //! [`Encoder`]: the one interface heads, tasks, precision and the loaders use,
 //! whatever the family. Each family whose layers differ has its own file
-//! (`bert.rs`, `modernbert.rs`); `model_type` picks one.
+//! (`bert.rs`, `modernbert.rs`, `deberta.rs`); `model_type` picks one.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::bert::BertModel;
 use crate::config::{BertConfig, ModelFamily};
+use crate::deberta::DebertaV2Model;
 use crate::linear::Linear;
 use crate::lora::{self, LoraConfig, LoraError};
 use crate::modernbert::ModernBertModel;
@@ -17,8 +18,8 @@ use crate::shared::{BertInput, BertModelOutput};
 /// A pretrained encoder of any supported family.
 ///
 /// BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA and MPNet share BERT's
-/// layers (their differences are switches of [`BertModel`]); ModernBERT has
-/// its own. Checkpoints name the encoder's weights without the variant.
+/// layers (their differences are switches of [`BertModel`]); ModernBERT and
+/// DeBERTa-v2 have their own. Checkpoints name the encoder's weights without the variant.
 // One encoder per model, never in a collection: the variants' sizes do not matter.
 #[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
@@ -27,6 +28,8 @@ pub enum Encoder {
     Bert(BertModel),
     /// ModernBERT's layers.
     ModernBert(ModernBertModel),
+    /// DeBERTa-v2/v3's layers.
+    DebertaV2(DebertaV2Model),
 }
 
 impl Encoder {
@@ -34,6 +37,7 @@ impl Encoder {
     pub fn new(config: &BertConfig, device: &Device) -> Self {
         match config.model_type {
             ModelFamily::ModernBert => Self::ModernBert(ModernBertModel::new(config, device)),
+            ModelFamily::DebertaV2 => Self::DebertaV2(DebertaV2Model::new(config, device)),
             _ => Self::Bert(BertModel::new(config, device)),
         }
     }
@@ -44,6 +48,7 @@ impl Encoder {
         match self {
             Self::Bert(model) => Self::Bert(model.with_precision(precision)),
             Self::ModernBert(model) => Self::ModernBert(model.with_precision(precision)),
+            Self::DebertaV2(model) => Self::DebertaV2(model.with_precision(precision)),
         }
     }
 
@@ -52,6 +57,7 @@ impl Encoder {
         match self {
             Self::Bert(model) => model.linears_mut(),
             Self::ModernBert(model) => model.linears_mut(),
+            Self::DebertaV2(model) => model.linears_mut(),
         }
     }
 
@@ -83,6 +89,7 @@ impl Encoder {
         match self {
             Self::Bert(model) => model.forward(input),
             Self::ModernBert(model) => model.forward(input),
+            Self::DebertaV2(model) => model.forward(input),
         }
     }
 
@@ -92,6 +99,7 @@ impl Encoder {
         match self {
             Self::Bert(model) => model.embeddings.word_embeddings.weight.val(),
             Self::ModernBert(model) => model.embeddings.tok_embeddings.weight.val(),
+            Self::DebertaV2(model) => model.embeddings.word_embeddings.weight.val(),
         }
     }
 }

@@ -7,11 +7,11 @@
 //!
 //! - [`BertConfig`] reads Hugging Face `config.json`; its [`ModelFamily`]
 //!   (`model_type`: BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA, MPNet,
-//!   ModernBERT) picks the encoder and what differs: embeddings, weight
-//!   names, heads.
+//!   ModernBERT, DeBERTa-v2/v3) picks the encoder and what differs:
+//!   embeddings, weight names, heads.
 //! - [`Encoder`] is any family's encoder: [`BertModel`] (BERT's layers, the
-//!   first six families) or [`ModernBertModel`]; it returns the last hidden
-//!   state and, for BERT, the pooled output.
+//!   first six families), [`ModernBertModel`] or [`DebertaV2Model`]; it
+//!   returns the last hidden state and, for BERT, the pooled output.
 //! - [`BertForTask`] pairs the encoder with a swappable [`TaskHead`], such as
 //!   [`SequenceClassificationHead`](heads::SequenceClassificationHead).
 //! - [`pretrained`] loads a Hugging Face directory (`model.safetensors` or
@@ -34,6 +34,7 @@
 
 mod bert;
 mod config;
+mod deberta;
 pub mod dropout;
 mod encoder;
 pub mod files;
@@ -53,8 +54,12 @@ pub use bert::{
     BertPooler, BertSelfAttention, BertSelfOutput, relative_position_bucket,
 };
 pub use config::{
-    BertConfig, ClassifierPooling, ConfigError, HiddenAct, ModelFamily, ModernBertSettings,
-    ProblemType, RopeParameters,
+    BertConfig, ClassifierPooling, ConfigError, DebertaSettings, HiddenAct, ModelFamily,
+    ModernBertSettings, ProblemType, RopeParameters,
+};
+pub use deberta::{
+    DebertaV2Attention, DebertaV2Embeddings, DebertaV2Encoder, DebertaV2Layer, DebertaV2Model,
+    DisentangledSelfAttention, RelativePositions, log_bucket,
 };
 pub use encoder::Encoder;
 pub use heads::TaskHead;

@@ -114,6 +114,7 @@ pub fn default_targets(family: ModelFamily) -> &'static [&'static str] {
         ModelFamily::DistilBert => &["q_lin", "v_lin"],
         ModelFamily::MpNet => &["q", "v"],
         ModelFamily::ModernBert => &["Wqkv"],
+        ModelFamily::DebertaV2 => &["query_proj", "value_proj"],
     }
 }
 

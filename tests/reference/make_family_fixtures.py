@@ -96,6 +96,7 @@ import tempfile
 from pathlib import Path
 
 os.environ["TOKENIZERS_PARALLELISM"] = "false"  # deterministic training
+import sentencepiece
 import torch
 import tokenizers
 import transformers
@@ -114,6 +115,8 @@ from transformers import (AutoConfig, AutoModel,
                           ElectraTokenizerFast, ModernBertConfig,
                           ModernBertForMaskedLM,
                           ModernBertForSequenceClassification,
+                          DebertaV2Config, DebertaV2ForMaskedLM,
+                          DebertaV2ForSequenceClassification,
                           PreTrainedTokenizerFast, RobertaConfig,
                           RobertaForMaskedLM,
                           RobertaForSequenceClassification,
@@ -273,6 +276,48 @@ def modernbert_tokenizer(work: Path):
     return tokenizer, []
 
 
+# Text that a SentencePiece normaliser and segmenter must get right: accents,
+# CJK, emoji, runs of spaces and tabs, a long word, compatibility forms (the
+# ligature, full-width letters and digits that NFKC folds).
+TRICKY = ["Café naïve résumé — Ångström façade",
+          "東京は日本の首都です。北京",
+          "emoji 😀🎉👍 ok",
+          "  spaces   inside\tand\ttabs  ",
+          "Pneumonoultramicroscopicsilicovolcanoconiosis",
+          "ﬁne ＡＢＣ full-width １２３",
+          "Ünïcödé ñ ç ß ø"]
+DEBERTA_SPECIALS = dict(pad_piece="[PAD]", bos_piece="[CLS]", eos_piece="[SEP]",
+                        unk_piece="[UNK]", pad_id=0, bos_id=1, eos_id=2, unk_id=3)
+
+
+def deberta_tokenizer(work: Path):
+    """A SentencePiece Unigram model trained with sentencepiece (nmt_nfkc
+    normalisation, as DeBERTa-v3's) with DeBERTa-v3's ids ([PAD] [CLS] [SEP]
+    [UNK] = 0..3, [MASK] added after the pieces), opened from spm.model the
+    way transformers opens a DeBERTa-v3 repository (no tokenizer.json)."""
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = work / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS[:3000] + TRICKY * 20) + "\n", encoding="utf-8")
+    # The model records its input and prefix paths: relative ones, so that
+    # every run writes the same file.
+    here = os.getcwd()
+    os.chdir(work)
+    try:
+        sentencepiece.SentencePieceTrainer.train(
+            input=corpus.name, model_prefix="spm", vocab_size=400,
+            model_type="unigram", character_coverage=1.0, normalization_rule_name="nmt_nfkc",
+            num_threads=1, minloglevel=2, shuffle_input_sentence=False, **DEBERTA_SPECIALS)
+    finally:
+        os.chdir(here)
+    opened = work / "opened"
+    opened.mkdir(exist_ok=True)
+    shutil.copy(work / "spm.model", opened / "spm.model")
+    (opened / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "DebertaV2Tokenizer", "do_lower_case": False,
+         "model_max_length": MAX_LEN}))
+    return AutoTokenizer.from_pretrained(opened), [work / "spm.model"]
+
+
 # ------------------------------------------------------------------ families
 
 def roberta_config(config_class, tokenizer, **extra):
@@ -315,6 +360,30 @@ def modernbert_config(tokenizer, heads=4, **extra):
                             **geometry, **extra)
 
 
+def deberta_config(tokenizer, **extra):
+    """DeBERTa-v3's layout: relative attention with log buckets (8, so that
+    32 tokens leave the exact range), c2p and p2c, shared keys, normalised
+    relative embeddings, no absolute positions, no token types."""
+    settings = dict(relative_attention=True, position_buckets=8, max_relative_positions=32,
+                    pos_att_type=["p2c", "c2p"], position_biased_input=False,
+                    norm_rel_ebd="layer_norm", share_att_key=True, type_vocab_size=0,
+                    legacy=False)
+    settings.update(extra)
+    return DebertaV2Config(vocab_size=len(tokenizer), max_position_embeddings=MAX_LEN,
+                           pad_token_id=tokenizer.pad_token_id, layer_norm_eps=1e-7,
+                           **GEOMETRY, **settings)
+
+
+# DeBERTa-v2's older layout, every switch the other way: absolute positions
+# and token types, no buckets (relative positions clamped at 8), separate
+# position projections, no relative LayerNorm, embeddings 8 wide projected
+# to 16, the pooler with tanh, a classifier dropout of its own.
+DEBERTA_V2_CLASSIFIER = dict(position_buckets=-1, max_relative_positions=8,
+                             pos_att_type="c2p|p2c", position_biased_input=True,
+                             norm_rel_ebd="none", share_att_key=False, type_vocab_size=2,
+                             embedding_size=8, pooler_hidden_act="tanh", cls_dropout=0.2,
+                             legacy=True)
+
 MODERNBERT_CLASSIFIER = dict(classifier_pooling="mean", norm_bias=True, attention_bias=True,
                              mlp_bias=True, classifier_bias=True)
 
@@ -342,7 +411,14 @@ FAMILIES = {
                    ModernBertForMaskedLM,
                    lambda t: modernbert_config(t, **CLASSIFIER, **MODERNBERT_CLASSIFIER),
                    ModernBertForSequenceClassification),
+    "deberta-v2": (deberta_tokenizer, deberta_config, DebertaV2ForMaskedLM,
+                   lambda t: deberta_config(t, **CLASSIFIER, **DEBERTA_V2_CLASSIFIER),
+                   DebertaV2ForSequenceClassification),
 }
+
+# Files transformers writes that the family's real repositories do not
+# have: DeBERTa-v3 ships spm.model and no tokenizer.json.
+NOT_SHIPPED = {"deberta-v2": ["tokenizer.json"]}
 
 
 def write_family(family, work: Path):
@@ -361,6 +437,8 @@ def write_family(family, work: Path):
         # real checkpoints also carry the vocabulary files, so copy them too.
         for path in vocab_files:
             shutil.copy(path, directory / path.name)
+        for name_ in NOT_SHIPPED.get(family, []):
+            (directory / name_).unlink()
         # Nothing lost on the way to disk (tied weights, buffers): the saved
         # directory computes what the model in memory computes.
         # (Encoding with truncation sets it on the backend tokenizer, which
@@ -450,6 +528,38 @@ def mpnet_buckets(limit=600):
             "buckets": MPNetEncoder.relative_position_bucket(positions).tolist()}
 
 
+def sentencepiece_entry():
+    """What the DeBERTa directory's spm.model holds and the ids transformers'
+    tokenizer (opened from spm.model alone) gives for the tricky texts."""
+    directory = OUT / "deberta-v2"
+    proto = sentencepiece.SentencePieceProcessor(model_file=str(directory / "spm.model"))
+    from transformers.convert_slow_tokenizer import import_protobuf
+    model = import_protobuf().ModelProto()
+    model.ParseFromString((directory / "spm.model").read_bytes())
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    pair = tokenizer(TRICKY[0], TRICKY[3])
+    return {"pieces": proto.get_piece_size(),
+            "unk_id": model.trainer_spec.unk_id,
+            "model_type": model.trainer_spec.model_type,
+            "add_dummy_prefix": model.normalizer_spec.add_dummy_prefix,
+            "precompiled_charsmap_bytes": len(model.normalizer_spec.precompiled_charsmap),
+            "first_pieces": [[p.piece, round(p.score, 6), p.type] for p in model.pieces[:6]],
+            "texts": TRICKY,
+            "ids": [tokenizer(text)["input_ids"] for text in TRICKY],
+            "pair": {"input_ids": pair["input_ids"], "token_type_ids": pair["token_type_ids"]}}
+
+
+def deberta_buckets(limit=600):
+    """transformers' DeBERTa log bucket of every relative position
+    -limit..limit, for DeBERTa-v3's 256 buckets over 512 positions and the
+    fixtures' 8 over 32."""
+    from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
+    positions = torch.arange(-limit, limit + 1)
+    return {"first": -limit,
+            "v3": make_log_bucket_position(positions, 256, 512).long().tolist(),
+            "fixture": make_log_bucket_position(positions, 8, 32).long().tolist()}
+
+
 def compare(stored, fresh, where=""):
     """Stored values against recomputed ones (5e-6: another machine's torch
     kernels may differ in the last bits of an f32)."""
@@ -467,6 +577,15 @@ def compare(stored, fresh, where=""):
         assert stored == fresh, f"{where}: {stored} != {fresh}"
 
 
+def one_line(match):
+    """An innermost JSON list on one line (a bracket inside a string, such
+    as the piece "[PAD]", is left as it is)."""
+    try:
+        return json.dumps(json.loads(match.group(0)))
+    except json.JSONDecodeError:
+        return match.group(0)
+
+
 def summary(results):
     print(f"{'directory':24} {'class':38} {'vocab':>5} {'params':>7}  files (bytes)")
     for name, entry in results["directories"].items():
@@ -477,8 +596,9 @@ def summary(results):
         print(f"{name:24} {entry['class']:38} {entry['vocab_size']:>5} {params:>7}  {files}")
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"total {total} bytes")
-    if total > 3 * 1024 * 1024:
-        sys.exit("fixtures are larger than 3 MB")
+    # DeBERTa's two spm.model files are 240 kB each (nmt_nfkc's character map).
+    if total > 4 * 1024 * 1024:
+        sys.exit("fixtures are larger than 4 MB")
 
 
 def main(families):
@@ -499,7 +619,10 @@ def main(families):
                "tokenizers": tokenizers.__version__,
                "inputs": {"texts": TEXTS, "pair": list(PAIR), "max_length": MAX_LEN},
                "mpnet_relative_buckets": mpnet_buckets(),
+               "deberta_relative_buckets": deberta_buckets(),
                "directories": {}}
+    if (OUT / "deberta-v2").exists():
+        results["sentencepiece"] = sentencepiece_entry()
     stored = OUT / "expected.json"
     kept = json.loads(stored.read_text())["directories"] if stored.exists() else {}
     for family in FAMILIES:
@@ -510,12 +633,15 @@ def main(families):
                 results["directories"][name] = kept[name]
     text = json.dumps(results, indent=1, ensure_ascii=False)
     # One line per innermost list of numbers (token ids of a row, values).
-    text = re.sub(r'\[[^\[\]{}"]*\]', lambda m: json.dumps(json.loads(m.group(0))), text)
+    text = re.sub(r'\[[^\[\]{}"]*\]', one_line, text)
     (OUT / "expected.json").write_text(text + "\n")
     # Sanity: reopen everything from disk and compare with what was stored.
     stored = json.loads((OUT / "expected.json").read_text())
     for name, entry in stored["directories"].items():
         compare(entry, json.loads(json.dumps(outputs(OUT / name))), name)
+    if "sentencepiece" in stored:
+        compare(stored["sentencepiece"], json.loads(json.dumps(sentencepiece_entry())),
+                "sentencepiece")
     summary(results)
 
 

@@ -356,11 +356,12 @@ pub fn check_stored_logits(
 
 /// The tiny random checkpoints of every family but BERT, under
 /// `tests/fixtures/families/` (`tests/reference/make_family_fixtures.py`).
-pub const FAMILY_FIXTURES: [&str; 6] = [
+pub const FAMILY_FIXTURES: [&str; 7] = [
     "roberta",
     "xlm-roberta",
     "distilbert",
     "electra",
     "mpnet",
     "modernbert",
+    "deberta-v2",
 ];

@@ -1,4 +1,4 @@
-//! RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA, MPNet and ModernBERT checkpoints written by
+//! RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA, MPNet, ModernBERT and DeBERTa-v2 checkpoints written by
 //! transformers (tiny random ones: `tests/reference/make_family_fixtures.py`)
 //! load into the one encoder and give transformers' token ids, hidden states
 //! and classification logits (fp32, 1e-5), for a batch of texts (one longer
@@ -9,22 +9,55 @@ use std::path::Path;
 
 use bert_burn_tests::{device, fixture, max_abs_diff, scratch_dir, values};
 use bert_data::BertTokenizer;
+use bert_data::sentencepiece::{PieceType, SentencePieceModel};
 use bert_model::heads::ClassifierHeadConfig;
 use bert_model::pretrained::{self, HeadStatus};
-use bert_model::{BertInput, ModelFamily, relative_position_bucket};
+use bert_model::{BertInput, ModelFamily, log_bucket, relative_position_bucket};
 use serde::Deserialize;
 use serde_json::Value;
 
 /// Largest allowed |ours - transformers| (fp32, a tiny model).
 const TOLERANCE: f32 = 1e-5;
 
-const FAMILIES: [&str; 6] = bert_burn_tests::FAMILY_FIXTURES;
+const FAMILIES: [&str; 7] = bert_burn_tests::FAMILY_FIXTURES;
 
 #[derive(Deserialize)]
 struct Expected {
     inputs: Inputs,
     mpnet_relative_buckets: Buckets,
+    deberta_relative_buckets: DebertaBuckets,
+    sentencepiece: SentencePiece,
     directories: BTreeMap<String, Directory>,
+}
+
+/// transformers' DeBERTa log bucket of each relative position from `first`
+/// on, for DeBERTa-v3's 256 buckets over 512 positions and the fixture's 8 over 32.
+#[derive(Deserialize)]
+struct DebertaBuckets {
+    first: i64,
+    v3: Vec<i64>,
+    fixture: Vec<i64>,
+}
+
+/// What the DeBERTa fixture's `spm.model` holds (read with protobuf) and the
+/// ids transformers' tokenizer, opened from it alone, gives.
+#[derive(Deserialize)]
+struct SentencePiece {
+    pieces: usize,
+    unk_id: usize,
+    model_type: u64,
+    add_dummy_prefix: bool,
+    precompiled_charsmap_bytes: usize,
+    first_pieces: Vec<(String, f32, u64)>,
+    texts: Vec<String>,
+    ids: Vec<Vec<u32>>,
+    pair: PairIds,
+}
+
+#[derive(Deserialize)]
+struct PairIds {
+    input_ids: Vec<u32>,
+    token_type_ids: Vec<u32>,
 }
 
 /// transformers' MPNet bucket of each relative position from `first` on.
@@ -132,6 +165,53 @@ fn mpnet_buckets_relative_positions_like_transformers() {
             "relative position {position}"
         );
     }
+}
+
+#[test]
+fn deberta_log_buckets_relative_positions_like_transformers() {
+    let expected = expected().deberta_relative_buckets;
+    assert!(expected.v3.len() > 1000);
+    for (buckets, max_position, table) in [(256, 512, &expected.v3), (8, 32, &expected.fixture)] {
+        for (offset, &theirs) in table.iter().enumerate() {
+            let position = expected.first + offset as i64;
+            assert_eq!(
+                log_bucket(position, buckets, max_position),
+                theirs,
+                "{buckets} buckets: relative position {position}"
+            );
+        }
+    }
+}
+
+#[test]
+fn deberta_reads_spm_model_and_tokenizes_tricky_text_like_transformers() {
+    let expected = expected().sentencepiece;
+    let dir = family_dir("deberta-v2");
+    assert!(!dir.join("tokenizer.json").exists(), "spm.model alone");
+    let model = SentencePieceModel::from_file(dir.join("spm.model")).unwrap();
+    assert_eq!(model.pieces.len(), expected.pieces);
+    assert_eq!(model.unk_id, expected.unk_id);
+    assert_eq!(model.model_type, expected.model_type);
+    assert_eq!(model.add_dummy_prefix, expected.add_dummy_prefix);
+    assert_eq!(
+        model.precompiled_charsmap.len(),
+        expected.precompiled_charsmap_bytes
+    );
+    for (piece, (text, score, kind)) in model.pieces.iter().zip(&expected.first_pieces) {
+        assert_eq!(&piece.piece, text);
+        assert!((piece.score - score).abs() < 1e-6, "{text}: {}", piece.score);
+        let control = piece.kind == PieceType::Control;
+        assert_eq!(control, *kind == 3, "{text}");
+    }
+    let tokenizer = BertTokenizer::from_dir(&dir).unwrap();
+    for (text, theirs) in expected.texts.iter().zip(&expected.ids) {
+        assert_eq!(&tokenizer.encode(text).unwrap().input_ids, theirs, "{text:?}");
+    }
+    let pair = tokenizer
+        .encode_pair(&expected.texts[0], &expected.texts[3])
+        .unwrap();
+    assert_eq!(pair.input_ids, expected.pair.input_ids);
+    assert_eq!(pair.token_type_ids, expected.pair.token_type_ids);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::Device;
 
 use super::{SequenceClassificationHead, TokenClassificationHead, TransformShape};
-use crate::config::{BertConfig, ClassifierPooling, ModelFamily};
+use crate::config::{BertConfig, ClassifierPooling, HiddenAct, ModelFamily};
 use crate::shared::normal_init;
 
 /// Settings of a dropout + linear classification head.
@@ -32,6 +32,33 @@ pub struct ClassifierHeadConfig {
     /// How ModernBERT's sequence head pools the tokens (`classifier_pooling`).
     #[config(default = "ClassifierPooling::Cls")]
     pub pooling: ClassifierPooling,
+    /// DeBERTa's `ContextPooler` before the sequence classifier; `None` for
+    /// the other families.
+    #[config(default = "None")]
+    pub context_pooler: Option<ContextPoolerShape>,
+}
+
+/// DeBERTa's `ContextPooler` (dropout, dense, activation on the first token)
+/// and the dropout after it.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ContextPoolerShape {
+    /// Dropout on the first token (`pooler_dropout`).
+    pub pooler_dropout: f64,
+    /// Activation after the dense layer (`pooler_hidden_act`).
+    pub activation: HiddenAct,
+    /// Dropout before the classifier (`cls_dropout`, else `hidden_dropout_prob`).
+    pub classifier_dropout: f64,
+}
+
+impl ContextPoolerShape {
+    /// DeBERTa's pooler of `config`, or `None` for the other families.
+    pub fn deberta(config: &BertConfig) -> Option<Self> {
+        config.deberta.as_ref().map(|settings| Self {
+            pooler_dropout: settings.pooler_dropout,
+            activation: settings.pooler_hidden_act,
+            classifier_dropout: settings.cls_dropout.unwrap_or(config.hidden_dropout_prob),
+        })
+    }
 }
 
 impl ClassifierHeadConfig {
@@ -48,6 +75,7 @@ impl ClassifierHeadConfig {
                     .as_ref()
                     .map_or_else(Default::default, |settings| settings.classifier_pooling),
             )
+            .with_context_pooler(ContextPoolerShape::deberta(config))
     }
 
     fn transform(&self, device: &Device) -> Option<super::PredictionTransform> {
@@ -72,13 +100,22 @@ impl ClassifierHeadConfig {
     /// pooled `[CLS]` output (BERT), a dense layer on the first token first,
     /// or ModernBERT's pooling and `head`.
     pub fn init(&self, device: &Device) -> SequenceClassificationHead {
-        let (dropout, classifier) = self.layers(device);
+        let (mut dropout, classifier) = self.layers(device);
         let has_dense = !matches!(self.family, ModelFamily::Bert | ModelFamily::ModernBert);
+        if let Some(pooler) = self.context_pooler {
+            dropout = DropoutConfig::new(pooler.classifier_dropout).init();
+        }
         SequenceClassificationHead {
             dropout,
             dense: has_dense.then(|| self.linear(self.hidden_size, device)),
             transform: self.transform(device),
             classifier,
+            pooler_dropout: self
+                .context_pooler
+                .map(|pooler| DropoutConfig::new(pooler.pooler_dropout).init()),
+            pooler_activation: self
+                .context_pooler
+                .map_or(HiddenAct::Tanh, |pooler| pooler.activation),
             family: self.family,
             pooling: self.pooling,
         }

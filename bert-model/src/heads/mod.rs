@@ -10,7 +10,7 @@ mod sequence_classification;
 mod token_classification;
 mod transform;
 
-pub use classifier_config::ClassifierHeadConfig;
+pub use classifier_config::{ClassifierHeadConfig, ContextPoolerShape};
 pub use pretraining::{
     BertForPreTraining, LmPredictionHead, PretrainingHead, PretrainingHeadConfig,
     PretrainingHeadOutput, PretrainingHeads,
@@ -82,4 +82,6 @@ pub const KNOWN_HEAD_PREFIXES: &[&str] = &[
     "generator_lm_head",
     "head",
     "decoder",
+    "lm_predictions",
+    "mask_predictions",
 ];

@@ -43,6 +43,10 @@ pub struct PretrainingHead {
     /// The family whose names the head's weights carry.
     #[module(skip)]
     pub family: ModelFamily,
+    /// DeBERTa with `legacy: false`: the weights are `lm_predictions.lm_head.*`
+    /// (else BERT's `cls.predictions.*`).
+    #[module(skip)]
+    pub lm_predictions: bool,
 }
 
 /// Settings of a [`PretrainingHead`].
@@ -67,6 +71,9 @@ pub struct PretrainingHeadConfig {
     /// (ModernBERT: `classifier_bias`, `norm_bias`).
     #[config(default = "(true, true)")]
     pub biases: (bool, bool),
+    /// DeBERTa's non-legacy names (`lm_predictions.lm_head`).
+    #[config(default = false)]
+    pub lm_predictions: bool,
 }
 
 impl PretrainingHeadConfig {
@@ -85,6 +92,12 @@ impl PretrainingHeadConfig {
             .with_initializer_range(config.initializer_range)
             .with_family(config.model_type)
             .with_biases(biases)
+            .with_lm_predictions(
+                config
+                    .deberta
+                    .as_ref()
+                    .is_some_and(|settings| !settings.legacy),
+            )
     }
 
     /// Randomly initialised heads (zero decoder bias, as Hugging Face).
@@ -110,6 +123,7 @@ impl PretrainingHeadConfig {
                 seq_relationship: (self.family == ModelFamily::Bert).then(|| linear(2)),
             },
             family: self.family,
+            lm_predictions: self.lm_predictions,
         }
     }
 }
@@ -133,6 +147,7 @@ impl TaskHead for PretrainingHead {
         "vocab_projector",
         "head",
         "decoder",
+        "lm_predictions",
     ];
     const TASK: Option<&'static str> = Some("MaskedLM");
 
@@ -174,6 +189,11 @@ impl TaskHead for PretrainingHead {
                 ("^head\\.norm\\.", TRANSFORM_NORM),
                 ("^decoder\\.bias", "head.cls.predictions.bias"),
                 ("^decoder\\.weight", "head.cls.predictions.decoder.weight"),
+            ],
+            ModelFamily::DebertaV2 if self.lm_predictions => vec![
+                ("^lm_predictions\\.lm_head\\.dense\\.", TRANSFORM_DENSE),
+                ("^lm_predictions\\.lm_head\\.LayerNorm\\.", TRANSFORM_NORM),
+                ("^lm_predictions\\.lm_head\\.bias", "head.cls.predictions.bias"),
             ],
             ModelFamily::DistilBert => vec![
                 ("^vocab_transform\\.", TRANSFORM_DENSE),

@@ -4,7 +4,9 @@
 //! ELECTRA) + `classifier.out_proj` on the first token; DistilBERT
 //! `pre_classifier` + ReLU + `classifier`; ModernBERT pools the first token
 //! or the mean of the real tokens (`classifier_pooling`), then `head`
-//! (dense, GELU, LayerNorm), dropout and `classifier`.
+//! (dense, GELU, LayerNorm), dropout and `classifier`; DeBERTa its
+//! `pooler` (dropout, dense, `pooler_hidden_act`) on the first token, then
+//! dropout and `classifier`.
 
 use burn::module::Module;
 use burn::nn::{Dropout, Linear};
@@ -13,7 +15,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::transform::modernbert_names;
 use super::{ClassifierHeadConfig, PredictionTransform, TaskHead};
-use crate::config::{BertConfig, ClassifierPooling, ModelFamily};
+use crate::config::{BertConfig, ClassifierPooling, HiddenAct, ModelFamily};
 use crate::dropout::apply_dropout;
 use crate::pooling::mean_pool;
 use crate::shared::{BertModelOutput, first_token};
@@ -33,6 +35,12 @@ pub struct SequenceClassificationHead {
     /// Projection to one logit per class, `H -> num_labels` (`classifier`;
     /// `classifier.out_proj` for RoBERTa, XLM-R and ELECTRA).
     pub classifier: Linear,
+    /// DeBERTa's dropout on the first token before its pooler's `dense`
+    /// (`pooler_dropout`); none for the other families.
+    pub pooler_dropout: Option<Dropout>,
+    /// DeBERTa's pooler activation (`pooler_hidden_act`); unused by the other families.
+    #[module(skip)]
+    pub pooler_activation: HiddenAct,
     /// The family whose head this is.
     #[module(skip)]
     pub family: ModelFamily,
@@ -81,6 +89,13 @@ impl TaskHead for SequenceClassificationHead {
         let first = first_token(encoded.last_hidden_state);
         let hidden = match self.family {
             ModelFamily::DistilBert => relu(dense.forward(first)),
+            ModelFamily::DebertaV2 => {
+                let first = match &self.pooler_dropout {
+                    Some(dropout) => apply_dropout(dropout, first),
+                    None => first,
+                };
+                self.pooler_activation.apply(dense.forward(first))
+            }
             ModelFamily::Electra => gelu(dense.forward(apply_dropout(&self.dropout, first))),
             _ => tanh(dense.forward(apply_dropout(&self.dropout, first))),
         };
@@ -94,6 +109,10 @@ impl TaskHead for SequenceClassificationHead {
             ModelFamily::ModernBert => modernbert_names("head.classifier."),
             ModelFamily::DistilBert => vec![
                 ("^pre_classifier\\.", "head.dense."),
+                ("^classifier\\.", "head.classifier."),
+            ],
+            ModelFamily::DebertaV2 => vec![
+                ("^pooler\\.dense\\.", "head.dense."),
                 ("^classifier\\.", "head.classifier."),
             ],
             _ => vec![
