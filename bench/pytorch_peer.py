@@ -6,6 +6,7 @@ the same JSON keys, so that one table shows both frameworks.
     python3 bench/pytorch_peer.py --model minilm --model-dir "$(cargo xtask fetch minilm)" --mode train
     python3 bench/pytorch_peer.py --model mpnet --model-dir "$(cargo xtask fetch mpnet)" --mode train
     python3 bench/pytorch_peer.py --model bert-base --mode infer --batch-size 8 --output bench.jsonl
+    python3 bench/pytorch_peer.py --model deberta-v3-base --mode train --batch-size 8
 
 Train = forward + backward + AdamW step with dropout on (model.train());
 infer = forward only under torch.no_grad(). Inputs are random token ids of a
@@ -22,10 +23,21 @@ import statistics
 import time
 
 import torch
-from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
+from transformers import (AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification,
+                          DebertaV2Config, DebertaV2ForSequenceClassification)
 
 # The real checkpoints, by the name `cargo xtask fetch` installs them under.
 REAL = ("minilm", "mpnet")
+
+
+# microsoft/deberta-v3-base's config.json (the Rust harness has the same).
+DEBERTA_V3_BASE = dict(attention_probs_dropout_prob=0.1, hidden_act="gelu", hidden_dropout_prob=0.1,
+                       hidden_size=768, initializer_range=0.02, intermediate_size=3072,
+                       max_position_embeddings=512, relative_attention=True, position_buckets=256,
+                       norm_rel_ebd="layer_norm", share_att_key=True, pos_att_type="p2c|c2p",
+                       layer_norm_eps=1e-7, max_relative_positions=-1, position_biased_input=False,
+                       num_attention_heads=12, num_hidden_layers=12, type_vocab_size=0,
+                       vocab_size=128100)
 
 
 def build_model(name, model_dir, random_init):
@@ -34,6 +46,9 @@ def build_model(name, model_dir, random_init):
             raise SystemExit(f"--model {name} needs --model-dir (cargo xtask fetch {name} prints it) or --random-init")
         return AutoModelForSequenceClassification.from_pretrained(
             model_dir, num_labels=2, attn_implementation="eager")
+    if name == "deberta-v3-base":
+        config = DebertaV2Config(num_labels=2, attn_implementation="eager", **DEBERTA_V3_BASE)
+        return DebertaV2ForSequenceClassification(config)
     geometry = {"num_hidden_layers": 6, "hidden_size": 384, "intermediate_size": 1536} if name == "minilm" else {}
     config = BertConfig(num_labels=2, attn_implementation="eager", **geometry)  # bert-base geometry by default
     return BertForSequenceClassification(config)
@@ -65,7 +80,8 @@ def cpu_name():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=["minilm", "mpnet", "bert-base"], default="minilm")
+    parser.add_argument("--model", choices=["minilm", "mpnet", "bert-base", "deberta-v3-base"],
+                        default="minilm")
     parser.add_argument("--model-dir")
     parser.add_argument("--mode", choices=["train", "infer", "matmul"], default="train")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -54,6 +54,7 @@ FAMILIES = {
     "electra": ROOT / "tests/fixtures/families/electra",
     "mpnet": ROOT / "tests/fixtures/families/mpnet",
     "modernbert": ROOT / "tests/fixtures/families/modernbert",
+    "deberta-v2": ROOT / "tests/fixtures/families/deberta-v2",
 }
 RUNS = ROOT / "tests/fixtures/hf-runs"
 CACHE = Path(os.environ.get("BERT_BURN_CACHE", Path.home() / ".cache/bert-burn"))

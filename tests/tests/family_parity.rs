@@ -10,7 +10,8 @@ use std::path::Path;
 use bert_burn_tests::{device, fixture, max_abs_diff, scratch_dir, values};
 use bert_data::BertTokenizer;
 use bert_data::sentencepiece::{PieceType, SentencePieceModel};
-use bert_model::heads::ClassifierHeadConfig;
+use bert_model::heads::{ClassifierHeadConfig, PretrainingHeadConfig};
+use burn::tensor::{Int, Tensor};
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{BertInput, ModelFamily, log_bucket, relative_position_bucket};
 use serde::Deserialize;
@@ -298,6 +299,34 @@ fn each_family_classifies_like_transformers_and_saves_its_names() {
                 .unwrap();
         assert_eq!(saved, original, "{name}: config.json");
         assert_eq!(saved["architectures"][0], run.class.as_str(), "{name}");
+    }
+}
+
+#[test]
+fn each_masked_lm_predicts_like_transformers() {
+    let expected = expected();
+    // ELECTRA's base checkpoint is a discriminator, not a masked LM.
+    for family in FAMILIES.into_iter().filter(|family| *family != "electra") {
+        let run = &expected.directories[family];
+        assert!(run.class.ends_with("ForMaskedLM"), "{family}: {}", run.class);
+        let dir = family_dir(family);
+        let config = pretrained::load_config(&dir).unwrap();
+        let head = PretrainingHeadConfig::for_model(&config).init(&device());
+        let (_, model, status) = pretrained::load_for_task(&dir, head, &device()).unwrap();
+        assert_eq!(status, HeadStatus::Loaded, "{family}");
+        for (name, batch) in [("texts", &run.texts), ("pair", &run.pair)] {
+            let input = batch.input();
+            let [rows, seq_len] = input.input_ids.dims();
+            let transformed = model.forward(input).transformed;
+            let every_position =
+                Tensor::<1, Int>::arange(0..(rows * seq_len) as i64, &device());
+            let logits = model.mlm_logits(transformed, every_position);
+            assert_close(
+                &format!("{family} {name} masked-LM logits"),
+                batch.real_tokens(&values(logits)),
+                &batch.real_tokens(&batch.logits.values),
+            );
+        }
     }
 }
 

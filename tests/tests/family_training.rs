@@ -189,6 +189,11 @@ fn every_task_fine_tunes_modernbert() {
 }
 
 #[test]
+fn every_task_fine_tunes_deberta_v2() {
+    check_family("deberta-v2", "DebertaV2", &[]);
+}
+
+#[test]
 fn every_task_fine_tunes_with_lora() {
     check_family("distilbert", "DistilBert", &["--lora-rank", "4"]);
 }

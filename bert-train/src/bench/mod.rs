@@ -30,6 +30,21 @@ use layer_profile::profile_layer;
 /// The model that `bert-base` names: its geometry with random weights.
 const BERT_BASE: &str = "bert-base";
 
+/// The model that `deberta-v3-base` names: microsoft/deberta-v3-base's
+/// geometry (its `config.json`) with random weights.
+const DEBERTA_V3_BASE: &str = "deberta-v3-base";
+
+/// microsoft/deberta-v3-base's `config.json`.
+const DEBERTA_V3_BASE_CONFIG: &str = r#"{
+    "model_type": "deberta-v2", "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "hidden_size": 768, "initializer_range": 0.02,
+    "intermediate_size": 3072, "max_position_embeddings": 512, "relative_attention": true,
+    "position_buckets": 256, "norm_rel_ebd": "layer_norm", "share_att_key": true,
+    "pos_att_type": "p2c|c2p", "layer_norm_eps": 1e-7, "max_relative_positions": -1,
+    "position_biased_input": false, "num_attention_heads": 12, "num_hidden_layers": 12,
+    "type_vocab_size": 0, "vocab_size": 128100
+}"#;
+
 /// What a step does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -72,8 +87,8 @@ impl BenchDtype {
 #[derive(Clone, Debug, clap::Args)]
 pub struct BenchArgs {
     /// Model to time: `minilm` or `mpnet` (real weights), `bert-base` (L12 H768,
-    /// random weights), or any model `train --model` takes (a directory, a
-    /// Hugging Face id).
+    /// random weights), `deberta-v3-base` (its geometry, random weights), or
+    /// any model `train --model` takes (a directory, a Hugging Face id).
     #[arg(long, default_value = "minilm")]
     pub model: String,
     /// Step kind.
@@ -151,13 +166,14 @@ pub struct BenchResult {
 
 /// Whether the bench uses random weights (no checkpoint is read).
 fn random_weights(args: &BenchArgs) -> bool {
-    args.random_init || args.model == BERT_BASE
+    args.random_init || [BERT_BASE, DEBERTA_V3_BASE].contains(&args.model.as_str())
 }
 
 /// The bench model's geometry, without building the model.
 fn geometry(args: &BenchArgs) -> Result<BertConfig> {
     Ok(match args.model.as_str() {
         BERT_BASE => BertConfig::default(),
+        DEBERTA_V3_BASE => BertConfig::from_json(DEBERTA_V3_BASE_CONFIG, DEBERTA_V3_BASE)?,
         "minilm" if args.random_init => minilm_geometry(),
         name => pretrained::load_config(AssetCache::from_env().resolve_model(name)?)?,
     })
