@@ -11,6 +11,7 @@
 use std::path::Path;
 
 use serde_json::Value;
+use tokenizers::Tokenizer;
 use tokenizers::decoders::metaspace::Metaspace as MetaspaceDecoder;
 use tokenizers::models::unigram::Unigram;
 use tokenizers::normalizers::{Lowercase, NFC, Precompiled, Replace, Sequence, Strip};
@@ -19,7 +20,6 @@ use tokenizers::pre_tokenizers::punctuation::Punctuation;
 use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, NormalizerWrapper, PreTokenizerWrapper, SplitDelimiterBehavior};
-use tokenizers::Tokenizer;
 
 use crate::tokenizer::TokenizerError;
 
@@ -221,7 +221,9 @@ impl<'a> WireReader<'a> {
 
     fn take(&mut self, len: usize) -> Result<(&'a [u8], usize), String> {
         let start = self.position;
-        let end = start.checked_add(len).filter(|&end| end <= self.bytes.len());
+        let end = start
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len());
         let end = end.ok_or_else(|| self.truncated())?;
         self.position = end;
         Ok((&self.bytes[start..end], self.base + start))

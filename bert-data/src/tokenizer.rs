@@ -189,8 +189,9 @@ impl BertTokenizer {
     ) -> Result<Self, TokenizerError> {
         let vocab = vocab.as_ref();
         let settings = match tokenizer_config.filter(|path| path.is_file()) {
-            Some(path) => serde_json::from_value(read_json(&path)?)
-                .map_err(|e| file_error(&path, e))?,
+            Some(path) => {
+                serde_json::from_value(read_json(&path)?).map_err(|e| file_error(&path, e))?
+            }
             None => TokenizerConfig::default(),
         };
         let vocab_path = vocab

@@ -24,7 +24,9 @@ use crate::config::{BertConfig, DebertaSettings};
 use crate::dropout::apply_dropout;
 use crate::linear::Linear;
 use crate::precision::Precision;
-use crate::shared::{BertInput, BertModelOutput, attention_mask_bias, normal_init, scaled_dot_product};
+use crate::shared::{
+    BertInput, BertModelOutput, attention_mask_bias, normal_init, scaled_dot_product,
+};
 
 /// The settings of a DeBERTa config (`DebertaV2Config`'s defaults when the
 /// config is of another family).
@@ -304,10 +306,9 @@ impl DisentangledSelfAttention {
             total = Some(gathered(scores, &positions.c2p));
         }
         if self.p2c {
-            let position_queries = project(self.pos_query_proj.as_ref().unwrap_or(&self.query_proj));
-            let scores = self
-                .precision
-                .matmul(key.clone(), position_queries * scale);
+            let position_queries =
+                project(self.pos_query_proj.as_ref().unwrap_or(&self.query_proj));
+            let scores = self.precision.matmul(key.clone(), position_queries * scale);
             let p2c = gathered(scores, &positions.p2c).swap_dims(2, 3);
             total = Some(match total {
                 Some(c2p) => c2p + p2c,
@@ -440,9 +441,18 @@ impl DebertaV2Model {
             let at = |name: &str| format!("encoder.layer.{i}.{name}");
             let attention = &mut layer.attention.self_attention;
             linears.extend([
-                (at("attention.self_attention.query_proj"), &mut attention.query_proj),
-                (at("attention.self_attention.key_proj"), &mut attention.key_proj),
-                (at("attention.self_attention.value_proj"), &mut attention.value_proj),
+                (
+                    at("attention.self_attention.query_proj"),
+                    &mut attention.query_proj,
+                ),
+                (
+                    at("attention.self_attention.key_proj"),
+                    &mut attention.key_proj,
+                ),
+                (
+                    at("attention.self_attention.value_proj"),
+                    &mut attention.value_proj,
+                ),
             ]);
             if let Some(project) = &mut attention.pos_key_proj {
                 linears.push((at("attention.self_attention.pos_key_proj"), project));
@@ -451,7 +461,10 @@ impl DebertaV2Model {
                 linears.push((at("attention.self_attention.pos_query_proj"), project));
             }
             linears.extend([
-                (at("attention.output.dense"), &mut layer.attention.output.dense),
+                (
+                    at("attention.output.dense"),
+                    &mut layer.attention.output.dense,
+                ),
                 (at("intermediate.dense"), &mut layer.intermediate.dense),
                 (at("output.dense"), &mut layer.output.dense),
             ]);
@@ -500,13 +513,9 @@ impl DebertaV2Model {
         });
         let relative = relative.as_ref().map(|(rows, positions)| (rows, positions));
         let hidden = self.embeddings.forward(&input, self.precision);
-        let hidden = self
-            .encoder
-            .layer
-            .iter()
-            .fold(hidden, |hidden, layer| {
-                layer.forward(hidden, mask_bias.clone(), relative)
-            });
+        let hidden = self.encoder.layer.iter().fold(hidden, |hidden, layer| {
+            layer.forward(hidden, mask_bias.clone(), relative)
+        });
         BertModelOutput {
             last_hidden_state: hidden,
             pooled_output: None,

@@ -257,3 +257,90 @@ fn modernbert_sliding_window_hides_tokens_beyond_its_reach() {
     assert!(max_abs_diff(&base, &first(&[1, 7, 8, 9, 11, 3])) < 1e-6);
     assert!(max_abs_diff(&base, &first(&[1, 7, 12, 9, 10, 2])) > 1e-4);
 }
+
+/// A v3-style DeBERTa: log buckets (4, so 12 tokens leave the exact range),
+/// c2p and p2c, shared keys, normalised relative embeddings, no absolute
+/// positions or token types.
+fn tiny_deberta() -> BertConfig {
+    let json = r#"{
+        "model_type": "deberta-v2", "vocab_size": 50, "hidden_size": 16,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 32,
+        "max_position_embeddings": 24, "relative_attention": true, "position_buckets": 4,
+        "max_relative_positions": 24, "pos_att_type": ["p2c", "c2p"],
+        "position_biased_input": false, "norm_rel_ebd": "layer_norm", "share_att_key": true,
+        "initializer_range": 0.5
+    }"#;
+    BertConfig::from_json(json, "tiny deberta").unwrap()
+}
+
+#[test]
+fn deberta_padding_does_not_change_real_tokens() {
+    let device = device();
+    device.seed(3);
+    let model = Encoder::new(&tiny_deberta(), &device);
+    let ids = [1, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 2];
+    let alone = model.forward(input(&ids, &[1; 12], &device));
+    let mut padded_ids = ids.to_vec();
+    padded_ids.extend([0, 0, 0]);
+    let mut mask = vec![1; 12];
+    mask.extend([0, 0, 0]);
+    let padded = model.forward(input(&padded_ids, &mask, &device));
+    let diff = max_abs_diff(&first_tokens(&alone, 12), &first_tokens(&padded, 12));
+    assert!(diff < 1e-5, "padding changed real tokens by {diff}");
+    assert!(
+        alone.pooled_output.is_none(),
+        "DeBERTa's encoder has no pooler"
+    );
+}
+
+#[test]
+fn deberta_relative_attention_sees_order_without_absolute_positions() {
+    let device = device();
+    device.seed(3);
+    let model = Encoder::new(&tiny_deberta(), &device);
+    // Without absolute positions, only the relative terms tell the order.
+    let first = |ids: &[i64]| first_tokens(&model.forward(input(ids, &[1; 5], &device)), 1);
+    assert!(max_abs_diff(&first(&[1, 7, 8, 9, 2]), &first(&[1, 9, 8, 7, 2])) > 1e-4);
+}
+
+#[test]
+fn deberta_dropout_runs_in_training_only() {
+    let device = device().autodiff();
+    device.seed(3);
+    let model = Encoder::new(&tiny_deberta(), &device);
+    let ids = [1, 7, 8, 9, 2];
+    let run = |model: &Encoder| {
+        values(
+            model
+                .forward(input(&ids, &[1; 5], &device))
+                .last_hidden_state,
+        )
+    };
+    let (first, second) = (run(&model), run(&model));
+    assert!(
+        max_abs_diff(&first, &second) > 1e-4,
+        "dropout drew no masks"
+    );
+    let frozen = model.valid();
+    let eval = values(
+        frozen
+            .forward(input(&ids, &[1; 5], &device.clone().without_autodiff()))
+            .last_hidden_state,
+    );
+    assert!(
+        max_abs_diff(&first, &eval) > 1e-4,
+        "training equals evaluation"
+    );
+}
+
+#[test]
+fn deberta_refuses_the_conv_layer_by_name() {
+    let json = r#"{"model_type": "deberta-v2", "conv_kernel_size": 3}"#;
+    let err = BertConfig::from_json(json, "c.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ConvLayer") && err.contains("conv_kernel_size 3"),
+        "{err}"
+    );
+}

@@ -11,9 +11,9 @@ use bert_burn_tests::{device, fixture, max_abs_diff, scratch_dir, values};
 use bert_data::BertTokenizer;
 use bert_data::sentencepiece::{PieceType, SentencePieceModel};
 use bert_model::heads::{ClassifierHeadConfig, PretrainingHeadConfig};
-use burn::tensor::{Int, Tensor};
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{BertInput, ModelFamily, log_bucket, relative_position_bucket};
+use burn::tensor::{Int, Tensor};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -200,13 +200,21 @@ fn deberta_reads_spm_model_and_tokenizes_tricky_text_like_transformers() {
     );
     for (piece, (text, score, kind)) in model.pieces.iter().zip(&expected.first_pieces) {
         assert_eq!(&piece.piece, text);
-        assert!((piece.score - score).abs() < 1e-6, "{text}: {}", piece.score);
+        assert!(
+            (piece.score - score).abs() < 1e-6,
+            "{text}: {}",
+            piece.score
+        );
         let control = piece.kind == PieceType::Control;
         assert_eq!(control, *kind == 3, "{text}");
     }
     let tokenizer = BertTokenizer::from_dir(&dir).unwrap();
     for (text, theirs) in expected.texts.iter().zip(&expected.ids) {
-        assert_eq!(&tokenizer.encode(text).unwrap().input_ids, theirs, "{text:?}");
+        assert_eq!(
+            &tokenizer.encode(text).unwrap().input_ids,
+            theirs,
+            "{text:?}"
+        );
     }
     let pair = tokenizer
         .encode_pair(&expected.texts[0], &expected.texts[3])
@@ -308,7 +316,11 @@ fn each_masked_lm_predicts_like_transformers() {
     // ELECTRA's base checkpoint is a discriminator, not a masked LM.
     for family in FAMILIES.into_iter().filter(|family| *family != "electra") {
         let run = &expected.directories[family];
-        assert!(run.class.ends_with("ForMaskedLM"), "{family}: {}", run.class);
+        assert!(
+            run.class.ends_with("ForMaskedLM"),
+            "{family}: {}",
+            run.class
+        );
         let dir = family_dir(family);
         let config = pretrained::load_config(&dir).unwrap();
         let head = PretrainingHeadConfig::for_model(&config).init(&device());
@@ -318,8 +330,7 @@ fn each_masked_lm_predicts_like_transformers() {
             let input = batch.input();
             let [rows, seq_len] = input.input_ids.dims();
             let transformed = model.forward(input).transformed;
-            let every_position =
-                Tensor::<1, Int>::arange(0..(rows * seq_len) as i64, &device());
+            let every_position = Tensor::<1, Int>::arange(0..(rows * seq_len) as i64, &device());
             let logits = model.mlm_logits(transformed, every_position);
             assert_close(
                 &format!("{family} {name} masked-LM logits"),

@@ -193,7 +193,10 @@ impl TaskHead for PretrainingHead {
             ModelFamily::DebertaV2 if self.lm_predictions => vec![
                 ("^lm_predictions\\.lm_head\\.dense\\.", TRANSFORM_DENSE),
                 ("^lm_predictions\\.lm_head\\.LayerNorm\\.", TRANSFORM_NORM),
-                ("^lm_predictions\\.lm_head\\.bias", "head.cls.predictions.bias"),
+                (
+                    "^lm_predictions\\.lm_head\\.bias",
+                    "head.cls.predictions.bias",
+                ),
             ],
             ModelFamily::DistilBert => vec![
                 ("^vocab_transform\\.", TRANSFORM_DENSE),
