@@ -295,6 +295,15 @@ pub struct BertIntermediate {
 }
 
 impl BertIntermediate {
+    /// Creates a randomly initialised expansion `H -> intermediate_size`.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            dense: linear(config.hidden_size, config.intermediate_size, config, device),
+            activation: config.hidden_act,
+            precision: Precision::F32,
+        }
+    }
+
     /// `[B, S, H]` to `[B, S, intermediate_size]`.
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
         self.activation
@@ -321,11 +330,7 @@ impl BertLayer {
                 self_attention: BertSelfAttention::new(config, device),
                 output: BertSelfOutput::new(config.hidden_size, config, device),
             },
-            intermediate: BertIntermediate {
-                dense: linear(config.hidden_size, config.intermediate_size, config, device),
-                activation: config.hidden_act,
-                precision: Precision::F32,
-            },
+            intermediate: BertIntermediate::new(config, device),
             output: BertOutput::new(config.intermediate_size, config, device),
         }
     }

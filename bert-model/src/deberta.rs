@@ -347,11 +347,7 @@ impl DebertaV2Layer {
                 self_attention: DisentangledSelfAttention::new(config, device),
                 output: BertSelfOutput::new(config.hidden_size, config, device),
             },
-            intermediate: BertIntermediate {
-                dense: linear(config.hidden_size, config.intermediate_size, config, device),
-                activation: config.hidden_act,
-                precision: Precision::F32,
-            },
+            intermediate: BertIntermediate::new(config, device),
             output: BertOutput::new(config.intermediate_size, config, device),
         }
     }
