@@ -82,6 +82,19 @@ pub fn seed(device: &Device, seed: u64) -> Result<()> {
     Ok(())
 }
 
+/// The `index`-th device of the backend in use; the CPU backends have one
+/// device, `main`, which all their replicas share.
+#[cfg_attr(not(any(feature = "cuda", feature = "wgpu")), allow(unused_variables))]
+pub fn nth_device(index: usize, main: &Device) -> Result<Device> {
+    Ok(match name()? {
+        #[cfg(feature = "cuda")]
+        "cuda" => Device::cuda(index),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DiscreteGpu(index)),
+        _ => main.clone(),
+    })
+}
+
 fn device_of(name: &str) -> Device {
     match name {
         #[cfg(feature = "cuda")]

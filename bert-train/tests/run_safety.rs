@@ -122,9 +122,21 @@ fn a_kill_while_the_model_is_saved_is_resumed() {
 
 #[test]
 fn a_stop_signal_saves_a_checkpoint_within_the_epoch_and_resume_finishes() {
+    stop_and_resume(&[], 500);
+}
+
+#[test]
+fn two_replicas_stop_within_the_epoch_and_resume_per_shard() {
+    // Each replica's shard holds half the 500 batches.
+    stop_and_resume(&["--devices", "2"], 250);
+}
+
+/// Stops a run of `extra` flags (whose epochs have `steps` steps) with
+/// SIGINT as training starts, then resumes it to the end.
+fn stop_and_resume(extra: &[&str], steps: u64) {
     let scratch = tempfile::tempdir().unwrap();
     let run = scratch.path().join("run");
-    let mut child = train_command(&run, 2, 4000, &[])
+    let mut child = train_command(&run, 2, 4000, extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -158,8 +170,8 @@ fn a_stop_signal_saves_a_checkpoint_within_the_epoch_and_resume_finishes() {
     let steps_done = progress["steps_done"].as_u64().unwrap();
     let epoch = progress["epoch"].as_u64().unwrap();
     assert!(
-        steps_done < 500,
-        "the epoch of 500 steps was cut short: {progress}"
+        steps_done < steps,
+        "the epoch of {steps} steps was cut short: {progress}"
     );
     for name in ["model", "optim", "scheduler"] {
         assert!(checkpoint(&run, name, epoch as usize).is_file(), "{name}");
@@ -170,6 +182,8 @@ fn a_stop_signal_saves_a_checkpoint_within_the_epoch_and_resume_finishes() {
         resumed.contains(&format!("in epoch {epoch} after step {steps_done}")),
         "{resumed}"
     );
+    let state = trainer_state(&run);
+    assert_eq!(state["global_step"], 2 * steps, "{state}");
     assert!(run.join("model.safetensors").is_file());
     assert!(!run.join("checkpoint/progress.json").exists());
 }
@@ -255,21 +269,36 @@ fn flipped_validation(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn a_run_killed_after_its_best_epoch_resumes_to_that_epoch() {
+    killed_after_best_epoch(&[]);
+}
+
+#[test]
+fn two_replicas_keep_the_best_epoch_across_a_kill() {
+    killed_after_best_epoch(&["--devices", "2"]);
+}
+
+/// A run of `extra` flags whose validation loss rises after epoch 1,
+/// killed while epoch 4's checkpoint is written, resumed: epoch 1 is kept.
+fn killed_after_best_epoch(extra: &[&str]) {
     let scratch = tempfile::tempdir().unwrap();
     let (train, valid) = flipped_validation(scratch.path());
     let run = scratch.path().join("run");
     let files = [
-        "--train-file",
-        train.to_str().unwrap(),
-        "--validation-file",
-        valid.to_str().unwrap(),
-        "--best-metric",
-        "loss",
-        "--lr",
-        "1e-3",
-        "--warmup-ratio",
-        "0",
-    ];
+        &[
+            "--train-file",
+            train.to_str().unwrap(),
+            "--validation-file",
+            valid.to_str().unwrap(),
+            "--best-metric",
+            "loss",
+            "--lr",
+            "1e-3",
+            "--warmup-ratio",
+            "0",
+        ][..],
+        extra,
+    ]
+    .concat();
     // Killed while the last epoch's checkpoint is written: epoch 4 is
     // trained but not recorded.
     killed_while_writing(&mut tiny_model_command(&run, 4, &files), "model-4.bpk");

@@ -8,6 +8,7 @@ use burn::train::metric::store::Direction;
 use serde::{Deserialize, Serialize};
 
 use super::data::DataArgs;
+use super::devices::DeviceSpec;
 use super::lora::LoraArgs;
 use crate::run::RunDir;
 
@@ -56,6 +57,13 @@ pub struct TrainingArgs {
     /// Micro-batches per optimiser step (effective batch = batch size x this).
     #[arg(long, default_value_t = 1)]
     pub grad_accumulation: usize,
+    /// Data-parallel training: a count (`2`: the backend's first 2 GPUs, or
+    /// 2 replicas on the CPU device) or device names (`cuda:0,cuda:1`,
+    /// `cpu,cpu`). Each trains `--batch-size` examples per step: the global
+    /// batch is batch size x devices x accumulation.
+    #[arg(long, default_value = "1")]
+    #[serde(default)]
+    pub devices: DeviceSpec,
     /// Peak learning rate.
     #[arg(long, default_value_t = 5e-5)]
     pub lr: f64,

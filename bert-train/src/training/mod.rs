@@ -1,12 +1,14 @@
 //! What training shares across tasks: the arguments, the data sources, the
 //! run set-up and burn-train's `Learner` loop ([`RunSetup::fit`]) with our
-//! strategy (accumulation, global clipping, best epoch), optimiser,
+//! strategy (accumulation, global clipping, best epoch, data-parallel
+//! replicas), optimiser,
 //! schedule, renderer and common metrics. Nothing here knows a task.
 
 mod args;
 mod checkpoint;
 pub mod class_weights;
 mod data;
+mod devices;
 mod experiment_log;
 mod grad_clip;
 mod lora;
@@ -15,6 +17,7 @@ pub mod metrics;
 mod optim;
 mod output_dir;
 mod renderer;
+pub mod replicas;
 mod setup;
 pub mod step;
 mod stop_signal;
@@ -25,6 +28,7 @@ mod trainer_state;
 pub use args::{BestMetric, TrainingArgs};
 pub use checkpoint::EpochProgress;
 pub use data::DataArgs;
+pub use devices::{DeviceSpec, NamedDevice};
 pub use experiment_log::experiment_log_layer;
 pub use lora::{LoraArgs, StartingModel};
 pub use loss_scale::LossScale;

@@ -37,6 +37,7 @@ use super::loss_scale::LossScale;
 use super::metrics::{ThroughputInput, ThroughputMetric};
 use super::optim::{WarmupLinearDecay, adamw};
 use super::renderer::PlainRenderer;
+use super::replicas::Replicas;
 use super::stop_signal::stop_on_signal;
 use super::strategy::{BestBy, FineTuningStrategy};
 use super::task_metrics::ChosenMetrics;
@@ -139,6 +140,8 @@ pub struct RunSetup {
     resume_state: Option<TrainerState>,
     /// The device (without autodiff).
     pub device: Device,
+    /// The replicas `--devices` names, the first on `device`.
+    replicas: Replicas,
     /// The pretrained model's directory (an adapter's base model).
     pub model_dir: PathBuf,
     /// What `--model` names: a model, or an adapter and its base.
@@ -176,6 +179,7 @@ impl RunSetup {
         };
         crate::backend::check_precision(args.precision)?;
         crate::backend::seed(&device, args.seed)?;
+        let replicas = args.devices.replicas(&device)?;
         let start = StartingModel::resolve(cache, &args.model)?;
         let model_dir = start.dir.clone();
         let config = pretrained::load_config(&model_dir)?;
@@ -197,6 +201,7 @@ impl RunSetup {
             resume_within,
             resume_state,
             device,
+            replicas,
             model_dir,
             start,
             lora,
@@ -257,12 +262,20 @@ impl RunSetup {
         <M as InferenceStep>::Output: Adaptor<ThroughputInput>,
     {
         let args = &self.args;
-        self.run.write_json("training_args.json", &self.record)?;
-        let steps_per_epoch = train
-            .len()
-            .div_ceil(args.batch_size)
-            .div_ceil(args.grad_accumulation);
-        let estimate = self.estimate_epoch_seconds(&model, &train, valid.len(), &train_batcher);
+        let replicas = self.replicas.count();
+        let global_batch = args.batch_size * replicas * args.grad_accumulation;
+        let mut record = self.record.clone();
+        record["world_size"] = replicas.into();
+        record["global_batch_size"] = global_batch.into();
+        self.run.write_json("training_args.json", &record)?;
+        let batches_per_replica = self.batches_per_replica(train.len());
+        let steps_per_epoch = batches_per_replica.div_ceil(args.grad_accumulation);
+        let estimate = self.estimate_epoch_seconds(
+            &model,
+            &train,
+            (batches_per_replica, valid.len()),
+            &train_batcher,
+        );
         let num_train = train.len();
 
         let train_loader = self.train_loader(train, train_batcher);
@@ -285,7 +298,7 @@ impl RunSetup {
             TrainerState::new(args.epochs, &best_by.metric, best_by.higher_is_better)
         });
         let strategy = FineTuningStrategy {
-            device: self.training_device(),
+            replicas: self.replicas.clone(),
             accumulation: args.grad_accumulation,
             max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
             best_by,
@@ -343,16 +356,20 @@ impl RunSetup {
         }
 
         info!(
-            "training {} on {}: {} epochs x {} steps (batch {} x {}), {} examples/epoch, ~{:.0} s per epoch estimated",
+            "training {} on {}: {} epochs x {} steps (batch {}), {} examples/epoch, ~{:.0} s per epoch estimated",
             args.model,
             args.data.describe(),
             args.epochs,
             steps_per_epoch,
-            args.batch_size,
-            args.grad_accumulation,
+            self.describe_batch(),
             num_train,
             estimate,
         );
+        if let Some(left_out) = self.left_out(num_train) {
+            info!(
+                "{left_out} left out of each epoch, so that every replica takes the same number of steps"
+            );
+        }
         let learner = Learner::new(
             model,
             adamw(args.weight_decay, args.adam_epsilon),
@@ -424,12 +441,59 @@ impl RunSetup {
         }
     }
 
+    /// The batches each replica trains per epoch out of `examples`: the
+    /// length groups or the examples are shared out equally
+    /// ([`Replicas::shard_len`]), then batched.
+    fn batches_per_replica(&self, examples: usize) -> usize {
+        let batch_size = self.args.batch_size;
+        if self.args.group_by_length {
+            self.replicas.shard_len(examples.div_ceil(batch_size))
+        } else {
+            self.replicas.shard_len(examples).div_ceil(batch_size)
+        }
+    }
+
+    /// What the replicas' equal shards leave out of `examples` (fewer
+    /// length groups or examples than there are replicas), if anything.
+    fn left_out(&self, examples: usize) -> Option<String> {
+        let (items, unit) = if self.args.group_by_length {
+            (
+                examples.div_ceil(self.args.batch_size),
+                "length groups (batches)",
+            )
+        } else {
+            (examples, "examples")
+        };
+        let left = items - self.replicas.shard_len(items) * self.replicas.count();
+        (left > 0).then(|| format!("{left} {unit}"))
+    }
+
+    /// The batch as transformers counts it: per device x devices x accumulation = global.
+    fn describe_batch(&self) -> String {
+        let args = &self.args;
+        let replicas = self.replicas.count();
+        if replicas == 1 && args.grad_accumulation == 1 {
+            return args.batch_size.to_string();
+        }
+        let kind = if self.replicas.all_reduces() {
+            "all-reduced"
+        } else {
+            "gathered"
+        };
+        format!(
+            "{} per device x {replicas} devices ({kind}) x {} accumulated = {} global",
+            args.batch_size,
+            args.grad_accumulation,
+            args.batch_size * replicas * args.grad_accumulation
+        )
+    }
+
     /// Times one training step on a typical batch to estimate an epoch's duration.
     fn estimate_epoch_seconds<M, I, Bt>(
         &self,
         model: &M,
         train: &[I],
-        num_valid: usize,
+        (batches_per_replica, num_valid): (usize, usize),
         batcher: &Bt,
     ) -> f64
     where
@@ -449,8 +513,7 @@ impl RunSetup {
             }
             seconds = started.elapsed().as_secs_f64();
         }
-        let batches = train.len().div_ceil(self.args.batch_size) as f64;
         let valid_batches = num_valid.div_ceil(self.args.batch_size) as f64;
-        seconds * batches + seconds / 3.0 * valid_batches
+        seconds * batches_per_replica as f64 + seconds / 3.0 * valid_batches
     }
 }

@@ -4,13 +4,15 @@
 //! validation epoch kept (its weights and `trainer_state.json` saved with
 //! each checkpoint, so the best is over all epochs, also across resumes)
 //! and returned, and a stop (Ctrl-C, the dashboard's quit) that saves a
-//! checkpoint part-way through an epoch.
+//! checkpoint part-way through an epoch. With several replicas
+//! ([`Replicas`]), each step trains one batch per replica and their
+//! gradients count as micro-batches of one optimiser step; everything else
+//! (validation, checkpoints, the best epoch, stops) runs on the main device.
 
 use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::{DataLoader, Progress};
 use burn::optim::GradientsAccumulator;
-use burn::tensor::Device;
 use burn::train::checkpoint::CheckpointerError;
 use burn::train::metric::store::{Aggregate, EventStoreClient, Split};
 use burn::train::{
@@ -22,6 +24,7 @@ use burn::train::{
 use super::checkpoint::{BestModel, EpochProgress, WrittenRecords};
 use super::grad_clip::{all_finite, average_and_clip};
 use super::loss_scale::LossScale;
+use super::replicas::Replicas;
 use super::trainer_state::{EpochLog, TrainerState};
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
 
@@ -43,11 +46,12 @@ pub struct LoggedMetrics {
     pub valid: Vec<String>,
 }
 
-/// Single-device fine-tuning with accumulation, global clipping and best-epoch selection.
+/// Fine-tuning with accumulation, global clipping and best-epoch selection,
+/// on one device or data-parallel replicas.
 pub struct FineTuningStrategy {
-    /// Where the model trains.
-    pub device: Device,
-    /// Micro-batches per optimiser step.
+    /// Where the model trains: the main device and any other replicas.
+    pub replicas: Replicas,
+    /// Steps of every replica per optimiser step.
     pub accumulation: usize,
     /// Global gradient-norm limit.
     pub max_grad_norm: Option<f64>,
@@ -78,9 +82,10 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
         dataloader_valid: ValidLoader<M>,
         starting_epoch: usize,
     ) -> (M, SupervisedTrainingEventProcessor<M>) {
-        let dataloader_train = dataloader_train.to_device(&self.device);
-        let dataloader_valid = dataloader_valid.to_device(&self.device.clone().inner());
-        learner.fork(&self.device);
+        let shards = self.replicas.shard(&dataloader_train);
+        let train_items = shards.iter().map(|shard| shard.num_items()).sum();
+        let dataloader_valid = dataloader_valid.to_device(&self.replicas.main().clone().inner());
+        learner.fork(self.replicas.main());
         let interrupter = components.interrupter.clone();
         let mut processor = components.event_processor;
         let mut checkpointer = components.checkpointer;
@@ -99,11 +104,11 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
         for epoch in first_epoch..=components.num_epochs {
             interrupter.fail_on_error(processor.process_train(LearnerEvent::StartSplit {
                 epoch_number: epoch,
-                total_items: dataloader_train.num_items(),
+                total_items: train_items,
             }));
             let (steps_done, optimizer_steps) = self.train_epoch(
                 &mut learner,
-                &dataloader_train,
+                &shards,
                 &mut processor,
                 &interrupter,
                 std::mem::take(&mut skip),
@@ -251,55 +256,65 @@ impl FineTuningStrategy {
         interrupter.fail_on_error(saved);
     }
 
-    /// Trains one epoch, skipping its first `skip` batches (trained before an
-    /// interruption); returns the number of batches done, skipped included,
-    /// and of optimiser steps taken. A stop request takes effect after an
-    /// optimiser step.
+    /// Trains one epoch on the replicas' shards, skipping the first `skip`
+    /// steps of each (trained before an interruption); returns the number of
+    /// steps done per replica, skipped included, and of optimiser steps taken.
+    /// A stop request takes effect after an optimiser step.
     fn train_epoch<M: LearnerModel>(
         &self,
         learner: &mut Learner<M>,
-        dataloader: &TrainLoader<M>,
+        shards: &[TrainLoader<M>],
         processor: &mut SupervisedTrainingEventProcessor<M>,
         interrupter: &Interrupter,
         skip: usize,
     ) -> (usize, usize) {
         let mut accumulator = GradientsAccumulator::<M>::new();
         let mut accumulated = 0;
+        let mut micro_batches = 0;
         let mut optimizer_steps = 0;
-        let batches = for_each_batch(
-            dataloader,
-            interrupter,
-            skip,
-            |batch, progress, iteration| {
-                let output = learner.train_step(batch);
-                accumulator.accumulate(&learner.model(), output.grads);
-                accumulated += 1;
-                if accumulated == self.accumulation || progress.is_completed() {
-                    let model = learner.model();
-                    let grads = accumulator.grads();
-                    let finite = !self.loss_scale.is_dynamic() || all_finite(&model, &grads);
-                    let divisor = accumulated as f64 * self.loss_scale.factor();
-                    // An overflowed f16 step is skipped, schedule included (as Hugging Face does).
-                    if self.loss_scale.update(finite) {
-                        let grads = average_and_clip(&model, grads, divisor, self.max_grad_norm);
-                        learner.lr_step();
-                        learner.optimizer_step(grads);
-                    }
-                    accumulated = 0;
-                    optimizer_steps += 1;
+        let steps = for_each_step(shards, interrupter, skip, |batches, progress, step| {
+            let model = learner.model();
+            let outputs = match self.replicas.step(&model, batches) {
+                Ok(outputs) => outputs,
+                Err(failure) => {
+                    interrupter.fail(failure);
+                    return true;
                 }
+            };
+            let (items, grads): (Vec<_>, Vec<_>) = outputs
+                .into_iter()
+                .map(|output| (output.item, output.grads))
+                .unzip();
+            micro_batches += self.replicas.accumulate(&model, &mut accumulator, grads);
+            accumulated += 1;
+            if accumulated == self.accumulation || progress.is_completed() {
+                let grads = accumulator.grads();
+                let finite = !self.loss_scale.is_dynamic() || all_finite(&model, &grads);
+                let divisor = micro_batches as f64 * self.loss_scale.factor();
+                // An overflowed f16 step is skipped, schedule included (as Hugging Face does).
+                if self.loss_scale.update(finite) {
+                    let grads = average_and_clip(&model, grads, divisor, self.max_grad_norm);
+                    learner.lr_step();
+                    learner.optimizer_step(grads);
+                }
+                accumulated = 0;
+                micro_batches = 0;
+                optimizer_steps += 1;
+            }
+            let replicas = items.len();
+            for (replica, item) in items.into_iter().enumerate() {
                 let item = TrainingItem::new(
-                    output.item,
-                    progress,
-                    Some(iteration),
+                    item,
+                    progress.clone(),
+                    Some((step - 1) * replicas + replica + 1),
                     Some(learner.lr_current()),
                 );
                 interrupter
                     .fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)));
-                accumulated == 0
-            },
-        );
-        (batches, optimizer_steps)
+            }
+            accumulated == 0
+        });
+        (steps, optimizer_steps)
     }
 }
 
@@ -310,42 +325,57 @@ fn valid_epoch<M: LearnerModel>(
     interrupter: &Interrupter,
 ) {
     let model = learner.model().valid();
-    for_each_batch(dataloader, interrupter, 0, |batch, progress, iteration| {
-        let output = InferenceStep::step(&model, batch);
-        let item = TrainingItem::new(output, progress, Some(iteration), None);
-        interrupter.fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)));
+    let loaders = std::slice::from_ref(dataloader);
+    for_each_step(loaders, interrupter, 0, |batches, progress, iteration| {
+        for batch in batches {
+            let output = InferenceStep::step(&model, batch);
+            let item = TrainingItem::new(output, progress.clone(), Some(iteration), None);
+            interrupter.fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)));
+        }
         true
     });
 }
 
-/// Calls `step(batch, progress, iteration)` for every batch after the first
-/// `skip` until the data ends, a batch cannot be loaded (a training failure)
-/// or training is stopped where `step` says it may stop (returns `true`).
-/// Returns the number of batches done, skipped included.
-fn for_each_batch<I>(
-    dataloader: &Arc<dyn DataLoader<I>>,
+/// Calls `step(batches, progress, number)` with the next batch of every
+/// loader (shards of equal length), for every step after the first `skip`,
+/// until the data ends, a batch cannot be loaded (a training failure) or
+/// training is stopped where `step` says it may stop (returns `true`).
+/// Returns the number of steps done, skipped included.
+fn for_each_step<I>(
+    loaders: &[Arc<dyn DataLoader<I>>],
     interrupter: &Interrupter,
     skip: usize,
-    mut step: impl FnMut(I, Progress, usize) -> bool,
+    mut step: impl FnMut(Vec<I>, Progress, usize) -> bool,
 ) -> usize {
-    let mut iterator = dataloader.iter();
-    let mut iteration = 0;
-    while let Some(batch) = iterator.next() {
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(err) => {
-                interrupter.fail(err);
-                break;
+    let mut iterators: Vec<_> = loaders.iter().map(|loader| loader.iter()).collect();
+    let mut steps = 0;
+    loop {
+        let mut batches = Vec::with_capacity(iterators.len());
+        for iterator in &mut iterators {
+            match iterator.next() {
+                Some(Ok(batch)) => batches.push(batch),
+                Some(Err(err)) => {
+                    interrupter.fail(err);
+                    return steps;
+                }
+                None => return steps,
             }
-        };
-        iteration += 1;
-        if iteration <= skip {
+        }
+        steps += 1;
+        if steps <= skip {
             continue;
         }
-        let may_stop = step(batch, iterator.progress(), iteration);
+        let progress = Progress::new(
+            iterators
+                .iter()
+                .map(|it| it.progress().items_processed)
+                .sum(),
+            iterators.iter().map(|it| it.progress().items_total).sum(),
+            iterators[0].progress().unit,
+        );
+        let may_stop = step(batches, progress, steps);
         if interrupter.error().is_some() || (may_stop && interrupter.should_stop()) {
-            break;
+            return steps;
         }
     }
-    iteration
 }
