@@ -124,37 +124,22 @@ fn check_same_update(optimizer: &[&str]) {
     let scratch = scratch_dir();
     let root = scratch.path();
     let model = model_without_dropout(root);
-    let one = trained(
-        root,
-        &model,
-        "one",
-        "16",
-        &[optimizer, &["--batch-size", "16"]].concat(),
-    );
-    let two = trained(
-        root,
-        &model,
-        "two",
-        "16",
-        &[optimizer, &["--batch-size", "8", "--devices", "2"]].concat(),
-    );
-    let accumulated = trained(
-        root,
-        &model,
+    let run = |name, samples, flags: &[&str]| {
+        trained(root, &model, name, samples, &[optimizer, flags].concat())
+    };
+    let one = run("one", "16", &["--batch-size", "16"]);
+    let two = run("two", "16", &["--batch-size", "8", "--devices", "2"]);
+    let accumulated = run(
         "two-accumulated",
         "16",
         &[
-            optimizer,
-            &[
-                "--batch-size",
-                "4",
-                "--devices",
-                "cpu,cpu",
-                "--grad-accumulation",
-                "2",
-            ],
-        ]
-        .concat(),
+            "--batch-size",
+            "4",
+            "--devices",
+            "cpu,cpu",
+            "--grad-accumulation",
+            "2",
+        ],
     );
     let initial = tensors(&model.join("model.safetensors"));
     // A run saves the encoder under `bert.` (transformers' task-model names).
@@ -179,13 +164,7 @@ fn check_same_update(optimizer: &[&str]) {
         "2 replicas x 4 x 2 accumulated vs 1 device x 16 ({optimizer:?}): {difference}"
     );
     // The tolerance tells updates apart: half the data is another update.
-    let half = trained(
-        root,
-        &model,
-        "half",
-        "8",
-        &[optimizer, &["--batch-size", "8"]].concat(),
-    );
+    let half = run("half", "8", &["--batch-size", "8"]);
     let difference = max_difference(&one, &half);
     assert!(
         difference > 100.0 * SAME_UPDATE,

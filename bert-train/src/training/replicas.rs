@@ -123,7 +123,7 @@ impl Replicas {
         model: &M,
         mut batches: Vec<M::Input>,
     ) -> Result<Vec<TrainOutput<M::Output>>, MultiDeviceStepError> {
-        if batches.len() == 1 && self.count() == 1 {
+        if self.count() == 1 {
             let batch = batches.pop().expect("one batch");
             return Ok(vec![model.step(batch)]);
         }

@@ -262,11 +262,9 @@ impl RunSetup {
         <M as InferenceStep>::Output: Adaptor<ThroughputInput>,
     {
         let args = &self.args;
-        let replicas = self.replicas.count();
-        let global_batch = args.batch_size * replicas * args.grad_accumulation;
         let mut record = self.record.clone();
-        record["world_size"] = replicas.into();
-        record["global_batch_size"] = global_batch.into();
+        record["world_size"] = self.replicas.count().into();
+        record["global_batch_size"] = self.global_batch().into();
         self.run.write_json("training_args.json", &record)?;
         let batches_per_replica = self.batches_per_replica(train.len());
         let steps_per_epoch = batches_per_replica.div_ceil(args.grad_accumulation);
@@ -441,34 +439,45 @@ impl RunSetup {
         }
     }
 
-    /// The batches each replica trains per epoch out of `examples`: the
-    /// length groups or the examples are shared out equally
-    /// ([`Replicas::shard_len`]), then batched.
-    fn batches_per_replica(&self, examples: usize) -> usize {
-        let batch_size = self.args.batch_size;
+    /// The items of the training loader out of `examples` (the length
+    /// groups, or the examples themselves), and what they are called.
+    fn loader_items(&self, examples: usize) -> (usize, &'static str) {
         if self.args.group_by_length {
-            self.replicas.shard_len(examples.div_ceil(batch_size))
-        } else {
-            self.replicas.shard_len(examples).div_ceil(batch_size)
-        }
-    }
-
-    /// What the replicas' equal shards leave out of `examples` (fewer
-    /// length groups or examples than there are replicas), if anything.
-    fn left_out(&self, examples: usize) -> Option<String> {
-        let (items, unit) = if self.args.group_by_length {
             (
                 examples.div_ceil(self.args.batch_size),
                 "length groups (batches)",
             )
         } else {
             (examples, "examples")
-        };
+        }
+    }
+
+    /// The batches each replica trains per epoch out of `examples`: the
+    /// loader's items are shared out equally ([`Replicas::shard_len`]), then batched.
+    fn batches_per_replica(&self, examples: usize) -> usize {
+        let (items, _) = self.loader_items(examples);
+        let shard = self.replicas.shard_len(items);
+        match self.args.group_by_length {
+            true => shard,
+            false => shard.div_ceil(self.args.batch_size),
+        }
+    }
+
+    /// What the replicas' equal shards leave out of `examples` (fewer
+    /// loader items than there are replicas), if anything.
+    fn left_out(&self, examples: usize) -> Option<String> {
+        let (items, unit) = self.loader_items(examples);
         let left = items - self.replicas.shard_len(items) * self.replicas.count();
         (left > 0).then(|| format!("{left} {unit}"))
     }
 
-    /// The batch as transformers counts it: per device x devices x accumulation = global.
+    /// Examples per optimiser step, as transformers counts them: batch size
+    /// x devices x accumulation.
+    fn global_batch(&self) -> usize {
+        self.args.batch_size * self.replicas.count() * self.args.grad_accumulation
+    }
+
+    /// The batch as the plan line gives it: per device, devices, accumulation, global.
     fn describe_batch(&self) -> String {
         let args = &self.args;
         let replicas = self.replicas.count();
@@ -484,7 +493,7 @@ impl RunSetup {
             "{} per device x {replicas} devices ({kind}) x {} accumulated = {} global",
             args.batch_size,
             args.grad_accumulation,
-            args.batch_size * replicas * args.grad_accumulation
+            self.global_batch()
         )
     }
 
