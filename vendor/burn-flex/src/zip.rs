@@ -219,9 +219,11 @@ where
     }
     // bert-burn patch: written in parts along the outermost dim, on rayon's
     // threads when the tensor is large (upstream: one thread, `extend`).
-    for_each_outer_part(&nest, &mut out.spare_capacity_mut()[..numel], |part, out| {
-        zip_map_write(part, lhs, rhs, out, &op)
-    });
+    for_each_outer_part(
+        &nest,
+        &mut out.spare_capacity_mut()[..numel],
+        |part, out| zip_map_write(part, lhs, rhs, out, &op),
+    );
     // SAFETY: `zip_map_write` wrote each of the `numel` elements once.
     unsafe { out.set_len(numel) };
     Some(out)
@@ -244,8 +246,8 @@ fn zip_map_write<L, R, Out, F>(
     let mut next_run = || runs.next().expect("zip_map: output shorter than the nest");
     match (l_st, r_st) {
         (1, 1) => nest.for_each_run(|lb, rb| {
-            let run = next_run().iter_mut().zip(&lhs[lb..lb + len]);
-            for (o, (&a, &b)) in run.zip(&rhs[rb..rb + len]).map(|((o, a), b)| (o, (a, b))) {
+            let operands = lhs[lb..lb + len].iter().zip(&rhs[rb..rb + len]);
+            for (o, (&a, &b)) in next_run().iter_mut().zip(operands) {
                 o.write(op(a, b));
             }
         }),

@@ -301,7 +301,11 @@ fn gemm_output<T: GemmScalar>(shape: Shape, k: usize, write: impl FnOnce(*mut T)
     // into the new vector with its capacity.
     let values: Vec<T> =
         unsafe { Vec::from_raw_parts(buffer.as_mut_ptr().cast::<T>(), len, buffer.capacity()) };
-    FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), T::dtype())
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(shape),
+        T::dtype(),
+    )
 }
 
 /// Strided gemm call for one matrix. Wraps `gemm::gemm` with GemmScalar zero/one.

@@ -205,10 +205,10 @@ pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
 pub mod expand;
+pub mod fast_math;
 #[cfg(feature = "fft")]
 pub mod fft;
 pub mod flip;
-pub mod fast_math;
 mod float;
 pub mod gather_scatter;
 pub mod grid_sample;
