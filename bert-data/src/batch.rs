@@ -79,8 +79,8 @@ impl PaddedBatch {
 }
 
 /// Pads each batch to its longest item, rounded up to a multiple of
-/// `pad_multiple` and capped at `max_len`: few distinct shapes for JIT
-/// backends. Every task's batcher is this one, with its own targets.
+/// `pad_multiple` and capped at `max_len`. Every task's batcher is this
+/// one, with its own targets.
 #[derive(Clone, Debug)]
 pub struct TextBatcher {
     /// Id of `[PAD]`.
@@ -92,14 +92,11 @@ pub struct TextBatcher {
 }
 
 impl TextBatcher {
-    /// The multiple sequence lengths are rounded up to.
-    pub const PAD_MULTIPLE: usize = 8;
-
-    /// A batcher matching `tokenizer`, rounding lengths up to [`Self::PAD_MULTIPLE`].
+    /// A batcher matching `tokenizer`: its `[PAD]`, pad multiple and maximum length.
     pub fn for_tokenizer(tokenizer: &BertTokenizer) -> Self {
         Self {
             pad_id: tokenizer.pad_id(),
-            pad_multiple: Self::PAD_MULTIPLE,
+            pad_multiple: tokenizer.pad_multiple(),
             max_len: tokenizer.max_len(),
         }
     }
@@ -152,5 +149,15 @@ mod tests {
         let rows = [encoding(9)];
         assert_eq!(PaddedBatch::pad(&rows, 0, 8, 512).seq_len, 16);
         assert_eq!(PaddedBatch::pad(&rows, 0, 8, 12).seq_len, 12);
+    }
+
+    #[test]
+    fn the_batcher_pads_to_its_tokenizers_multiple() {
+        let tokenizer = crate::tokenizer::tests::tiny_tokenizer(64);
+        let rows = [encoding(9)];
+        let batcher = TextBatcher::for_tokenizer(&tokenizer);
+        assert_eq!(batcher.pad(&rows).seq_len, 16);
+        let batcher = TextBatcher::for_tokenizer(&tokenizer.with_pad_multiple(1));
+        assert_eq!(batcher.pad(&rows).seq_len, 9);
     }
 }

@@ -148,11 +148,16 @@ pub struct BertTokenizer {
     inner: Tokenizer,
     max_len: usize,
     pad_id: u32,
+    pad_multiple: usize,
 }
 
 impl BertTokenizer {
     /// The default maximum length: BERT's 512 positions.
     pub const DEFAULT_MAX_LEN: usize = 512;
+
+    /// The default multiple batch lengths are rounded up to: few distinct
+    /// shapes for backends that compile kernels per shape.
+    pub const DEFAULT_PAD_MULTIPLE: usize = 8;
 
     /// Loads a model directory's tokenizer: `tokenizer.json` when present,
     /// otherwise a SentencePiece `spm.model` (DeBERTa-v3), otherwise
@@ -249,6 +254,7 @@ impl BertTokenizer {
             inner,
             max_len: Self::DEFAULT_MAX_LEN,
             pad_id,
+            pad_multiple: Self::DEFAULT_PAD_MULTIPLE,
         }
         .with_max_len(Self::DEFAULT_MAX_LEN)
     }
@@ -272,6 +278,19 @@ impl BertTokenizer {
     /// The maximum number of tokens of an encoding.
     pub fn max_len(&self) -> usize {
         self.max_len
+    }
+
+    /// Pads batches to their longest encoding rounded up to a multiple of
+    /// `multiple` (`pad_to_multiple_of`); 1 pads to the longest, as
+    /// transformers' `DataCollatorWithPadding` does by default.
+    pub fn with_pad_multiple(mut self, multiple: usize) -> Self {
+        self.pad_multiple = multiple.max(1);
+        self
+    }
+
+    /// The multiple batch lengths are rounded up to.
+    pub fn pad_multiple(&self) -> usize {
+        self.pad_multiple
     }
 
     /// Id of `[PAD]`.

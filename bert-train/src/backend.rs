@@ -5,6 +5,7 @@
 //! unless the `BERT_BURN_BACKEND` environment variable names another.
 
 use anyhow::{Result, bail};
+use bert_data::BertTokenizer;
 use bert_model::Precision;
 use burn::tensor::Device;
 
@@ -50,6 +51,17 @@ pub fn name() -> Result<&'static str> {
 /// The device of the backend in use, built explicitly (never `Device::default()`).
 pub fn device() -> Result<Device> {
     Ok(device_of(name()?))
+}
+
+/// The multiple batch lengths are padded to on the backend in use: 8 where
+/// kernels are compiled and tuned per shape (wgpu, cuda), so that few
+/// shapes occur; 1 (the longest item, as transformers pads) on the CPU
+/// backends, where every padding token costs time and no shape is compiled.
+pub fn pad_multiple() -> Result<usize> {
+    Ok(match name()? {
+        "flex" | "ndarray" => 1,
+        _ => BertTokenizer::DEFAULT_PAD_MULTIPLE,
+    })
 }
 
 /// Checks that the backend in use can run `precision`'s products (wgpu's

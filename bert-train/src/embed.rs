@@ -39,8 +39,9 @@ impl SentenceEmbedder {
                 pretrained::sentence_max_seq_length(dir)?.unwrap_or(BertTokenizer::DEFAULT_MAX_LEN)
             }
         };
-        let tokenizer =
-            BertTokenizer::from_dir(dir)?.with_max_len(max_len.min(config.max_input_len()))?;
+        let tokenizer = BertTokenizer::from_dir(dir)?
+            .with_max_len(max_len.min(config.max_input_len()))?
+            .with_pad_multiple(crate::backend::pad_multiple()?);
         Ok(Self {
             bert,
             tokenizer,

@@ -201,6 +201,15 @@ fn other_train_flags(matches: &ArgMatches) -> Vec<String> {
 
 fn main() -> Result<()> {
     keep_freed_memory();
+    // The command runs on one of rayon's threads, so flex and gemm share
+    // each pass between it and the others; from a thread outside the pool,
+    // every pass was handed over and waited for asleep (7% of a MiniLM
+    // training step at seq 32, BENCHMARKS.md).
+    rayon::ThreadPoolBuilder::new().build()?.install(run)
+}
+
+/// The command line's command, run.
+fn run() -> Result<()> {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     let info_to_stderr = matches!(

@@ -184,7 +184,8 @@ impl RunDir {
             );
         }
         let tokenizer = BertTokenizer::from_dir(&self.root)?
-            .with_max_len(max_len.min(config.max_input_len()))?;
+            .with_max_len(max_len.min(config.max_input_len()))?
+            .with_pad_multiple(crate::backend::pad_multiple()?);
         Ok(TrainedModel {
             model,
             tokenizer,

@@ -15,7 +15,7 @@ struct SquaredNorm<'a> {
 impl ModuleVisitor for SquaredNorm<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(grad) = self.grads.get::<D>(param.id) {
-            let squares = grad.square().sum();
+            let squares = sum_of_squares(grad);
             self.total = Some(match self.total.take() {
                 Some(total) => total + squares,
                 None => squares,
@@ -24,18 +24,46 @@ impl ModuleVisitor for SquaredNorm<'_> {
     }
 }
 
-/// Multiplies every gradient by a scalar tensor.
+/// The sum of the squares of `grad`'s elements, as a one-element tensor.
+fn sum_of_squares<const D: usize>(grad: Tensor<D>) -> Tensor<1> {
+    #[cfg(feature = "flex")]
+    if super::flex::on_flex(&grad) {
+        let device = grad.device();
+        return Tensor::from_floats([super::flex::sum_of_squares(grad)], &device);
+    }
+    grad.square().sum()
+}
+
+/// The factor as a number where reading it costs nothing: on flex, whose
+/// tensors are in host memory.
+fn on_host(factor: &Tensor<1>) -> Option<f32> {
+    #[cfg(feature = "flex")]
+    if super::flex::on_flex(factor) {
+        return Some(factor.clone().into_scalar::<f32>());
+    }
+    let _ = factor;
+    None
+}
+
+/// Multiplies every gradient by a factor.
 struct Scale<'a> {
     grads: &'a mut GradientsParams,
     factor: Tensor<1>,
+    /// The factor, where [`on_host`] gave it.
+    host: Option<f32>,
 }
 
 impl ModuleVisitor for Scale<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(grad) = self.grads.remove::<D>(param.id) {
-            let factor = self.factor.clone().to_device(&grad.device());
-            self.grads
-                .register(param.id, grad * factor.unsqueeze::<D>());
+            let scaled = match self.host {
+                Some(factor) => grad.mul_scalar(factor),
+                None => {
+                    let factor = self.factor.clone().to_device(&grad.device());
+                    grad * factor.unsqueeze::<D>()
+                }
+            };
+            self.grads.register(param.id, scaled);
         }
     }
 }
@@ -76,9 +104,14 @@ pub fn average_and_clip<M: Module>(
         }
         None => total.zeros_like() + mean,
     };
+    let host = on_host(&factor);
+    if host == Some(1.0) {
+        return grads;
+    }
     module.visit(&mut Scale {
         grads: &mut grads,
         factor,
+        host,
     });
     grads
 }

@@ -4,12 +4,15 @@
 //! replicas), optimiser,
 //! schedule, renderer and common metrics. Nothing here knows a task.
 
+mod adamw;
 mod args;
 mod checkpoint;
 pub mod class_weights;
 mod data;
 mod devices;
 mod experiment_log;
+#[cfg(feature = "flex")]
+mod flex;
 mod grad_clip;
 mod lora;
 mod loss_scale;

@@ -4,7 +4,9 @@
 
 use burn::module::ParamGroup;
 use burn::optim::lr_scheduler::{LrScheduler, LrSchedulerRecord};
-use burn::optim::{AdamWConfig, LearningRate, ModuleOptimizer};
+use burn::optim::{LearningRate, ModuleOptimizer};
+
+use super::adamw::{AdamW, AdamWSettings};
 
 /// Parameters whose path contains one of these get no weight decay.
 pub const NO_DECAY: &[&str] = &["bias", "layer_norm"];
@@ -12,12 +14,8 @@ pub const NO_DECAY: &[&str] = &["bias", "layer_norm"];
 /// AdamW (betas 0.9/0.999) with `weight_decay` on all weights but [`NO_DECAY`] ones.
 pub fn adamw(weight_decay: f64, epsilon: f64) -> ModuleOptimizer {
     // AdamW keeps them as f32, as PyTorch does.
-    let config = AdamWConfig::new().with_epsilon(epsilon as f32);
-    let decayed = config
-        .clone()
-        .with_weight_decay(weight_decay as f32)
-        .build();
-    let not_decayed = config.with_weight_decay(0.0).build();
+    let decayed = AdamW::new(AdamWSettings::new(epsilon as f32, weight_decay as f32));
+    let not_decayed = AdamW::new(AdamWSettings::new(epsilon as f32, 0.0));
     ModuleOptimizer::from(decayed).with_group(
         ParamGroup::from_any_predicates(NO_DECAY.to_vec()),
         not_decayed,

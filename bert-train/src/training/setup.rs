@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
-use bert_data::TextBatcher;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::seeded_shuffle;
 use bert_data::length_groups::{Encoded, group_by_length, padding_share};
@@ -191,7 +190,9 @@ impl RunSetup {
                 args.max_len, args.model
             );
         }
-        let tokenizer = BertTokenizer::from_dir(&model_dir)?.with_max_len(max_len)?;
+        let tokenizer = BertTokenizer::from_dir(&model_dir)?
+            .with_max_len(max_len)?
+            .with_pad_multiple(crate::backend::pad_multiple()?);
         Ok(Self {
             loss_scale: LossScale::for_precision(args.precision),
             record: serde_json::to_value(record)?,
@@ -409,13 +410,13 @@ impl RunSetup {
         seeded_shuffle(&mut shuffled, args.seed);
         let random = padding_share(
             shuffled.chunks(args.batch_size),
-            TextBatcher::PAD_MULTIPLE,
+            self.tokenizer.pad_multiple(),
             max_len,
         );
         let groups = group_by_length(train.clone(), args.batch_size, args.seed);
         let grouped = padding_share(
             groups.iter().map(Vec::as_slice),
-            TextBatcher::PAD_MULTIPLE,
+            self.tokenizer.pad_multiple(),
             max_len,
         );
         info!(
