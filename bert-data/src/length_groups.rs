@@ -11,6 +11,21 @@ pub trait Encoded {
     fn encoding(&self) -> &Encoding;
 }
 
+impl Encoded for Encoding {
+    fn encoding(&self) -> &Encoding {
+        self
+    }
+}
+
+/// The indices of `items`, longest first (ties in their order): batches cut
+/// from this order hold items of similar lengths, so an evaluation pass,
+/// whose order does not matter, computes little padding.
+pub fn longest_first<I: Encoded>(items: &[I]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(items[i].encoding().len()));
+    order
+}
+
 /// Batches per megabatch, the pool sorted by length (as transformers'
 /// `LengthGroupedSampler`).
 pub const MEGABATCH_BATCHES: usize = 50;
@@ -102,5 +117,12 @@ mod tests {
         let share = padding_share(batches.iter().map(Vec::as_slice), 8, 64);
         assert!((share - 9.0 / 32.0).abs() < 1e-12, "{share}");
         assert_eq!(padding_share::<Item>([], 8, 64), 0.0);
+    }
+
+    #[test]
+    fn longest_first_orders_by_length_keeping_ties_in_place() {
+        let items = [item(3), item(9), item(3), item(12), item(9)];
+        assert_eq!(longest_first(&items), [3, 1, 4, 0, 2]);
+        assert!(longest_first::<Item>(&[]).is_empty());
     }
 }

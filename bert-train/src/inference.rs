@@ -2,6 +2,7 @@
 //! share across tasks.
 
 use bert_data::TextBatcher;
+use bert_data::length_groups::{Encoded, longest_first};
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Tensor};
 
@@ -37,8 +38,10 @@ impl<'a, Bt> Batches<'a, Bt> {
     }
 
     /// Runs `forward` on every batch of `items` and returns the rows of its
-    /// `[B, N]` outputs, in item order.
-    pub fn rows<I: Clone, O>(
+    /// `[B, N]` outputs, in item order. The batches are cut from the items
+    /// sorted longest first, so that each holds items of similar lengths and
+    /// little padding is computed; rows come back in the items' order.
+    pub fn rows<I: Encoded + Clone, O>(
         &self,
         items: &[I],
         forward: impl Fn(O) -> Tensor<2>,
@@ -46,15 +49,18 @@ impl<'a, Bt> Batches<'a, Bt> {
     where
         Bt: Batcher<I, O>,
     {
-        let mut rows = Vec::with_capacity(items.len());
-        for batch in self.of(items) {
-            let output = forward(batch);
+        let mut rows = vec![Vec::new(); items.len()];
+        for indices in longest_first(items).chunks(self.size.max(1)) {
+            let batch: Vec<I> = indices.iter().map(|&i| items[i].clone()).collect();
+            let output = forward(self.batcher.batch(batch, self.device));
             let [_, width] = output.dims();
             let values = output
                 .into_data()
                 .try_to_vec_as::<f32>()
                 .map_err(|e| anyhow::anyhow!("reading predictions: {e:?}"))?;
-            rows.extend(values.chunks(width.max(1)).map(<[f32]>::to_vec));
+            for (&i, row) in indices.iter().zip(values.chunks(width.max(1))) {
+                rows[i] = row.to_vec();
+            }
         }
         Ok(rows)
     }
@@ -67,4 +73,46 @@ pub fn argmax(values: &[f32]) -> usize {
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))
         .map_or(0, |(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use bert_data::Encoding;
+
+    use super::*;
+
+    /// Batches each encoding as `[its length, the longest in its batch]`.
+    struct LengthBatcher;
+
+    impl Batcher<Encoding, Tensor<2>> for LengthBatcher {
+        fn batch(&self, items: Vec<Encoding>, device: &Device) -> Tensor<2> {
+            let longest = items.iter().map(Encoding::len).max().unwrap_or(0);
+            let values: Vec<f32> = items
+                .iter()
+                .flat_map(|item| [item.len() as f32, longest as f32])
+                .collect();
+            Tensor::<1>::from_floats(values.as_slice(), device).reshape([items.len(), 2])
+        }
+    }
+
+    fn encoding(len: usize) -> Encoding {
+        Encoding {
+            input_ids: vec![7; len],
+            token_type_ids: vec![0; len],
+        }
+    }
+
+    /// Rows come back in item order, each computed in a batch of items of
+    /// similar length (in item order, the 3-token item would share a batch
+    /// with the 9-token one).
+    #[test]
+    fn rows_batch_by_length_and_keep_item_order() {
+        let items = [3, 9, 4, 12].map(encoding);
+        let device = Device::flex();
+        let rows = Batches::new(&LengthBatcher, 2, &device)
+            .rows(&items, |output| output)
+            .unwrap();
+        let expected = [[3.0, 4.0], [9.0, 12.0], [4.0, 4.0], [12.0, 12.0]];
+        assert_eq!(rows, expected.map(|row| row.to_vec()));
+    }
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::seeded_shuffle;
-use bert_data::length_groups::{Encoded, group_by_length, padding_share};
+use bert_data::length_groups::{Encoded, group_by_length, longest_first, padding_share};
 use bert_model::pretrained;
 use bert_model::{BertConfig, BertForTask, LoraConfig, TaskHead};
 use burn::data::dataloader::batcher::Batcher;
@@ -278,6 +278,11 @@ impl RunSetup {
         let num_train = train.len();
 
         let train_loader = self.train_loader(train, train_batcher);
+        // Validation batches of similar lengths: its scores do not depend on the order.
+        let valid = longest_first(&valid)
+            .into_iter()
+            .map(|i| valid[i].clone())
+            .collect();
         let valid_loader = DataLoaderBuilder::new(valid_batcher)
             .batch_size(args.batch_size)
             .num_workers(1)
