@@ -1,7 +1,8 @@
 //! Our patched burn-flex (`vendor/burn-flex`) against f64 references from
 //! libm: its vectorised GELU, GELU derivative, `exp` and attention softmax,
 //! on tensors long enough to take the multi-threaded paths and on the short
-//! ones that stay on one thread.
+//! ones that stay on one thread; its products cut into bands, scalar
+//! operations on strided views and tensors filled on several threads.
 
 use bert_burn_tests::device;
 use burn::tensor::activation::{gelu, softmax};
@@ -104,10 +105,17 @@ fn exp_matches_libm_within_a_few_ulp_and_keeps_its_limits() {
 
 /// Attention with a per-sequence padding bias expanded over heads and query
 /// rows (the encoders' inference path) against softmax(QK^T/sqrt(D) + bias)V
-/// computed in f64.
+/// computed in f64, at a length the vectorised softmax's lanes divide and at
+/// one they do not.
 #[test]
 fn attention_with_an_expanded_padding_bias_matches_f64() {
-    let [batch, heads, seq, head_size] = [2, 3, 40, 8];
+    for seq in [48, 37] {
+        attention_with_padding_bias_matches_f64(seq);
+    }
+}
+
+fn attention_with_padding_bias_matches_f64(seq: usize) {
+    let [batch, heads, head_size] = [2, 3, 8];
     let device = device();
     let fill = |len: usize, seed: usize| -> Vec<f32> {
         (0..len)
@@ -176,7 +184,10 @@ fn attention_with_an_expanded_padding_bias_matches_f64() {
             }
         }
     }
-    assert!(worst < 1e-5, "attention: max abs error {worst:e}");
+    assert!(
+        worst < 1e-5,
+        "attention, seq {seq}: max abs error {worst:e}"
+    );
 }
 
 /// The fused softmax and the decomposed one (under autodiff, which uses
@@ -204,4 +215,71 @@ fn softmax_matches_f64_with_and_without_autodiff() {
             .fold(0.0, f64::max);
         assert!(worst < 1e-6, "softmax: max abs error {worst:e}");
     }
+}
+
+/// Products large enough to be cut into bands of rows (a tall output) or of
+/// columns (a wide one), at sizes the bands do not divide, with a transposed
+/// right operand as the backward pass passes them, against f64 sums.
+#[test]
+fn matmul_in_bands_matches_f64() {
+    let device = device();
+    for [m, k, n] in [[203, 301, 157], [37, 509, 701]] {
+        let lhs = grid(m * k, 1.0);
+        let rhs = grid(k * n, 2.0);
+        let as_matrix = |values: &[f32], rows: usize, cols: usize| {
+            tensor(values, &device).reshape([rows, cols])
+        };
+        let plain = as_matrix(&lhs, m, k).matmul(as_matrix(&rhs, k, n));
+        // The same right operand, stored transposed and viewed back.
+        let rhs_t: Vec<f32> = (0..n * k).map(|i| rhs[(i % k) * n + i / k]).collect();
+        let strided = as_matrix(&lhs, m, k).matmul(as_matrix(&rhs_t, n, k).transpose());
+        for (name, product) in [("plain", plain), ("strided", strided)] {
+            let ours = values(product.reshape([m * n]));
+            // Each error against the sum of the terms' magnitudes, the scale
+            // of f32's rounding over `k` terms; a row or column taken from
+            // the wrong place is off by the order of that sum itself.
+            let worst = ours
+                .iter()
+                .enumerate()
+                .map(|(i, &got)| {
+                    let (row, col) = (i / n, i % n);
+                    let terms = (0..k).map(|j| lhs[row * k + j] as f64 * rhs[j * n + col] as f64);
+                    let exact: f64 = terms.clone().sum();
+                    let magnitude: f64 = terms.map(f64::abs).sum();
+                    (got as f64 - exact).abs() / magnitude.max(1.0)
+                })
+                .fold(0.0, f64::max);
+            assert!(worst < 1e-5, "{m}x{k}x{n} {name}: error {worst:e}");
+        }
+    }
+}
+
+/// A scalar operation on strided views (a transposed one, a slice) gives
+/// each element of the view, in the view's order; new tensors long enough to
+/// be filled by several threads hold their value everywhere.
+#[test]
+fn scalar_ops_on_views_and_filled_tensors_are_exact() {
+    let device = device();
+    let [a, b, c] = [3, 200, 150];
+    let x = grid(a * b * c, 5.0);
+    let cube = tensor(&x, &device).reshape([a, b, c]);
+    let swapped = values((cube.clone().swap_dims(0, 2) * 0.5).reshape([a * b * c]));
+    let expected: Vec<f32> = (0..a * b * c)
+        .map(|i| {
+            let (k, rest) = (i / (b * a), i % (b * a));
+            let (j, l) = (rest / a, rest % a);
+            x[(l * b + j) * c + k] * 0.5
+        })
+        .collect();
+    assert_eq!(swapped, expected, "swap_dims(0, 2) * 0.5");
+    let sliced = values((cube.slice([0..a, 0..b, 10..140]) + 1.0).reshape([a * b * 130]));
+    let expected: Vec<f32> = (0..a * b)
+        .flat_map(|row| (10..140).map(move |k| (row, k)))
+        .map(|(row, k)| x[row * c + k] + 1.0)
+        .collect();
+    assert_eq!(sliced, expected, "slice + 1");
+    let zeros = values(Tensor::<2>::zeros([400, 300], &device).reshape([120_000]));
+    assert!(zeros.iter().all(|&v| v == 0.0), "zeros");
+    let ones = values(Tensor::<2>::ones([400, 300], &device).reshape([120_000]));
+    assert!(ones.iter().all(|&v| v == 1.0), "ones");
 }

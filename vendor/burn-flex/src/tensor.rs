@@ -235,10 +235,10 @@ impl FlexTensor {
         // bert-burn patch: zeroed storage of the element's own width.
         // `Bytes::from_bytes_vec` copied every new buffer once more to align it.
         let bytes = match dtype_size(dtype) {
-            1 => Bytes::from_elems(alloc::vec![0u8; num_elements]),
-            2 => Bytes::from_elems(alloc::vec![0u16; num_elements]),
-            4 => Bytes::from_elems(alloc::vec![0u32; num_elements]),
-            8 => Bytes::from_elems(alloc::vec![0u64; num_elements]),
+            1 => Bytes::from_elems(filled_vec(num_elements, 0u8)),
+            2 => Bytes::from_elems(filled_vec(num_elements, 0u16)),
+            4 => Bytes::from_elems(filled_vec(num_elements, 0u32)),
+            8 => Bytes::from_elems(filled_vec(num_elements, 0u64)),
             elem_size => Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]),
         };
         let layout = Layout::contiguous(shape);
@@ -266,8 +266,7 @@ impl FlexTensor {
             "filled_typed: dtype size mismatch"
         );
         let n = shape.num_elements();
-        let data = alloc::vec![value; n];
-        let bytes = Bytes::from_elems(data);
+        let bytes = Bytes::from_elems(filled_vec(n, value));
         Self {
             data: Arc::new(bytes),
             layout: Layout::contiguous(shape),
@@ -938,6 +937,24 @@ pub(crate) fn dtype_size(dtype: DType) -> usize {
         dtype
     );
     size
+}
+
+/// `len` copies of `value`; long vectors are written on every rayon thread.
+/// (bert-burn patch: upstream's `vec![value; len]` fills on one thread,
+/// by `memset` or, for fresh zeroed memory, page fault by page fault.)
+fn filled_vec<E: Copy + Send + Sync>(len: usize, value: E) -> Vec<E> {
+    if len < crate::ops::ELEMENTWISE_PARALLEL_THRESHOLD {
+        return alloc::vec![value; len];
+    }
+    let mut values = Vec::with_capacity(len);
+    crate::ops::for_each_chunk(&mut values.spare_capacity_mut()[..len], |chunk| {
+        for slot in chunk {
+            slot.write(value);
+        }
+    });
+    // SAFETY: every one of the `len` elements was written above.
+    unsafe { values.set_len(len) };
+    values
 }
 
 #[cfg(test)]

@@ -74,7 +74,20 @@ pub fn attention(
     attention_flash(query, key, value, mask, attn_bias, options)
 }
 
+/// Which softmax the naive path runs (bert-burn patch).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SoftmaxKernel {
+    /// Upstream's loop: libm's `exp`, one element at a time.
+    Scalar,
+    /// The element type's vectorised row softmax (`FlashGemm::VECTORISED_SOFTMAX`)
+    /// where it has one and no softcap, mask or causal limit applies.
+    Vectorised,
+}
+
 /// Dispatch attention by dtype, casting f16/bf16 to f32 for computation.
+///
+/// bert-burn patch: inputs cast from f16/bf16 keep upstream's scalar softmax;
+/// their roundings amplify any 1e-7 change in it (PATCH.md).
 macro_rules! dispatch_attention_dtype {
     ($query:expr, $key:expr, $value:expr, $mask:expr, $attn_bias:expr, $options:expr, $impl_fn:ident) => {{
         let query = $query;
@@ -90,8 +103,24 @@ macro_rules! dispatch_attention_dtype {
             debug_assert_eq!(b.dtype(), dtype, "attention: attn_bias dtype mismatch");
         }
         match dtype {
-            DType::F32 => $impl_fn::<f32>(query, key, value, mask, attn_bias, options),
-            DType::F64 => $impl_fn::<f64>(query, key, value, mask, attn_bias, options),
+            DType::F32 => $impl_fn::<f32>(
+                query,
+                key,
+                value,
+                mask,
+                attn_bias,
+                options,
+                SoftmaxKernel::Vectorised,
+            ),
+            DType::F64 => $impl_fn::<f64>(
+                query,
+                key,
+                value,
+                mask,
+                attn_bias,
+                options,
+                SoftmaxKernel::Vectorised,
+            ),
             DType::F16 => {
                 use burn_std::f16;
                 let r = $impl_fn::<f32>(
@@ -101,6 +130,7 @@ macro_rules! dispatch_attention_dtype {
                     mask,
                     attn_bias.map(|b| cast_to_f32(b, f16::to_f32)),
                     options,
+                    SoftmaxKernel::Scalar,
                 );
                 cast_from_f32(r, f16::from_f32)
             }
@@ -113,6 +143,7 @@ macro_rules! dispatch_attention_dtype {
                     mask,
                     attn_bias.map(|b| cast_to_f32(b, bf16::to_f32)),
                     options,
+                    SoftmaxKernel::Scalar,
                 );
                 cast_from_f32(r, bf16::from_f32)
             }
@@ -260,6 +291,7 @@ fn attention_impl<T>(
     mask: Option<FlexTensor>,
     attn_bias: Option<FlexTensor>,
     options: AttentionModuleOptions,
+    softmax: SoftmaxKernel,
 ) -> FlexTensor
 where
     T: FlashGemm + burn_backend::Element,
@@ -364,6 +396,7 @@ where
         seq_kv,
         head_dim,
         val_dim,
+        softmax,
     };
 
     let run_head = |scratch: &mut ScratchBuffers<T>, (head_idx, o_chunk): (usize, &mut [T])| {
@@ -430,6 +463,11 @@ trait FlashGemm: Float + Pod + Copy + core::ops::AddAssign + Send + Sync {
     /// # Safety
     /// All pointers must be valid for the given dimensions and strides.
     unsafe fn block_gemm(args: BlockGemmArgs<Self>);
+
+    /// bert-burn patch: softmax of each `row_len`-long row of scores, after
+    /// adding the bias laid out like them, with a vectorised `exp`; `None`
+    /// where the type has none.
+    const VECTORISED_SOFTMAX: Option<fn(&mut [Self], usize, Option<&[Self]>)>;
 }
 
 /// Arguments for a block matrix multiply: dst = alpha * dst + beta * (lhs @ rhs).
@@ -452,8 +490,11 @@ struct BlockGemmArgs<T> {
 }
 
 macro_rules! impl_flash_gemm {
-    ($ty:ty) => {
+    ($ty:ty, $softmax:expr) => {
         impl FlashGemm for $ty {
+            const VECTORISED_SOFTMAX: Option<fn(&mut [Self], usize, Option<&[Self]>)> =
+                $softmax;
+
             unsafe fn block_gemm(a: BlockGemmArgs<Self>) {
                 unsafe {
                     gemm::gemm(
@@ -483,8 +524,8 @@ macro_rules! impl_flash_gemm {
     };
 }
 
-impl_flash_gemm!(f32);
-impl_flash_gemm!(f64);
+impl_flash_gemm!(f32, Some(crate::ops::fast_math::softmax_rows_f32));
+impl_flash_gemm!(f64, None);
 
 /// Scratch buffers reused across heads within a Rayon job or the serial loop.
 struct ScratchBuffers<T> {
@@ -516,6 +557,8 @@ struct AttentionParams<T> {
     seq_kv: usize,
     head_dim: usize,
     val_dim: usize,
+    /// Read by the naive path; the flash path keeps upstream's online softmax.
+    softmax: SoftmaxKernel,
 }
 
 #[cfg(feature = "rayon")]
@@ -562,6 +605,7 @@ fn flash_attention_head<T: FlashGemm>(
         seq_kv,
         head_dim,
         val_dim,
+        ..
     } = *p;
 
     // Reset scratch buffers for this (batch, head) pair
@@ -753,6 +797,7 @@ fn attention_naive_impl<T>(
     mask: Option<FlexTensor>,
     attn_bias: Option<FlexTensor>,
     options: AttentionModuleOptions,
+    softmax: SoftmaxKernel,
 ) -> FlexTensor
 where
     T: FlashGemm + burn_backend::Element,
@@ -859,6 +904,7 @@ where
         seq_kv,
         head_dim,
         val_dim,
+        softmax,
     };
 
     let run_head = |scores: &mut Vec<T>, (head_idx, o_chunk): (usize, &mut [T])| {
@@ -941,7 +987,21 @@ fn naive_attention_head<T: FlashGemm>(
         seq_kv,
         head_dim,
         val_dim,
+        softmax,
     } = *p;
+    // bert-burn patch: the vectorised softmax, with the scale applied by the
+    // score product, where nothing else touches the scores.
+    let vectorised_softmax = match T::VECTORISED_SOFTMAX {
+        Some(rows) if softmax == SoftmaxKernel::Vectorised => {
+            (softcap.is_none() && mask.is_none() && causal_offset.is_none()).then_some(rows)
+        }
+        _ => None,
+    };
+    let product_scale = if vectorised_softmax.is_some() {
+        scale
+    } else {
+        T::one()
+    };
 
     // scores = Q @ K^T
     unsafe {
@@ -960,58 +1020,62 @@ fn naive_attention_head<T: FlashGemm>(
             rhs_cs: head_dim as isize,
             rhs_rs: 1,
             alpha: T::zero(),
-            beta: T::one(),
+            beta: product_scale,
         });
     }
 
-    for qi in 0..seq_q {
-        let row = &mut scores[qi * seq_kv..(qi + 1) * seq_kv];
+    if let Some(softmax_rows) = vectorised_softmax {
+        softmax_rows(scores, seq_kv, bias);
+    } else {
+        for qi in 0..seq_q {
+            let row = &mut scores[qi * seq_kv..(qi + 1) * seq_kv];
 
-        let mut row_max = neg_inf;
-        for (ki, s) in row.iter_mut().enumerate() {
-            let mut val = *s * scale;
+            let mut row_max = neg_inf;
+            for (ki, s) in row.iter_mut().enumerate() {
+                let mut val = *s * scale;
 
-            if let Some(cap) = softcap {
-                val = cap * (val / cap).tanh();
+                if let Some(cap) = softcap {
+                    val = cap * (val / cap).tanh();
+                }
+
+                if let Some(m) = mask
+                    && m[qi * seq_kv + ki] != 0
+                {
+                    val = neg_inf;
+                }
+
+                if let Some(offset) = causal_offset
+                    && (ki as isize) > (qi as isize) + offset
+                {
+                    val = neg_inf;
+                }
+
+                if let Some(b) = bias {
+                    val += b[qi * seq_kv + ki];
+                }
+
+                *s = val;
+                if val > row_max {
+                    row_max = val;
+                }
             }
 
-            if let Some(m) = mask
-                && m[qi * seq_kv + ki] != 0
-            {
-                val = neg_inf;
+            if row_max == neg_inf {
+                row.fill(T::zero());
+                continue;
             }
 
-            if let Some(offset) = causal_offset
-                && (ki as isize) > (qi as isize) + offset
-            {
-                val = neg_inf;
+            let mut sum = T::zero();
+            for s in row.iter_mut() {
+                let e = (*s - row_max).exp();
+                *s = e;
+                sum += e;
             }
 
-            if let Some(b) = bias {
-                val += b[qi * seq_kv + ki];
+            let inv_sum = T::one() / sum;
+            for s in row.iter_mut() {
+                *s = *s * inv_sum;
             }
-
-            *s = val;
-            if val > row_max {
-                row_max = val;
-            }
-        }
-
-        if row_max == neg_inf {
-            row.fill(T::zero());
-            continue;
-        }
-
-        let mut sum = T::zero();
-        for s in row.iter_mut() {
-            let e = (*s - row_max).exp();
-            *s = e;
-            sum += e;
-        }
-
-        let inv_sum = T::one() / sum;
-        for s in row.iter_mut() {
-            *s = *s * inv_sum;
         }
     }
 

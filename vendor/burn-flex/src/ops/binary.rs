@@ -325,18 +325,19 @@ where
         return tensor;
     }
 
+    // bert-burn patch: a strided view (a head split, a slice of a fused
+    // gradient) is copied contiguous by the tiled copy and then mapped in
+    // place on every thread; upstream walked it element by element with a
+    // strided iterator, on one thread.
+    let Some((start, end)) = tensor.layout().contiguous_offsets() else {
+        return scalar_op_typed(tensor.into_contiguous(), scalar, op);
+    };
+
     // Allocating path
     let shape = tensor.layout().shape().clone();
     let dtype = tensor.dtype();
     let storage: &[E] = tensor.storage();
-
-    let result: Vec<E> = match tensor.layout().contiguous_offsets() {
-        Some((start, end)) => crate::ops::map_collect(&storage[start..end], |x| op(x, scalar)),
-        None => StridedIter::new(tensor.layout())
-            .map(|i| op(storage[i], scalar))
-            .collect(),
-    };
-
+    let result = crate::ops::map_collect(&storage[start..end], |x| op(x, scalar));
     make_tensor(result, shape, dtype)
 }
 

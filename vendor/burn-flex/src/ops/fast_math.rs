@@ -95,29 +95,39 @@ pub fn gelu_backward_f32(x: f32, grad: f32) -> f32 {
     grad * (normal_cdf(x) + x * pdf)
 }
 
-/// Defines a loop twice: as written, and compiled for AVX2 + FMA (eight lanes
-/// wide once its element function is inlined), with a function that picks the
-/// second when the CPU has them.
+/// Defines a loop three times: as written, and compiled for AVX2 + FMA and
+/// for AVX-512 (eight and sixteen lanes wide once its element function is
+/// inlined), with a function that picks the widest the CPU has.
 macro_rules! multiversioned {
-    ($(#[$doc:meta])* fn $name:ident / $portable:ident / $avx2:ident
-        <$op:ident: $bound:path>($($arg:ident: $ty:ty),*) $body:block) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident / $portable:ident / $avx2:ident / $avx512:ident
+        $(<$op:ident: $bound:path>)?($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
         #[inline(always)]
-        fn $portable<$op: $bound>($($arg: $ty),*) $body
+        fn $portable$(<$op: $bound>)?($($arg: $ty),*) $(-> $ret)? $body
 
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         #[target_feature(enable = "avx2,fma")]
-        fn $avx2<$op: $bound>($($arg: $ty),*) {
+        fn $avx2$(<$op: $bound>)?($($arg: $ty),*) $(-> $ret)? {
+            $portable($($arg),*)
+        }
+
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn $avx512$(<$op: $bound>)?($($arg: $ty),*) $(-> $ret)? {
             $portable($($arg),*)
         }
 
         $(#[$doc])*
         #[inline(always)]
-        fn $name<$op: $bound>($($arg: $ty),*) {
+        $vis fn $name$(<$op: $bound>)?($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports the features the function enables.
+                return unsafe { $avx512($($arg),*) };
+            }
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 // SAFETY: the CPU supports the features the function enables.
-                unsafe { $avx2($($arg),*) };
-                return;
+                return unsafe { $avx2($($arg),*) };
             }
             $portable($($arg),*)
         }
@@ -134,7 +144,7 @@ impl<F: Fn(f32, f32) -> f32> BinaryF32 for F {}
 
 multiversioned! {
     /// `data[i] = op(data[i])`.
-    fn map_in_place / map_in_place_portable / map_in_place_avx2
+    fn map_in_place / map_in_place_portable / map_in_place_avx2 / map_in_place_avx512
     <Op: UnaryF32>(data: &mut [f32], op: Op) {
         for x in data.iter_mut() {
             *x = op(*x);
@@ -144,7 +154,7 @@ multiversioned! {
 
 multiversioned! {
     /// `dst[i] = op(src[i])`.
-    fn map_into / map_into_portable / map_into_avx2
+    fn map_into / map_into_portable / map_into_avx2 / map_into_avx512
     <Op: UnaryF32>(src: &[f32], dst: &mut [MaybeUninit<f32>], op: Op) {
         for (d, &x) in dst.iter_mut().zip(src) {
             d.write(op(x));
@@ -154,7 +164,7 @@ multiversioned! {
 
 multiversioned! {
     /// `rhs[i] = op(lhs[i], rhs[i])`.
-    fn zip_in_place / zip_in_place_portable / zip_in_place_avx2
+    fn zip_in_place / zip_in_place_portable / zip_in_place_avx2 / zip_in_place_avx512
     <Op: BinaryF32>(lhs: &[f32], rhs: &mut [f32], op: Op) {
         for (r, &l) in rhs.iter_mut().zip(lhs) {
             *r = op(l, *r);
@@ -164,10 +174,75 @@ multiversioned! {
 
 multiversioned! {
     /// `dst[i] = op(lhs[i], rhs[i])`.
-    fn zip_into / zip_into_portable / zip_into_avx2
+    fn zip_into / zip_into_portable / zip_into_avx2 / zip_into_avx512
     <Op: BinaryF32>(lhs: &[f32], rhs: &[f32], dst: &mut [MaybeUninit<f32>], op: Op) {
         for ((d, &a), &b) in dst.iter_mut().zip(lhs).zip(rhs) {
             d.write(op(a, b));
+        }
+    }
+}
+
+/// Accumulators the row reductions below keep, so that they vectorise.
+const LANES: usize = 8;
+
+/// The largest of `values`, NaNs ignored (-inf when there is none).
+#[inline(always)]
+fn max_of(values: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(x);
+        }
+    }
+    rest.iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &x| m.max(x))
+}
+
+/// `values[i] = e^(values[i] - shift)`; returns their sum.
+#[inline(always)]
+fn exp_shifted_sum(values: &mut [f32], shift: f32) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let mut chunks = values.chunks_exact_mut(LANES);
+    for chunk in &mut chunks {
+        for (lane, x) in lanes.iter_mut().zip(chunk) {
+            *x = exp_f32(*x - shift);
+            *lane += *x;
+        }
+    }
+    let mut sum = 0.0;
+    for x in chunks.into_remainder() {
+        *x = exp_f32(*x - shift);
+        sum += *x;
+    }
+    sum + lanes.iter().sum::<f32>()
+}
+
+multiversioned! {
+    /// Softmax of each `row_len`-long row of `scores`, after adding `bias`
+    /// (laid out like `scores`) when there is one; a row of -inf only
+    /// becomes zeros.
+    pub fn softmax_rows_f32 / softmax_rows_portable / softmax_rows_avx2 / softmax_rows_avx512
+    (scores: &mut [f32], row_len: usize, bias: Option<&[f32]>) {
+        if row_len == 0 {
+            return;
+        }
+        for (index, row) in scores.chunks_exact_mut(row_len).enumerate() {
+            if let Some(bias) = bias {
+                let bias = &bias[index * row_len..(index + 1) * row_len];
+                for (score, &b) in row.iter_mut().zip(bias) {
+                    *score += b;
+                }
+            }
+            let max = max_of(row);
+            if max == f32::NEG_INFINITY {
+                row.fill(0.0);
+                continue;
+            }
+            let inv_sum = 1.0 / exp_shifted_sum(row, max);
+            for score in row.iter_mut() {
+                *score *= inv_sum;
+            }
         }
     }
 }
