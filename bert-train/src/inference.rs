@@ -6,6 +6,8 @@ use bert_data::length_groups::{Encoded, longest_first};
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::{Device, Tensor};
 
+use crate::polling::Polling;
+
 /// How inference feeds items to a model: `batcher` makes batches of at
 /// most `size` items on `device`.
 pub struct Batches<'a, Bt = TextBatcher> {
@@ -41,6 +43,7 @@ impl<'a, Bt> Batches<'a, Bt> {
     /// `[B, N]` outputs, in item order. The batches are cut from the items
     /// sorted longest first, so that each holds items of similar lengths and
     /// little padding is computed; rows come back in the items' order.
+    /// The CPU's threads poll for work through each batch ([`Polling`]).
     pub fn rows<I: Encoded + Clone, O>(
         &self,
         items: &[I],
@@ -52,6 +55,7 @@ impl<'a, Bt> Batches<'a, Bt> {
         let mut rows = vec![Vec::new(); items.len()];
         for indices in longest_first(items).chunks(self.size.max(1)) {
             let batch: Vec<I> = indices.iter().map(|&i| items[i].clone()).collect();
+            let _polling = Polling::start(self.device);
             let output = forward(self.batcher.batch(batch, self.device));
             let [_, width] = output.dims();
             let values = output

@@ -15,7 +15,8 @@
 //!   accumulation, best-epoch restore, early stopping and resume.
 //! - [`run`]: the run directory, its files and plots.
 //! - [`embed`]: sentence embeddings; [`bench`]: speed and memory;
-//!   [`backend`]: the device of the backend compiled in.
+//!   [`backend`]: the device of the backend compiled in; [`polling`]:
+//!   rayon's threads kept awake through each step on the CPU.
 //!
 //! Layers import only those below them: `tasks` → `driver` → `task` →
 //! `training`, `run`, `inference`, `predict`, `scores`.
@@ -25,6 +26,7 @@ pub mod bench;
 pub mod driver;
 pub mod embed;
 pub mod inference;
+pub mod polling;
 pub mod predict;
 pub mod run;
 pub mod scores;

@@ -22,6 +22,7 @@ use tracing::info;
 
 mod layer_profile;
 
+use crate::polling::Polling;
 use crate::task::TaskModel;
 use crate::tasks::classification::Classification;
 use crate::training::{LossScale, adamw};
@@ -357,6 +358,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
             for step in 0..args.warmup + args.steps {
                 let batch = batch(args, vocab_size, &device);
                 device.sync()?;
+                let _polling = Polling::start(&device);
                 let started = Instant::now();
                 let output = TrainStep::step(&classifier, batch);
                 classifier = optimizer.step(1e-5, classifier, output.grads);
@@ -393,6 +395,7 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
             for step in 0..args.warmup + args.steps {
                 let batch = batch(args, vocab_size, &device);
                 device.sync()?;
+                let _polling = Polling::start(&device);
                 let started = Instant::now();
                 let logits = model.forward(batch.input);
                 let _ = logits.into_data();

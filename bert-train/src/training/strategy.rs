@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::{DataLoader, Progress};
 use burn::optim::GradientsAccumulator;
+use burn::tensor::Device;
 use burn::train::checkpoint::CheckpointerError;
 use burn::train::metric::store::{Aggregate, EventStoreClient, Split};
 use burn::train::{
@@ -26,6 +27,7 @@ use super::grad_clip::{all_finite, average_and_clip};
 use super::loss_scale::LossScale;
 use super::replicas::Replicas;
 use super::trainer_state::{EpochLog, TrainerState};
+use crate::polling::Polling;
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
 
 /// The validation metric that picks the best epoch.
@@ -120,7 +122,13 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
                     epoch_number: epoch,
                     total_items: dataloader_valid.num_items(),
                 }));
-                valid_epoch(&learner, &dataloader_valid, &mut processor, &interrupter);
+                valid_epoch(
+                    &learner,
+                    &dataloader_valid,
+                    self.replicas.main(),
+                    &mut processor,
+                    &interrupter,
+                );
                 interrupter.fail_on_error(processor.process_valid(LearnerEvent::EndSplit(epoch)));
                 interrupter.fail_on_error(processor.process_train(LearnerEvent::EndEpoch(epoch)));
                 interrupter.fail_on_error(processor.flush());
@@ -272,48 +280,55 @@ impl FineTuningStrategy {
         let mut accumulated = 0;
         let mut micro_batches = 0;
         let mut optimizer_steps = 0;
-        let steps = for_each_step(shards, interrupter, skip, |batches, progress, step| {
-            let model = learner.model();
-            let outputs = match self.replicas.step(&model, batches) {
-                Ok(outputs) => outputs,
-                Err(failure) => {
-                    interrupter.fail(failure);
-                    return true;
+        let main = self.replicas.main();
+        let steps = for_each_step(
+            shards,
+            main,
+            interrupter,
+            skip,
+            |batches, progress, step| {
+                let model = learner.model();
+                let outputs = match self.replicas.step(&model, batches) {
+                    Ok(outputs) => outputs,
+                    Err(failure) => {
+                        interrupter.fail(failure);
+                        return true;
+                    }
+                };
+                let (items, grads): (Vec<_>, Vec<_>) = outputs
+                    .into_iter()
+                    .map(|output| (output.item, output.grads))
+                    .unzip();
+                micro_batches += self.replicas.accumulate(&model, &mut accumulator, grads);
+                accumulated += 1;
+                if accumulated == self.accumulation || progress.is_completed() {
+                    let grads = accumulator.grads();
+                    let finite = !self.loss_scale.is_dynamic() || all_finite(&model, &grads);
+                    let divisor = micro_batches as f64 * self.loss_scale.factor();
+                    // An overflowed f16 step is skipped, schedule included (as Hugging Face does).
+                    if self.loss_scale.update(finite) {
+                        let grads = average_and_clip(&model, grads, divisor, self.max_grad_norm);
+                        learner.lr_step();
+                        learner.optimizer_step(grads);
+                    }
+                    accumulated = 0;
+                    micro_batches = 0;
+                    optimizer_steps += 1;
                 }
-            };
-            let (items, grads): (Vec<_>, Vec<_>) = outputs
-                .into_iter()
-                .map(|output| (output.item, output.grads))
-                .unzip();
-            micro_batches += self.replicas.accumulate(&model, &mut accumulator, grads);
-            accumulated += 1;
-            if accumulated == self.accumulation || progress.is_completed() {
-                let grads = accumulator.grads();
-                let finite = !self.loss_scale.is_dynamic() || all_finite(&model, &grads);
-                let divisor = micro_batches as f64 * self.loss_scale.factor();
-                // An overflowed f16 step is skipped, schedule included (as Hugging Face does).
-                if self.loss_scale.update(finite) {
-                    let grads = average_and_clip(&model, grads, divisor, self.max_grad_norm);
-                    learner.lr_step();
-                    learner.optimizer_step(grads);
+                let replicas = items.len();
+                for (replica, item) in items.into_iter().enumerate() {
+                    let item = TrainingItem::new(
+                        item,
+                        progress.clone(),
+                        Some((step - 1) * replicas + replica + 1),
+                        Some(learner.lr_current()),
+                    );
+                    interrupter
+                        .fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)));
                 }
-                accumulated = 0;
-                micro_batches = 0;
-                optimizer_steps += 1;
-            }
-            let replicas = items.len();
-            for (replica, item) in items.into_iter().enumerate() {
-                let item = TrainingItem::new(
-                    item,
-                    progress.clone(),
-                    Some((step - 1) * replicas + replica + 1),
-                    Some(learner.lr_current()),
-                );
-                interrupter
-                    .fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)));
-            }
-            accumulated == 0
-        });
+                accumulated == 0
+            },
+        );
         (steps, optimizer_steps)
     }
 }
@@ -321,28 +336,39 @@ impl FineTuningStrategy {
 fn valid_epoch<M: LearnerModel>(
     learner: &Learner<M>,
     dataloader: &ValidLoader<M>,
+    device: &Device,
     processor: &mut SupervisedTrainingEventProcessor<M>,
     interrupter: &Interrupter,
 ) {
     let model = learner.model().valid();
     let loaders = std::slice::from_ref(dataloader);
-    for_each_step(loaders, interrupter, 0, |batches, progress, iteration| {
-        for batch in batches {
-            let output = InferenceStep::step(&model, batch);
-            let item = TrainingItem::new(output, progress.clone(), Some(iteration), None);
-            interrupter.fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)));
-        }
-        true
-    });
+    for_each_step(
+        loaders,
+        device,
+        interrupter,
+        0,
+        |batches, progress, iteration| {
+            for batch in batches {
+                let output = InferenceStep::step(&model, batch);
+                let item = TrainingItem::new(output, progress.clone(), Some(iteration), None);
+                interrupter
+                    .fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)));
+            }
+            true
+        },
+    );
 }
 
 /// Calls `step(batches, progress, number)` with the next batch of every
 /// loader (shards of equal length), for every step after the first `skip`,
 /// until the data ends, a batch cannot be loaded (a training failure) or
 /// training is stopped where `step` says it may stop (returns `true`).
-/// Returns the number of steps done, skipped included.
+/// Each step keeps the CPU's threads polling where it computes on them
+/// (`device`, the main device). Returns the number of steps done, skipped
+/// included.
 fn for_each_step<I>(
     loaders: &[Arc<dyn DataLoader<I>>],
+    device: &Device,
     interrupter: &Interrupter,
     skip: usize,
     mut step: impl FnMut(Vec<I>, Progress, usize) -> bool,
@@ -373,7 +399,9 @@ fn for_each_step<I>(
             iterators.iter().map(|it| it.progress().items_total).sum(),
             iterators[0].progress().unit,
         );
+        let polling = Polling::start(device);
         let may_stop = step(batches, progress, steps);
+        drop(polling);
         if interrupter.error().is_some() || (may_stop && interrupter.should_stop()) {
             return steps;
         }
