@@ -48,13 +48,15 @@ impl Polling {
         if !POLLING.swap(true, Ordering::SeqCst) {
             let pollers = Arc::new(AtomicUsize::new(rayon::current_num_threads() - 1));
             rayon::spawn_broadcast(move |context| {
-                if context.index() != caller && !IN_POLL.get() {
-                    IN_POLL.set(true);
+                if context.index() == caller {
+                    return;
+                }
+                if !IN_POLL.replace(true) {
                     poll();
                     IN_POLL.set(false);
-                    if pollers.fetch_sub(1, Ordering::SeqCst) == 1 {
-                        POLLING.store(false, Ordering::SeqCst);
-                    }
+                }
+                if pollers.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    POLLING.store(false, Ordering::SeqCst);
                 }
             });
         }
