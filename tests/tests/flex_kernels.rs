@@ -278,6 +278,21 @@ fn scalar_ops_on_views_and_filled_tensors_are_exact() {
         .map(|(row, k)| x[row * c + k] + 1.0)
         .collect();
     assert_eq!(sliced, expected, "slice + 1");
+    // 2-D views of 128K-1M elements: copied on every thread (PATCH.md 9).
+    let [rows, cols] = [301, 457];
+    let y = grid(rows * cols, 3.0);
+    let matrix = tensor(&y, &device).reshape([rows, cols]);
+    let transposed = values((matrix.clone().transpose() * 0.5).reshape([rows * cols]));
+    let expected: Vec<f32> = (0..rows * cols)
+        .map(|i| y[(i % rows) * cols + i / rows] * 0.5)
+        .collect();
+    assert_eq!(transposed, expected, "transpose * 0.5");
+    let narrowed = values((matrix.slice([0..rows, 3..450]) - 1.0).reshape([rows * 447]));
+    let y = &y;
+    let expected: Vec<f32> = (0..rows)
+        .flat_map(|row| (3..450).map(move |k| y[row * cols + k] - 1.0))
+        .collect();
+    assert_eq!(narrowed, expected, "slice - 1");
     let zeros = values(Tensor::<2>::zeros([400, 300], &device).reshape([120_000]));
     assert!(zeros.iter().all(|&v| v == 0.0), "zeros");
     let ones = values(Tensor::<2>::ones([400, 300], &device).reshape([120_000]));
