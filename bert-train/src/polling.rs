@@ -1,9 +1,10 @@
 //! rayon's threads kept awake through each step on the CPU backend (flex):
 //! while a step runs, the pool's other threads poll for work instead of
 //! sleeping, so every parallel pass of the step starts on all cores at
-//! once, as OpenMP's spin-wait does for PyTorch. Asleep, a thread took
-//! about 0.1-0.6 ms to wake for each pass, hundreds of times a second in a
-//! training step on two cores (BENCHMARKS.md).
+//! once, as OpenMP's spin-wait does for PyTorch. Without it, the second of
+//! two cores went to sleep and was woken for the next pass about 500 times
+//! a second in a training step, while the first ran its share of the pass
+//! alone (BENCHMARKS.md).
 
 use std::cell::Cell;
 use std::sync::Arc;
