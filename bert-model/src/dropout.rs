@@ -11,16 +11,23 @@
 //! Either way, the layer applies one tracked product, `input * mask`, with
 //! `mask` already holding `0` or `1 / (1 - prob)`.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use burn::nn::Dropout;
-use burn::tensor::{Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use rayon::prelude::*;
 
 static HOST_MASKS: AtomicBool = AtomicBool::new(false);
 static HOST_SEED: AtomicU64 = AtomicU64::new(0);
 /// Masks drawn since the last seeding: each mask hashes its own number.
 static MASKS_DRAWN: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// A stream of host masks that this thread draws from instead of the
+    /// process's ([`with_masks_from`]): its seed and masks drawn.
+    static REPLAYED: Cell<Option<(u64, u64)>> = const { Cell::new(None) };
+}
 
 /// Elements per parallel task when making a host mask.
 const CHUNK: usize = 1 << 16;
@@ -33,6 +40,39 @@ pub fn use_host_masks(seed: u64) {
     HOST_MASKS.store(true, Ordering::Relaxed);
 }
 
+/// Runs `forward` with dropout masks that depend only on `seed`: run again
+/// with the same seed, the same layers draw the same masks (what
+/// sentence-transformers' `RandContext` does for gradient caching, which
+/// embeds every input twice). Host masks come from a stream of this
+/// thread's, so replicas training on other threads are not disturbed; a
+/// device's own generator is seeded (its later draws follow from `seed`).
+pub fn with_masks_from<R>(device: &Device, seed: u64, forward: impl FnOnce() -> R) -> R {
+    if !HOST_MASKS.load(Ordering::Relaxed) {
+        device.seed(seed);
+        return forward();
+    }
+    let outer = REPLAYED.replace(Some((seed, 0)));
+    let output = forward();
+    REPLAYED.set(outer);
+    output
+}
+
+/// The key of the next host mask: from this thread's replayed stream if
+/// one is set, else from the process's.
+fn next_mask_key() -> u64 {
+    let (seed, drawn) = match REPLAYED.get() {
+        Some((seed, drawn)) => {
+            REPLAYED.set(Some((seed, drawn + 1)));
+            (seed, drawn)
+        }
+        None => (
+            HOST_SEED.load(Ordering::Relaxed),
+            MASKS_DRAWN.fetch_add(1, Ordering::Relaxed),
+        ),
+    };
+    mix(seed ^ mix(drawn))
+}
+
 /// Applies `layer` to `input`: unchanged outside training (no autodiff
 /// device, layer frozen, or `prob == 0`), else each element zeroed with
 /// probability `prob` and the others scaled by `1 / (1 - prob)`.
@@ -42,9 +82,7 @@ pub fn apply_dropout<const D: usize>(layer: &Dropout, input: Tensor<D>) -> Tenso
     }
     let keep = 1.0 - layer.prob;
     let mask = if HOST_MASKS.load(Ordering::Relaxed) {
-        let drawn = MASKS_DRAWN.fetch_add(1, Ordering::Relaxed);
-        let key = mix(HOST_SEED.load(Ordering::Relaxed) ^ mix(drawn));
-        let values = host_mask(input.shape().num_elements(), keep, key);
+        let values = host_mask(input.shape().num_elements(), keep, next_mask_key());
         Tensor::from_data(TensorData::new(values, input.shape()), &input.device())
     } else {
         input.random_like(Distribution::Bernoulli(keep)) * (1.0 / keep)
@@ -158,11 +196,27 @@ mod tests {
         );
     }
 
+    /// A forward pass replayed from the same seed draws the same host masks;
+    /// another seed, or no replay, draws others. (The device-generator path
+    /// is left out: other tests of this binary draw from that generator
+    /// between the seeding and the masks.)
+    fn replayed_masks_repeat(device: &Device) {
+        let layer = DropoutConfig::new(0.5).init();
+        let input = Tensor::<2>::ones([16, 64], device);
+        let forward = || to_vec(apply_dropout(&layer, apply_dropout(&layer, input.clone())));
+        let first = with_masks_from(device, 11, forward);
+        let unreplayed = forward();
+        assert_eq!(with_masks_from(device, 11, forward), first);
+        assert_ne!(with_masks_from(device, 12, forward), first);
+        assert_ne!(unreplayed, first);
+    }
+
     #[test]
     fn dropout_applies_the_mask_it_draws() {
         // One test: host masks, once chosen, stay on for the process.
         dropout_multiplies_by_its_mask(false);
         dropout_multiplies_by_its_mask(true);
+        replayed_masks_repeat(&device().autodiff());
     }
 
     #[test]

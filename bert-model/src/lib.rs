@@ -16,7 +16,9 @@
 //!   [`SequenceClassificationHead`](heads::SequenceClassificationHead).
 //! - [`pretrained`] loads a Hugging Face directory (`model.safetensors` or
 //!   `pytorch_model.bin`).
-//! - [`Pooling`] turns hidden states into sentence embeddings.
+//! - [`Pooling`] and [`SentencePooling`] turn hidden states into sentence
+//!   embeddings; [`sentence_transformers`] reads and writes the files of a
+//!   sentence-transformers model.
 //! - [`lora`] puts LoRA adapters on the encoder ([`BertForTask::with_lora`]);
 //!   [`peft`] reads and writes them as Hugging Face `peft` adapter directories.
 //!
@@ -46,6 +48,7 @@ pub mod peft;
 mod pooling;
 mod precision;
 pub mod pretrained;
+pub mod sentence_transformers;
 mod shared;
 mod task;
 
@@ -69,7 +72,7 @@ pub use modernbert::{
     ModernBertAttention, ModernBertEmbeddings, ModernBertEncoderLayer, ModernBertMlp,
     ModernBertModel, RotaryTables,
 };
-pub use pooling::{Pooling, l2_normalize, mean_pool};
+pub use pooling::{Pooling, SentencePooling, l2_normalize, max_pool, mean_pool};
 pub use precision::Precision;
 pub use shared::{BertInput, BertModelOutput, first_token};
 pub use task::{

@@ -172,7 +172,7 @@ fn peft_names<H: TaskHead>(head: &H, family: ModelFamily) -> KeyRemapper {
     let factors = FACTOR_NAMES
         .iter()
         .map(|(ours, theirs)| (ours.replace('.', r"\."), theirs.to_string()));
-    let checkpoint = saved_names(family, &head.checkpoint_names())
+    let checkpoint = saved_names(family, &head.checkpoint_names(), H::TASK.is_some())
         .to_regex_pairs()
         .into_iter()
         .map(|(pattern, name)| (pattern.as_str().to_string(), name));

@@ -177,33 +177,6 @@ pub fn load_config(dir: impl AsRef<Path>) -> Result<BertConfig, LoadError> {
     Ok(BertConfig::from_file(dir.as_ref().join("config.json"))?)
 }
 
-/// The `max_seq_length` of a sentence-transformers model directory (the
-/// length its embeddings were trained with), read from its
-/// `sentence_bert_config.json`. `None` when the directory has no such file or
-/// the file sets no length; an unreadable file or bad JSON is an error naming
-/// the file.
-pub fn sentence_max_seq_length(dir: impl AsRef<Path>) -> Result<Option<usize>, ConfigError> {
-    #[derive(serde::Deserialize)]
-    struct SentenceBertConfig {
-        max_seq_length: Option<usize>,
-    }
-    let path = dir.as_ref().join("sentence_bert_config.json");
-    let shown = path.display().to_string();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(ConfigError::Io {
-                path: shown,
-                source,
-            });
-        }
-    };
-    let config: SentenceBertConfig =
-        serde_json::from_str(&text).map_err(|e| ConfigError::parse(&shown, &e))?;
-    Ok(config.max_seq_length)
-}
-
 /// Loads the encoder of a Hugging Face model directory of any supported
 /// family (any head in the checkpoint is ignored).
 pub fn load_encoder(
@@ -305,8 +278,9 @@ fn is_prediction_transform(path: &str) -> bool {
 /// Writes `model` as a Hugging Face directory that [`load_for_task`] and
 /// `transformers` read back: `config.json` (with `config`'s labels, and the
 /// head's class in `architectures`) and `model.safetensors` with Hugging Face
-/// names (`bert.*`, the head's own). Each file is written atomically, the
-/// weights last.
+/// names (`bert.*`, the head's own; a base model's encoder without its
+/// prefix, as transformers saves `BertModel`). Each file is written
+/// atomically, the weights last.
 pub fn save_for_task<H: TaskHead>(
     model: &BertForTask<H>,
     config: &BertConfig,
@@ -325,7 +299,11 @@ pub fn save_for_task<H: TaskHead>(
         .save(&config_path)
         .map_err(|e| write_error(&config_path, e.to_string()))?;
     let weights = dir.join("model.safetensors");
-    let remapper = saved_names(config.model_type, &model.head.checkpoint_names());
+    let remapper = saved_names(
+        config.model_type,
+        &model.head.checkpoint_names(),
+        H::TASK.is_some(),
+    );
     files::write_atomically_with(&weights, |temporary| {
         let mut store = SafetensorsStore::from_file(temporary)
             .with_to_adapter(BurnToPyTorchAdapter)
@@ -413,8 +391,13 @@ const FINAL_NAME: &str = "~";
 
 /// Module paths to checkpoint names, the inverse of [`key_remapper`]: the
 /// family's block names and BERT's, then the head's fields back to its
-/// names, then the encoder under the family's prefix.
-pub(crate) fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> KeyRemapper {
+/// names, then the encoder under the family's prefix (`prefixed`, as
+/// transformers names a model with a head) or without it (a base model).
+pub(crate) fn saved_names(
+    family: ModelFamily,
+    head_names: &[(&str, &str)],
+    prefixed: bool,
+) -> KeyRemapper {
     let block_names = family_names(family).iter().chain(&BERT_NAMES);
     let mut patterns: Vec<(String, String)> = block_names
         .clone()
@@ -436,7 +419,11 @@ pub(crate) fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> K
         )
     }));
     patterns.push(("^head\\.".into(), String::new()));
-    patterns.push(("^bert\\.".into(), format!("{}.", family.weight_prefix())));
+    let encoder_prefix = match prefixed {
+        true => format!("{}.", family.weight_prefix()),
+        false => String::new(),
+    };
+    patterns.push(("^bert\\.".into(), encoder_prefix));
     patterns.push((format!("^{FINAL_NAME}"), String::new()));
     KeyRemapper::from_pattern_iter(patterns).expect("checkpoint key patterns are valid regexes")
 }
@@ -444,7 +431,10 @@ pub(crate) fn saved_names(family: ModelFamily, head_names: &[(&str, &str)]) -> K
 /// The Hugging Face name of the encoder module at `path` (`encoder.layer.0.attention.self_attention.query`
 /// to `bert.encoder.layer.0.attention.self.query` for BERT), as peft names it.
 pub(crate) fn checkpoint_module_name(family: ModelFamily, path: &str) -> String {
-    let name = renamed(&saved_names(family, &[]), &format!("bert.{path}.weight"));
+    let name = renamed(
+        &saved_names(family, &[], true),
+        &format!("bert.{path}.weight"),
+    );
     name.strip_suffix(".weight").unwrap_or(&name).to_string()
 }
 
@@ -492,24 +482,5 @@ fn mismatch(weights: &WeightsFile, problems: WeightProblems) -> LoadError {
     LoadError::Mismatch {
         path: weights.path().display().to_string(),
         problems,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sentence_max_seq_length_reads_the_file_when_there_is_one() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(sentence_max_seq_length(dir.path()).unwrap(), None);
-        let path = dir.path().join("sentence_bert_config.json");
-        std::fs::write(&path, r#"{"max_seq_length": 256, "do_lower_case": false}"#).unwrap();
-        assert_eq!(sentence_max_seq_length(dir.path()).unwrap(), Some(256));
-        std::fs::write(&path, r#"{"do_lower_case": false}"#).unwrap();
-        assert_eq!(sentence_max_seq_length(dir.path()).unwrap(), None);
-        std::fs::write(&path, r#"{"max_seq_length": 256,"#).unwrap();
-        let err = sentence_max_seq_length(dir.path()).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("{}:1:", path.display())), "{err}");
     }
 }

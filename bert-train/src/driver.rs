@@ -23,6 +23,7 @@ use crate::training::{BestMetric, DataArgs, RunSetup};
 pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) -> Result<T::Report> {
     let args = &setup.args;
     task.supports(&setup.config)?;
+    task.read_model_files(&setup.model_dir)?;
     let examples = task
         .read(&args.data, cache)?
         .truncate(args.max_train_samples, args.max_eval_samples);
@@ -59,6 +60,7 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
     let model = setup
         .start
         .adapt(model, setup.lora.as_ref(), config.model_type)?;
+    let batches = task.training_batches(&prepared, args)?;
     let trained = setup.fit(
         TaskModel {
             model: model.with_precision(setup.args.precision),
@@ -71,12 +73,14 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
             T::Item::batcher(tokenizer, None)?,
         ),
         metrics,
+        batches,
     )?;
     // Reported as saved, and as `eval` reloads it: in f32.
     let model = setup.save(
         trained.valid().model.with_precision(Precision::F32),
         &config,
     )?;
+    task.write_model_files(&setup.run, tokenizer, &config)?;
     let test = Reported {
         examples: &examples.test,
         items: &items.test,
@@ -120,6 +124,7 @@ fn report<T: Task>(
         examples: test.examples,
         items: test.items,
         batches: Batches::new(&batcher, test.batch_size, device),
+        tokenizer,
         split: test.split,
     };
     let report = task.evaluate(model, &data)?;
@@ -161,6 +166,7 @@ pub fn evaluate_task<T: Task>(
     cache: &AssetCache,
 ) -> Result<T::Report> {
     restore(&mut task, &run.config()?)?;
+    task.read_model_files(run.root())?;
     let metrics = task.metrics().select(evaluation.best_metric, None)?;
     let trained = run.load_model::<T::Head>(evaluation.max_len, device)?;
     let examples = task
@@ -197,6 +203,7 @@ pub fn predict_task<T: Task>(
     device: &Device,
 ) -> Result<Vec<Fields>> {
     restore(&mut task, &run.config()?)?;
+    task.read_model_files(run.root())?;
     let trained = run.load_model::<T::Head>(max_len, device)?;
     let inputs = Inputs {
         lines,

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use bert_data::{BertTokenizer, PaddedBatch};
-use bert_model::{Encoder, Pooling, pretrained};
+use bert_model::sentence_transformers::{SentenceTransformerConfig, sentence_max_seq_length};
+use bert_model::{Encoder, Pooling, SentencePooling, pretrained};
 use burn::tensor::Device;
 use tracing::info;
 
@@ -16,28 +17,30 @@ pub struct SentenceEmbedder {
     /// Its tokenizer, with the truncation length to use.
     pub tokenizer: BertTokenizer,
     /// How token states become one vector.
-    pub pooling: Pooling,
+    pub pooling: SentencePooling,
     /// Where the model lives.
     pub device: Device,
 }
 
 impl SentenceEmbedder {
-    /// Loads the encoder and tokenizer of the model directory `dir`. Texts are
+    /// Loads the encoder and tokenizer of the model directory `dir` (a
+    /// sentence-embedding run too). It embeds as its sentence-transformers
+    /// files say (pooling, normalisation), else with mean pooling and no
+    /// normalisation, unless `pooling` or `normalize` are given. Texts are
     /// truncated to `max_len` tokens when given, else to the model's own
-    /// `max_seq_length` (`sentence_bert_config.json`), else to 512; never past
-    /// the model's position embeddings.
+    /// `max_seq_length` (`sentence_bert_config.json`), else to 512; never
+    /// past the model's position embeddings.
     pub fn load(
         dir: &Path,
-        pooling: Pooling,
+        (pooling, normalize): (Option<Pooling>, Option<bool>),
         max_len: Option<usize>,
         device: Device,
     ) -> Result<Self> {
         let (config, bert) = pretrained::load_encoder(dir, &device)?;
+        let pooling = SentenceTransformerConfig::pooling_of(dir, pooling, normalize)?;
         let max_len = match max_len {
             Some(max_len) => max_len,
-            None => {
-                pretrained::sentence_max_seq_length(dir)?.unwrap_or(BertTokenizer::DEFAULT_MAX_LEN)
-            }
+            None => sentence_max_seq_length(dir)?.unwrap_or(BertTokenizer::DEFAULT_MAX_LEN),
         };
         let tokenizer = BertTokenizer::from_dir(dir)?
             .with_max_len(max_len.min(config.max_input_len()))?
@@ -50,7 +53,7 @@ impl SentenceEmbedder {
         })
     }
 
-    /// L2-normalised embeddings of `texts`, one `Vec` per text, in order.
+    /// The embeddings of `texts`, one `Vec` per text, in order.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
         let encodings = texts
             .iter()
@@ -62,10 +65,9 @@ impl SentenceEmbedder {
             8,
             self.tokenizer.max_len(),
         );
-        let input = batch.to_input(&self.device);
-        let mask = input.attention_mask.clone();
-        let encoded = self.bert.forward(input);
-        let embeddings = self.pooling.embed(&encoded, mask);
+        let embeddings = self
+            .pooling
+            .embed(self.bert.forward(batch.to_input(&self.device)));
         let [rows, width] = embeddings.dims();
         let values: Vec<f32> = embeddings
             .into_data()

@@ -100,12 +100,19 @@ enum Command {
     /// Write sentence embeddings for a file with one text per line, as JSON lines.
     Embed {
         /// `minilm`, `mpnet`, a Hugging Face model directory or id (`org/name`, from
-        /// the Hugging Face cache or downloaded into it).
-        #[arg(long, default_value = "minilm")]
+        /// the Hugging Face cache or downloaded into it), or a run directory
+        /// (`--run`, e.g. of `--task sentence-embedding`).
+        #[arg(long, alias = "run", default_value = "minilm")]
         model: String,
-        /// `mean` (sentence-transformers) or `cls`.
-        #[arg(long, default_value = "mean")]
-        pooling: Pooling,
+        /// `mean`, `cls` or `max` (default: the model's sentence-transformers
+        /// pooling, else mean).
+        #[arg(long)]
+        pooling: Option<Pooling>,
+        /// Scale embeddings to unit length (default: as the model does, i.e.
+        /// if its `modules.json` has a `Normalize`; a plain transformers
+        /// model does not).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        normalize: Option<bool>,
         /// Input text file, one text per line.
         #[arg(long)]
         input: PathBuf,
@@ -287,17 +294,26 @@ fn run() -> Result<()> {
         Command::Embed {
             model,
             pooling,
+            normalize,
             input,
             output,
             batch_size,
             max_len,
         } => {
             let dir = cache.resolve_model(&model)?;
-            let embedder = SentenceEmbedder::load(&dir, pooling, max_len, backend::device()?)?;
+            let embedder =
+                SentenceEmbedder::load(&dir, (pooling, normalize), max_len, backend::device()?)?;
+            let pooling = embedder.pooling;
             eprintln!(
-                "embedding with {} on {}, max length {} tokens",
+                "embedding with {} on {}, {} pooling{}, max length {} tokens",
                 dir.display(),
                 backend::name()?,
+                pooling.pooling,
+                if pooling.normalize {
+                    ", normalised"
+                } else {
+                    ""
+                },
                 embedder.tokenizer.max_len()
             );
             let count =

@@ -3,6 +3,8 @@
 //! traits that the generic [driver](crate::driver) runs. A task defined in
 //! another crate plugs in the same way as the built-in ones.
 
+use std::path::Path;
+
 use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{LabelVocab, Splits};
@@ -17,7 +19,7 @@ use crate::inference::Batches;
 use crate::predict::{Fields, Inputs};
 use crate::run::RunDir;
 use crate::training::step::{StepOutput, Timed, timed, train_step};
-use crate::training::{DataArgs, LossScale, TaskMetrics};
+use crate::training::{DataArgs, LossScale, TaskMetrics, TrainingArgs};
 
 /// The report of a task on a split: `report.json`, a readable table, and
 /// any other files (plots).
@@ -63,6 +65,8 @@ pub struct TestData<'a, T: TaskData> {
     pub items: &'a [T::Item],
     /// How the items are batched.
     pub batches: Batches<'a, TaskBatcher<T>>,
+    /// The model's tokenizer, for texts the task encodes itself.
+    pub tokenizer: &'a BertTokenizer,
     /// The name of the data in the report.
     pub split: &'a str,
 }
@@ -89,6 +93,18 @@ pub trait TaskData: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Checks that the encoded data can train the task and describes it for
     /// the log (labels, truncation, ...).
     fn describe(&self, data: &Prepared<Self>) -> Result<String>;
+
+    /// The training batches, as indices into `items`, for a task that
+    /// decides which items may share a batch (e.g. no text twice among
+    /// in-batch negatives); `None`, the default, leaves it to
+    /// `--group-by-length`.
+    fn training_batches(
+        &self,
+        _data: &Prepared<Self>,
+        _args: &TrainingArgs,
+    ) -> Result<Option<Vec<Vec<usize>>>> {
+        Ok(None)
+    }
 }
 
 /// One task on top of its [data](TaskData): its head, loss, metrics,
@@ -119,6 +135,37 @@ pub trait Task: TaskData {
 
     /// Forward pass with the loss.
     fn forward(&self, model: &Model<Self>, batch: TaskBatch<Self>) -> Self::Output;
+
+    /// A training step: the output and the gradients of its loss. By
+    /// default [`forward`](Task::forward)'s loss back-propagated; a task
+    /// that gets its gradients otherwise (in mini-batches) overrides it.
+    fn train_step(
+        &self,
+        model: &TaskModel<Self>,
+        batch: TaskBatch<Self>,
+    ) -> TrainOutput<Timed<Self::Output>> {
+        train_step(model, model.loss_scale.factor(), || {
+            self.forward(&model.model, batch)
+        })
+    }
+
+    /// Reads what the task takes from a model directory's own files: the
+    /// pretrained model's before training, the run's before `eval` and
+    /// `predict` (default: nothing).
+    fn read_model_files(&mut self, _dir: &Path) -> Result<()> {
+        Ok(())
+    }
+
+    /// Writes the task's own files into the run beside the saved model,
+    /// whose `tokenizer` and `config` are given (default: none).
+    fn write_model_files(
+        &self,
+        _run: &RunDir,
+        _tokenizer: &BertTokenizer,
+        _config: &BertConfig,
+    ) -> Result<()> {
+        Ok(())
+    }
 
     /// The training and validation metrics (loss, learning rate and
     /// throughput are always there), with the one that picks the kept
@@ -176,9 +223,7 @@ impl<T: Task> TrainStep for TaskModel<T> {
     type Output = Timed<T::Output>;
 
     fn step(&self, batch: TaskBatch<T>) -> TrainOutput<Self::Output> {
-        train_step(self, self.loss_scale.factor(), || {
-            self.task.forward(&self.model, batch)
-        })
+        self.task.train_step(self, batch)
     }
 }
 

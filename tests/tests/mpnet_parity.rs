@@ -100,7 +100,7 @@ fn padded_batch_matches_transformers() {
 
 #[test]
 fn sentence_embeddings_match_transformers_at_384_tokens() {
-    let embedder = SentenceEmbedder::load(&mpnet_dir(), Pooling::Mean, None, device()).unwrap();
+    let embedder = SentenceEmbedder::load(&mpnet_dir(), (None, None), None, device()).unwrap();
     assert_eq!(embedder.tokenizer.max_len(), MAX_SEQ_LENGTH);
     let reference = mpnet_reference();
     let singles: Vec<&ReferenceCase> = reference

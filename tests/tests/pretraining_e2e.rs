@@ -37,6 +37,7 @@ fn mlm_loss(model_dir: &Path, documents: &[Vec<String>]) -> f64 {
         examples: documents,
         items: &items,
         batches: Batches::new(&batcher, 16, &device),
+        tokenizer: &tokenizer,
         split: "train",
     };
     let report = Mlm::default().evaluate(&model, &test).unwrap();

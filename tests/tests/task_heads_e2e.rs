@@ -117,6 +117,7 @@ fn regression_on_sts_b_learns_and_reports_correlations() {
         examples: &[],
         items: &validation,
         batches: Batches::new(&batcher, 16, &device),
+        tokenizer: &tokenizer,
         split: "validation",
     };
     let kept_pearson = Regression::default()

@@ -213,7 +213,7 @@ fn object_row<L>(
     })
 }
 
-fn row_error(origin: &Origin, message: impl Into<String>) -> DatasetError {
+pub(super) fn row_error(origin: &Origin, message: impl Into<String>) -> DatasetError {
     DatasetError::Row {
         origin: origin.to_string(),
         message: message.into(),
@@ -221,7 +221,11 @@ fn row_error(origin: &Origin, message: impl Into<String>) -> DatasetError {
 }
 
 /// Trims a field and refuses empty texts.
-fn non_empty(value: &str, column: &str, origin: &Origin) -> Result<String, DatasetError> {
+pub(super) fn non_empty(
+    value: &str,
+    column: &str,
+    origin: &Origin,
+) -> Result<String, DatasetError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(row_error(origin, format!("empty {column:?}")));
@@ -230,7 +234,7 @@ fn non_empty(value: &str, column: &str, origin: &Origin) -> Result<String, Datas
 }
 
 /// A JSON string field, trimmed and non-empty.
-fn json_text(
+pub(super) fn json_text(
     value: &serde_json::Value,
     column: &str,
     origin: &Origin,

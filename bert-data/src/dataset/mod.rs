@@ -1,5 +1,6 @@
 //! Labelled text data: built-in real datasets, local CSV/TSV/JSONL files
-//! and Parquet/Arrow tables (one label or a list of labels per row), Hugging
+//! and Parquet/Arrow tables (one label or a list of labels per row, or
+//! several texts and a score), Hugging
 //! Face datasets by id ([`hub_data`]), fixed seeded splits and the label
 //! vocabulary.
 
@@ -9,9 +10,11 @@ pub mod features;
 mod files;
 pub mod hub_data;
 mod labels;
+mod retrieval;
 mod split;
 pub mod table;
 mod tagged;
+mod text_tuples;
 
 pub use builtin::{BuiltinDataset, DATASETS, read_utf8};
 pub use error::DatasetError;
@@ -19,8 +22,10 @@ pub use files::{
     ColumnSpec, EXTENSIONS, FileFormat, declared_labels, read_file, read_multi_label_file,
 };
 pub use labels::LabelVocab;
+pub use retrieval::RetrievalSet;
 pub use split::{SplitFractions, SplitMix64, seeded_shuffle, seeded_split};
 pub use tagged::{TAGGED_DATASETS, TaggedDataset, TaggedSentence, read_conll, read_tagged};
+pub use text_tuples::{SCORE_COLUMNS, TextTuple, TupleColumns, read_tuples};
 
 use std::fmt;
 use std::sync::Arc;

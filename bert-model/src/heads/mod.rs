@@ -4,6 +4,7 @@
 //! an [`Encoder`](crate::Encoder) of any family, so adding a task means adding a head.
 
 mod classifier_config;
+mod no_head;
 mod pretraining;
 mod question_answering;
 mod sequence_classification;
@@ -11,6 +12,7 @@ mod token_classification;
 mod transform;
 
 pub use classifier_config::{ClassifierHeadConfig, ContextPoolerShape};
+pub use no_head::NoHead;
 pub use pretraining::{
     BertForPreTraining, LmPredictionHead, PretrainingHead, PretrainingHeadConfig,
     PretrainingHeadOutput, PretrainingHeads,

@@ -8,6 +8,7 @@ pub mod mlm;
 pub mod multi_label;
 pub mod question_answering;
 pub mod regression;
+pub mod sentence_embedding;
 pub mod token_classification;
 
 use std::io::{BufRead, Write};
@@ -31,6 +32,7 @@ use mlm::{Mlm, MlmOptions};
 use multi_label::{MultiLabel, MultiLabelOptions};
 use question_answering::{QaOptions, QuestionAnswering};
 use regression::Regression;
+use sentence_embedding::{EmbeddingOptions, SentenceEmbedding};
 use token_classification::TokenClassification;
 
 /// What a run learns (`--task`).
@@ -54,6 +56,10 @@ pub enum TaskKind {
     /// Masked-LM pretraining (or domain adaptation) on raw text, plus
     /// next-sentence prediction with `--nsp`.
     Mlm,
+    /// Sentence embeddings (a bi-encoder, as sentence-transformers trains
+    /// one): each text embedded alone, a loss over the batch's embeddings
+    /// (`--loss`); the run is a sentence-transformers model.
+    SentenceEmbedding,
 }
 
 impl TaskKind {
@@ -61,7 +67,7 @@ impl TaskKind {
     pub fn default_dataset(self) -> Option<&'static str> {
         match self {
             Self::Classification => Some("rotten_tomatoes"),
-            Self::Regression => Some("sts_b"),
+            Self::Regression | Self::SentenceEmbedding => Some("sts_b"),
             Self::TokenClassification => Some("twitter_ner"),
             Self::Mlm => Some("imdb"),
             Self::PairClassification | Self::MultiLabel | Self::QuestionAnswering => None,
@@ -84,6 +90,9 @@ pub struct TaskOptions {
     #[command(flatten)]
     #[serde(flatten)]
     pub mlm: MlmOptions,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub sentence_embedding: EmbeddingOptions,
 }
 
 /// Every setting of a fine-tuning run; saved as `training_args.json`.
@@ -133,6 +142,10 @@ impl TrainArgs {
                 options: options.mlm,
                 seed: self.training.seed,
             }),
+            TaskKind::SentenceEmbedding => command.run(SentenceEmbedding::new(
+                options.sentence_embedding,
+                &self.training,
+            )?),
         }
     }
 }

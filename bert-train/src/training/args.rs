@@ -26,6 +26,30 @@ pub enum BestMetric {
     Loss,
     /// Validation Pearson correlation (regression), higher is better.
     Pearson,
+    /// Validation Spearman correlation (regression; the cosine against the
+    /// score for sentence embeddings), higher is better.
+    Spearman,
+    /// Validation NDCG@10 of retrieving each query's positive (sentence
+    /// embeddings), higher is better.
+    #[value(name = "ndcg@10")]
+    #[serde(rename = "ndcg@10")]
+    Ndcg10,
+    /// Validation MRR@10 of retrieval, higher is better.
+    #[value(name = "mrr@10")]
+    #[serde(rename = "mrr@10")]
+    Mrr10,
+    /// Validation MAP@100 of retrieval, higher is better.
+    #[value(name = "map@100")]
+    #[serde(rename = "map@100")]
+    Map100,
+    /// Validation recall@1 of retrieval, higher is better.
+    #[value(name = "recall@1")]
+    #[serde(rename = "recall@1")]
+    Recall1,
+    /// Validation recall@10 of retrieval, higher is better.
+    #[value(name = "recall@10")]
+    #[serde(rename = "recall@10")]
+    Recall10,
 }
 
 impl BestMetric {
@@ -33,7 +57,7 @@ impl BestMetric {
     pub fn direction(self) -> Direction {
         match self {
             Self::Loss => Direction::Lowest,
-            Self::Accuracy | Self::MacroF1 | Self::MicroF1 | Self::Pearson => Direction::Highest,
+            _ => Direction::Highest,
         }
     }
 }
@@ -104,8 +128,9 @@ pub struct TrainingArgs {
     pub seed: u64,
     /// Validation metric that picks the model kept at the end (default by
     /// task: accuracy; Pearson for regression; micro-F1 for multi-label;
-    /// token accuracy for token classification; loss for mlm).
-    #[arg(long, value_enum)]
+    /// token accuracy for token classification; loss for mlm; Spearman or
+    /// NDCG@10 for sentence embeddings). Also `--metric-for-best-model`.
+    #[arg(long, value_enum, alias = "metric-for-best-model")]
     pub best_metric: Option<BestMetric>,
     /// Stop after this many epochs without improvement of the best metric.
     #[arg(long)]

@@ -22,6 +22,7 @@ mod output_dir;
 mod renderer;
 pub mod replicas;
 mod setup;
+pub mod split_metric;
 pub mod step;
 mod stop_signal;
 mod strategy;

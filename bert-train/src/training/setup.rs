@@ -53,6 +53,33 @@ impl<I, O, Bt: Batcher<I, O>> Batcher<Vec<I>, O> for Grouped<Bt> {
     }
 }
 
+/// The training items, cut into fixed groups (a batch each) or left to be
+/// batched at random each epoch.
+enum Batching<I> {
+    /// Batches made beforehand: by length, or by the task.
+    Groups(Vec<Vec<I>>),
+    /// Items batched at random.
+    Random(Vec<I>),
+}
+
+impl<I: Clone> Batching<I> {
+    /// What the loader holds: groups or items.
+    fn loader_items(&self) -> usize {
+        match self {
+            Self::Groups(groups) => groups.len(),
+            Self::Random(items) => items.len(),
+        }
+    }
+
+    /// A typical batch, to time a step with.
+    fn first_batch(&self, batch_size: usize) -> Vec<I> {
+        match self {
+            Self::Groups(groups) => groups.first().cloned().unwrap_or_default(),
+            Self::Random(items) => items.iter().take(batch_size).cloned().collect(),
+        }
+    }
+}
+
 /// Training stopped on request (Ctrl-C, the dashboard's quit) part-way, with
 /// a checkpoint saved: the run continues with `train --resume --output-dir RUN`.
 #[derive(Debug, thiserror::Error)]
@@ -241,14 +268,17 @@ impl RunSetup {
 
     /// Trains `model` on `train`, validating on `valid` after each epoch, and
     /// returns the model of the epoch that `metrics` selects. `batchers` make
-    /// the training and the validation batches. `metrics` are the task's (the
-    /// loss among them); learning rate and throughput are always there.
+    /// the training and the validation batches; `batches`, when the task cut
+    /// the training items into batches itself (indices into `train`), are
+    /// used as they are, in a new order each epoch. `metrics` are the task's
+    /// (the loss among them); learning rate and throughput are always there.
     pub fn fit<M, I, Bt>(
         &self,
         model: M,
         (train, valid): (Vec<I>, Vec<I>),
         (train_batcher, valid_batcher): (Bt, Bt),
         metrics: ChosenMetrics<M>,
+        batches: Option<Vec<Vec<usize>>>,
     ) -> Result<M>
     where
         M: LearnerModel,
@@ -267,17 +297,19 @@ impl RunSetup {
         record["world_size"] = self.replicas.count().into();
         record["global_batch_size"] = self.global_batch().into();
         self.run.write_json("training_args.json", &record)?;
-        let batches_per_replica = self.batches_per_replica(train.len());
+        let num_train = train.len();
+        let batching = self.batching(train, batches);
+        let batches_per_replica = self.batches_per_replica(&batching);
         let steps_per_epoch = batches_per_replica.div_ceil(args.grad_accumulation);
         let estimate = self.estimate_epoch_seconds(
             &model,
-            &train,
+            batching.first_batch(args.batch_size),
             (batches_per_replica, valid.len()),
             &train_batcher,
         );
-        let num_train = train.len();
+        let left_out = self.left_out(&batching);
 
-        let train_loader = self.train_loader(train, train_batcher);
+        let train_loader = self.train_loader(batching, train_batcher);
         // Validation batches of similar lengths: its scores do not depend on the order.
         let valid = longest_first(&valid)
             .into_iter()
@@ -369,7 +401,7 @@ impl RunSetup {
             num_train,
             estimate,
         );
-        if let Some(left_out) = self.left_out(num_train) {
+        if let Some(left_out) = left_out {
             info!(
                 "{left_out} left out of each epoch, so that every replica takes the same number of steps"
             );
@@ -399,81 +431,91 @@ impl RunSetup {
         Ok(result.model)
     }
 
-    /// The training batches, shuffled each epoch: with `--group-by-length`
-    /// (the default) fixed groups of similar lengths in a random order, else
-    /// random ones.
-    /// Prints the share of padding tokens either way.
-    fn train_loader<I, O, Bt>(&self, train: Vec<I>, batcher: Bt) -> Arc<dyn DataLoader<O>>
-    where
-        I: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static,
-        O: Clone + Send + std::fmt::Debug + 'static,
-        Bt: Batcher<I, O> + Clone + 'static,
-    {
+    /// How the training items are cut into batches: the task's `batches`,
+    /// else with `--group-by-length` (the default) fixed groups of similar
+    /// lengths, else random batches each epoch. Logs the share of padding
+    /// tokens of each way.
+    fn batching<I: Encoded + Clone>(
+        &self,
+        train: Vec<I>,
+        batches: Option<Vec<Vec<usize>>>,
+    ) -> Batching<I> {
         let args = &self.args;
-        let max_len = self.tokenizer.max_len();
+        let (multiple, max_len) = (self.tokenizer.pad_multiple(), self.tokenizer.max_len());
+        if let Some(batches) = batches {
+            let mut slots: Vec<Option<I>> = train.into_iter().map(Some).collect();
+            let groups: Vec<Vec<I>> = batches
+                .iter()
+                .map(|batch| batch.iter().filter_map(|&i| slots[i].take()).collect())
+                .collect();
+            let share = padding_share(groups.iter().map(Vec::as_slice), multiple, max_len);
+            info!(
+                "padding: {:.0}% of the training tokens in the task's {} batches",
+                100.0 * share,
+                groups.len()
+            );
+            return Batching::Groups(groups);
+        }
         let mut shuffled = train.clone();
         seeded_shuffle(&mut shuffled, args.seed);
-        let random = padding_share(
-            shuffled.chunks(args.batch_size),
-            self.tokenizer.pad_multiple(),
-            max_len,
-        );
+        let random = padding_share(shuffled.chunks(args.batch_size), multiple, max_len);
         let groups = group_by_length(train.clone(), args.batch_size, args.seed);
-        let grouped = padding_share(
-            groups.iter().map(Vec::as_slice),
-            self.tokenizer.pad_multiple(),
-            max_len,
-        );
+        let grouped = padding_share(groups.iter().map(Vec::as_slice), multiple, max_len);
         info!(
             "padding: {:.0}% of the training tokens in random batches, {:.0}% grouped by length (--group-by-length {})",
             100.0 * random,
             100.0 * grouped,
             args.group_by_length
         );
-        if args.group_by_length {
-            DataLoaderBuilder::new(Grouped(batcher))
+        match args.group_by_length {
+            true => Batching::Groups(groups),
+            false => Batching::Random(train),
+        }
+    }
+
+    /// The training loader of `batching`: its groups (or its items batched
+    /// at random) in a new order each epoch.
+    fn train_loader<I, O, Bt>(&self, batching: Batching<I>, batcher: Bt) -> Arc<dyn DataLoader<O>>
+    where
+        I: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static,
+        O: Clone + Send + std::fmt::Debug + 'static,
+        Bt: Batcher<I, O> + Clone + 'static,
+    {
+        let seed = self.args.seed;
+        match batching {
+            Batching::Groups(groups) => DataLoaderBuilder::new(Grouped(batcher))
                 .batch_size(1)
-                .shuffle(args.seed)
+                .shuffle(seed)
                 .num_workers(1)
-                .build(InMemDataset::new(groups))
-        } else {
-            DataLoaderBuilder::new(batcher)
-                .batch_size(args.batch_size)
-                .shuffle(args.seed)
+                .build(InMemDataset::new(groups)),
+            Batching::Random(train) => DataLoaderBuilder::new(batcher)
+                .batch_size(self.args.batch_size)
+                .shuffle(seed)
                 .num_workers(1)
-                .build(InMemDataset::new(train))
+                .build(InMemDataset::new(train)),
         }
     }
 
-    /// The items of the training loader out of `examples` (the length
-    /// groups, or the examples themselves), and what they are called.
-    fn loader_items(&self, examples: usize) -> (usize, &'static str) {
-        if self.args.group_by_length {
-            (
-                examples.div_ceil(self.args.batch_size),
-                "length groups (batches)",
-            )
-        } else {
-            (examples, "examples")
+    /// The batches each replica trains per epoch: the loader's items (the
+    /// groups, or the examples) are shared out equally
+    /// ([`Replicas::shard_len`]), then batched.
+    fn batches_per_replica<I: Clone>(&self, batching: &Batching<I>) -> usize {
+        let shard = self.replicas.shard_len(batching.loader_items());
+        match batching {
+            Batching::Groups(_) => shard,
+            Batching::Random(_) => shard.div_ceil(self.args.batch_size),
         }
     }
 
-    /// The batches each replica trains per epoch out of `examples`: the
-    /// loader's items are shared out equally ([`Replicas::shard_len`]), then batched.
-    fn batches_per_replica(&self, examples: usize) -> usize {
-        let (items, _) = self.loader_items(examples);
-        let shard = self.replicas.shard_len(items);
-        match self.args.group_by_length {
-            true => shard,
-            false => shard.div_ceil(self.args.batch_size),
-        }
-    }
-
-    /// What the replicas' equal shards leave out of `examples` (fewer
-    /// loader items than there are replicas), if anything.
-    fn left_out(&self, examples: usize) -> Option<String> {
-        let (items, unit) = self.loader_items(examples);
+    /// What the replicas' equal shards leave out of the loader's items
+    /// (fewer items than there are replicas), if anything.
+    fn left_out<I: Clone>(&self, batching: &Batching<I>) -> Option<String> {
+        let items = batching.loader_items();
         let left = items - self.replicas.shard_len(items) * self.replicas.count();
+        let unit = match batching {
+            Batching::Groups(_) => "batches",
+            Batching::Random(_) => "examples",
+        };
         (left > 0).then(|| format!("{left} {unit}"))
     }
 
@@ -507,7 +549,7 @@ impl RunSetup {
     fn estimate_epoch_seconds<M, I, Bt>(
         &self,
         model: &M,
-        train: &[I],
+        sample: Vec<I>,
         (batches_per_replica, num_valid): (usize, usize),
         batcher: &Bt,
     ) -> f64
@@ -517,7 +559,6 @@ impl RunSetup {
         Bt: Batcher<I, <M as TrainStep>::Input>,
     {
         let device = self.training_device();
-        let sample: Vec<I> = train.iter().take(self.args.batch_size).cloned().collect();
         // The first step pays one-off costs (allocation, kernel compilation): time the second.
         let mut seconds = 0.0;
         for _ in 0..2 {

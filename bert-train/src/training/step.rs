@@ -14,6 +14,7 @@ use burn::train::metric::{
 use burn::train::{ItemLazy, TrainOutput};
 
 use super::metrics::ThroughputInput;
+use super::split_metric::CorrelationInput;
 
 /// What a task's forward pass returns for one batch.
 pub trait StepOutput: ItemLazy + 'static {
@@ -139,6 +140,7 @@ macro_rules! adapt_through_timed {
 
 adapt_through_timed!(
     AccuracyInput,
+    CorrelationInput,
     ConfusionStatsInput,
     HammingScoreInput,
     PerplexityInput

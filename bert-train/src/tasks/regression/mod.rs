@@ -5,8 +5,8 @@
 mod metric;
 mod report;
 
-pub use metric::{PearsonInput, PearsonMetric};
-pub use report::{RegressionReport, pearson, ranks};
+pub use metric::{PEARSON, pearson_metric};
+pub use report::RegressionReport;
 
 use anyhow::{Result, bail};
 use bert_data::BertTokenizer;
@@ -85,7 +85,7 @@ impl Task for Regression {
     }
 
     fn metrics(&self) -> TaskMetrics<TaskModel<Self>> {
-        TaskMetrics::by(BestMetric::Pearson, PearsonMetric::new())
+        TaskMetrics::by(BestMetric::Pearson, pearson_metric())
     }
 
     fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<RegressionReport> {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::scores::mean;
+use crate::scores::{mean, pearson, spearman};
 use crate::task::TaskReport;
 
 /// `report.json` of a regression run.
@@ -31,7 +31,7 @@ impl RegressionReport {
             split: split.into(),
             examples: truth.len(),
             pearson: pearson(truth, predicted),
-            spearman: pearson(&ranks(truth), &ranks(predicted)),
+            spearman: spearman(truth, predicted),
             mse: mean(truth.iter().zip(predicted).map(|(t, p)| (t - p).powi(2))),
         }
     }
@@ -44,47 +44,6 @@ impl TaskReport for RegressionReport {
             self.examples, self.pearson, self.spearman, self.mse
         )
     }
-}
-
-/// Pearson correlation; 0 when either side is constant.
-pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    if n == 0 {
-        return 0.0;
-    }
-    let mean = |v: &[f64]| v[..n].iter().sum::<f64>() / n as f64;
-    let (mx, my) = (mean(x), mean(y));
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x[..n].iter().zip(&y[..n]) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx).powi(2);
-        syy += (b - my).powi(2);
-    }
-    if sxx == 0.0 || syy == 0.0 {
-        0.0
-    } else {
-        sxy / (sxx * syy).sqrt()
-    }
-}
-
-/// 1-based ranks, ties sharing their average rank.
-pub fn ranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut ranks = vec![0.0; values.len()];
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start + 1;
-        while end < order.len() && values[order[end]] == values[order[start]] {
-            end += 1;
-        }
-        let average = (start + end + 1) as f64 / 2.0;
-        for &index in &order[start..end] {
-            ranks[index] = average;
-        }
-        start = end;
-    }
-    ranks
 }
 
 #[cfg(test)]
@@ -101,10 +60,5 @@ mod tests {
         assert_eq!(report.spearman, 1.0);
         assert_eq!(report.mse, (0.0 + 4.0 + 36.0 + 144.0) / 4.0);
         assert_eq!(pearson(&x, &[2.0; 4]), 0.0);
-    }
-
-    #[test]
-    fn tied_values_share_their_average_rank() {
-        assert_eq!(ranks(&[10.0, 20.0, 10.0, 5.0]), [2.5, 4.0, 2.5, 1.0]);
     }
 }
