@@ -147,6 +147,16 @@ pub const MPNET: Asset = Asset {
 /// Every pretrained model known by name.
 pub const MODELS: &[Asset] = &[MINILM, MPNET];
 
+/// The Hugging Face id of the model a built-in name installs (the same
+/// weights, as the hub publishes them), for model cards.
+pub fn model_hub_id(name: &str) -> Option<&'static str> {
+    match name {
+        "minilm" => Some("sentence-transformers/all-MiniLM-L6-v2"),
+        "mpnet" => Some("sentence-transformers/all-mpnet-base-v2"),
+        _ => None,
+    }
+}
+
 /// Why an asset could not be installed.
 #[derive(Debug, thiserror::Error)]
 pub enum AssetError {

@@ -38,9 +38,43 @@ pub fn write_atomically_with(
     }
     #[cfg(feature = "fault-injection")]
     abort_if_injected(path, &temporary)?;
+    give_default_mode(&temporary)?;
     File::open(&temporary)?.sync_all()?;
     std::fs::rename(&temporary, path)?;
     Ok(())
+}
+
+/// Gives `path` the mode a new file gets from `File::create` (0666 less
+/// the umask, typically 0644): writers that go through a private temporary
+/// file of their own (safetensors' is 0600) would leave the file unreadable
+/// to other users.
+#[cfg(unix)]
+fn give_default_mode(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    static MODE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let mode = match MODE.get() {
+        Some(mode) => *mode,
+        None => {
+            let probe = tempfile_probe(path);
+            File::create(&probe)?;
+            let mode = std::fs::metadata(&probe)?.permissions().mode() & 0o777;
+            std::fs::remove_file(&probe)?;
+            *MODE.get_or_init(|| mode)
+        }
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn give_default_mode(_: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// A name beside `path` for a file that shows the default mode.
+#[cfg(unix)]
+fn tempfile_probe(path: &Path) -> PathBuf {
+    let name = format!(".mode-probe-{}", std::process::id());
+    path.with_file_name(name)
 }
 
 /// The temporary file `path` is written to before the rename: hidden, with
@@ -90,6 +124,26 @@ mod tests {
         assert!(!temporary_path(&path).exists());
         assert_eq!(temporary_path(&path), dir.join(".config.partial.json"));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A writer that makes a private file (as safetensors does) still
+    /// leaves a file with the mode `File::create` gives.
+    #[cfg(unix)]
+    #[test]
+    fn written_files_get_the_default_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        File::create(&plain).unwrap();
+        let default = std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777;
+        let path = dir.path().join("model.safetensors");
+        write_atomically_with(&path, |temporary| {
+            File::create(temporary)?;
+            std::fs::set_permissions(temporary, std::fs::Permissions::from_mode(0o600))
+        })
+        .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, default);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub enum LoraError {
     /// The dropout is outside `[0, 1)`.
     #[error("LoRA dropout must be in [0, 1), got {0}")]
     Dropout(f64),
+    /// `alpha` is not a positive number.
+    #[error("LoRA alpha must be a positive number (the update is scaled by alpha / rank), got {0}")]
+    Alpha(f64),
     /// No target was given.
     #[error("no LoRA target modules given")]
     NoTargets,
@@ -84,6 +87,9 @@ impl LoraConfig {
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(LoraError::Dropout(self.dropout));
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(LoraError::Alpha(self.alpha));
         }
         if self.targets.is_empty() {
             return Err(LoraError::NoTargets);

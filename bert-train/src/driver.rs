@@ -87,7 +87,7 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         split: "test",
         batch_size: args.batch_size,
     };
-    report(
+    let report = report(
         &task,
         &model,
         tokenizer,
@@ -95,7 +95,9 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         &setup.device,
         &setup.run,
         &selected_by,
-    )
+    )?;
+    setup.run.write_model_card()?;
+    Ok(report)
 }
 
 /// The examples a report is on, encoded, the name of their data and the

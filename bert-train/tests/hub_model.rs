@@ -15,8 +15,9 @@ use bert_data::assets::{AssetCache, MINILM};
 const ID: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
 /// A Hugging Face cache under `hf_home` holding all-MiniLM-L6-v2 as [`ID`]:
-/// `refs/main` naming a snapshot whose files are symlinks to the installed
-/// model, whose directory is returned.
+/// `refs/main` naming a snapshot whose files and folders (the
+/// sentence-transformers modules') are symlinks to the installed model,
+/// whose directory is returned.
 fn cache_minilm(hf_home: &Path) -> PathBuf {
     let minilm = AssetCache::from_env()
         .ensure(&MINILM)
@@ -28,9 +29,7 @@ fn cache_minilm(hf_home: &Path) -> PathBuf {
     fs::write(repo.join("refs/main"), "0123abcd").unwrap();
     for entry in fs::read_dir(&minilm).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_file() {
-            std::os::unix::fs::symlink(&path, snapshot.join(path.file_name().unwrap())).unwrap();
-        }
+        std::os::unix::fs::symlink(&path, snapshot.join(path.file_name().unwrap())).unwrap();
     }
     minilm
 }

@@ -224,8 +224,8 @@ fn fine_tunes_saves_reloads_and_leaves_a_finished_run_alone() {
     assert_eq!(state["best_epoch"], first_best, "{state}");
     assert_eq!(state["best_metric"], best);
     assert_eq!(
-        (state["epoch"].as_u64(), state["global_step"].as_u64()),
-        (Some(12), Some(96))
+        (state["epoch"].as_f64(), state["global_step"].as_u64()),
+        (Some(12.0), Some(96))
     );
 
     // Asked to resume, a finished run answers with its report and changes
@@ -365,7 +365,7 @@ fn bad_settings_and_missing_runs_are_reported() {
         (
             &["--epochs", "0"],
             Start::New,
-            "--epochs, --batch-size and --grad-accumulation must be at least 1",
+            "--epochs, --batch-size, --grad-accumulation and --logging-steps must be at least 1",
         ),
         (
             &["--warmup-ratio", "1.5"],

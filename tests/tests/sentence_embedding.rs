@@ -507,7 +507,7 @@ fn trains_on_pairs_end_to_end() {
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("trainer_state.json")).unwrap())
             .unwrap();
-    assert_eq!(state["metric_for_best_model"], "eval_ndcg_10", "{state}");
+    assert_eq!(state["metric_for_best_model"], "eval_ndcg@10", "{state}");
     let saved = SentenceTransformerConfig::read(&run).unwrap().unwrap();
     assert_eq!(saved.max_seq_length, Some(32));
     assert!(

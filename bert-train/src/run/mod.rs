@@ -12,10 +12,14 @@
 //! RUN/train/, RUN/valid/   burn-train metric logs per epoch
 //! RUN/report.json          test report (also report.txt and PNG plots)
 //! RUN/curves.png           training curves: loss and the selection metric per step
+//! RUN/README.md            the model card (metadata the hub reads, results, how to load)
+//! RUN/runs/<time>_<host>/  TensorBoard event files (`--report-to tensorboard`)
 //! ```
 //! A run directory is itself a Hugging Face model directory.
 
+pub mod model_card;
 mod plots;
+pub mod tensorboard;
 
 pub use plots::{EpochValue, MetricLog, curves_png};
 pub(crate) use plots::{FONT, ensure_font, plot_error};
@@ -136,6 +140,27 @@ impl RunDir {
             .with_context(|| format!("cannot create {}", self.root.display()))?;
         tokenizer.save_pretrained(&self.root, &config.model_type.tokenizer_class())?;
         pretrained::save_for_task(model, config, &self.root)?;
+        Ok(())
+    }
+
+    /// Writes the run's model card (`README.md`, from its arguments, report
+    /// and trainer state), and its adapter's if it has one.
+    pub fn write_model_card(&self) -> Result<()> {
+        self.write_file(
+            model_card::MODEL_CARD,
+            model_card::model_card(self)?.as_bytes(),
+        )?;
+        let adapter = self.adapter_dir();
+        if adapter.is_dir() {
+            let path = adapter.join(model_card::MODEL_CARD);
+            write_atomically(&path, model_card::adapter_card(self)?.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        info!(
+            "wrote the model card {} in {}",
+            model_card::MODEL_CARD,
+            self.root.display()
+        );
         Ok(())
     }
 

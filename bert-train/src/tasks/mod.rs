@@ -279,14 +279,19 @@ fn refuse_resume_flags(
 fn finished_run(run: &RunDir, task: TaskKind) -> Result<RunReport> {
     let root = run.root().display();
     let kept = match TrainerState::read(run.root())? {
-        Some(TrainerState {
-            epoch,
-            best_epoch: Some(best),
-            best_metric: Some(value),
-            metric_for_best_model,
-            ..
-        }) => format!(
-            "{epoch} epochs trained, epoch {best} kept ({metric_for_best_model} {value:.4})"
+        Some(
+            state @ TrainerState {
+                best_epoch: Some(best),
+                best_metric: Some(value),
+                ..
+            },
+        ) => format!(
+            "{} epochs trained, epoch {best} kept ({} {value:.4})",
+            state.epochs_done(),
+            state
+                .metric_for_best_model
+                .as_deref()
+                .unwrap_or("best metric")
         ),
         _ => "its model is saved".to_string(),
     };

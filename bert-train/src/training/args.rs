@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::data::DataArgs;
 use super::devices::DeviceSpec;
 use super::lora::LoraArgs;
+use super::train_log::ReportTo;
 use crate::run::RunDir;
 
 /// The validation metric that picks the best epoch (and early stopping).
@@ -53,6 +54,26 @@ pub enum BestMetric {
 }
 
 impl BestMetric {
+    /// The metric's key in `trainer_state.json`, after `eval_`, as
+    /// transformers' examples name their metrics (`accuracy`, `f1` for the
+    /// macro-F1, `ndcg@10`).
+    pub fn trainer_key(self) -> String {
+        match self {
+            Self::Accuracy => "accuracy",
+            Self::MacroF1 => "f1",
+            Self::MicroF1 => "micro_f1",
+            Self::Loss => "loss",
+            Self::Pearson => "pearson",
+            Self::Spearman => "spearman",
+            Self::Ndcg10 => "ndcg@10",
+            Self::Mrr10 => "mrr@10",
+            Self::Map100 => "map@100",
+            Self::Recall1 => "recall@1",
+            Self::Recall10 => "recall@10",
+        }
+        .to_string()
+    }
+
     /// Where the metric is best: the loss lowest, the others highest.
     pub fn direction(self) -> Direction {
         match self {
@@ -60,6 +81,10 @@ impl BestMetric {
             _ => Direction::Highest,
         }
     }
+}
+
+fn default_logging_steps() -> usize {
+    10
 }
 
 /// Every task-independent setting of a fine-tuning run.
@@ -123,6 +148,16 @@ pub struct TrainingArgs {
     #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     #[serde(default)]
     pub group_by_length: bool,
+    /// Optimiser steps per training log entry (mean loss, learning rate,
+    /// gradient norm) in `trainer_state.json` and TensorBoard.
+    #[arg(long, default_value_t = 10)]
+    #[serde(default = "default_logging_steps")]
+    pub logging_steps: usize,
+    /// Where the training and validation scalars go besides
+    /// `trainer_state.json`: `tensorboard` (event files in `RUN/runs/`) or `none`.
+    #[arg(long, value_enum, default_value = "tensorboard")]
+    #[serde(default)]
+    pub report_to: ReportTo,
     /// Seed of weight initialisation, dropout and shuffling.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -162,8 +197,14 @@ impl TrainingArgs {
 
     /// Checks the settings that do not depend on the task.
     pub fn validate(&self) -> Result<()> {
-        if self.epochs == 0 || self.batch_size == 0 || self.grad_accumulation == 0 {
-            bail!("--epochs, --batch-size and --grad-accumulation must be at least 1");
+        if self.epochs == 0
+            || self.batch_size == 0
+            || self.grad_accumulation == 0
+            || self.logging_steps == 0
+        {
+            bail!(
+                "--epochs, --batch-size, --grad-accumulation and --logging-steps must be at least 1"
+            );
         }
         if !(self.lr > 0.0 && self.lr <= 1.0) {
             bail!("--lr must be in (0, 1], got {}", self.lr);

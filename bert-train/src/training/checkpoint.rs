@@ -118,7 +118,8 @@ impl BestModel {
         }
     }
 
-    fn path(&self, epoch: usize) -> PathBuf {
+    /// The file of the weights of `epoch`.
+    pub fn path(&self, epoch: usize) -> PathBuf {
         checkpoint_record(&self.directory, Self::NAME, epoch)
     }
 

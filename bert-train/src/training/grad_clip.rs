@@ -82,38 +82,40 @@ pub fn all_finite<M: Module>(module: &M, grads: &GradientsParams) -> bool {
 
 /// Divides gradients by `divisor` (the micro-batches they were summed
 /// over, times the loss scale) and, if `max_norm` is set, scales them so
-/// that their global L2 norm is at most `max_norm`.
+/// that their global L2 norm is at most `max_norm`. Returns them with the
+/// global norm of the averaged gradients before clipping (a tensor on the
+/// device, as `torch.nn.utils.clip_grad_norm_` returns it) when clipping.
 pub fn average_and_clip<M: Module>(
     module: &M,
     mut grads: GradientsParams,
     divisor: f64,
     max_norm: Option<f64>,
-) -> GradientsParams {
+) -> (GradientsParams, Option<Tensor<1>>) {
     if max_norm.is_none() && divisor == 1.0 {
-        return grads;
+        return (grads, None);
     }
     let mean = 1.0 / divisor;
     let Some(total) = squared_norm(module, &grads) else {
-        return grads;
+        return (grads, None);
     };
-    let factor = match max_norm {
+    let (factor, norm) = match max_norm {
         Some(max_norm) => {
             let norm = total.sqrt() * mean;
-            let clip = (norm + 1e-6).recip() * max_norm;
-            clip.clamp_max(1.0) * mean
+            let clip = (norm.clone() + 1e-6).recip() * max_norm;
+            (clip.clamp_max(1.0) * mean, Some(norm))
         }
-        None => total.zeros_like() + mean,
+        None => (total.zeros_like() + mean, None),
     };
     let host = on_host(&factor);
     if host == Some(1.0) {
-        return grads;
+        return (grads, norm);
     }
     module.visit(&mut Scale {
         grads: &mut grads,
         factor,
         host,
     });
-    grads
+    (grads, norm)
 }
 
 #[cfg(test)]
@@ -160,7 +162,7 @@ mod tests {
         let before = values(&model, &grads_of(&model, 10.0));
         let clipped = values(
             &model,
-            &average_and_clip(&model, grads_of(&model, 10.0), 1.0, Some(1.0)),
+            &average_and_clip(&model, grads_of(&model, 10.0), 1.0, Some(1.0)).0,
         );
         assert!(norm(&before) > 10.0);
         assert!(
@@ -181,7 +183,7 @@ mod tests {
         assert!(norm(&before) < 100.0);
         let after = values(
             &model,
-            &average_and_clip(&model, grads_of(&model, 1.0), 1.0, Some(100.0)),
+            &average_and_clip(&model, grads_of(&model, 1.0), 1.0, Some(100.0)).0,
         );
         assert_eq!(before, after);
     }
@@ -195,7 +197,7 @@ mod tests {
         accumulator.accumulate(&model, grads_of(&model, 1.0));
         let averaged = values(
             &model,
-            &average_and_clip(&model, accumulator.grads(), 2.0, None),
+            &average_and_clip(&model, accumulator.grads(), 2.0, None).0,
         );
         for (s, a) in single.iter().zip(&averaged) {
             assert!((s - a).abs() < 1e-5, "{s} vs {a}");
@@ -207,7 +209,7 @@ mod tests {
         let model = model();
         let plain = values(&model, &grads_of(&model, 1.0));
         let scaled = scaled_grads_of(&model, 1.0, 65_536.0);
-        let unscaled = values(&model, &average_and_clip(&model, scaled, 65_536.0, None));
+        let unscaled = values(&model, &average_and_clip(&model, scaled, 65_536.0, None).0);
         for (p, u) in plain.iter().zip(&unscaled) {
             assert!((p - u).abs() < 1e-5, "{p} vs {u}");
         }

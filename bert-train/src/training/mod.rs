@@ -27,6 +27,7 @@ pub mod step;
 mod stop_signal;
 mod strategy;
 mod task_metrics;
+mod train_log;
 mod trainer_state;
 
 pub use args::{BestMetric, TrainingArgs};
@@ -40,4 +41,5 @@ pub(crate) use optim::adamw;
 pub use output_dir::claim_run_dir;
 pub use setup::{Interrupted, RunSetup, Selection};
 pub use task_metrics::{ChosenMetrics, TaskMetrics};
-pub use trainer_state::TrainerState;
+pub use train_log::ReportTo;
+pub use trainer_state::{TrainerState, snake_case};

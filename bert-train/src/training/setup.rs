@@ -37,10 +37,12 @@ use super::metrics::{ThroughputInput, ThroughputMetric};
 use super::optim::{WarmupLinearDecay, adamw};
 use super::renderer::PlainRenderer;
 use super::replicas::Replicas;
+use super::step::StepLoss;
 use super::stop_signal::stop_on_signal;
 use super::strategy::{BestBy, FineTuningStrategy};
 use super::task_metrics::ChosenMetrics;
-use super::trainer_state::TrainerState;
+use super::train_log::{ReportTo, tensorboard_dir};
+use super::trainer_state::{TrainerState, TrainingPlan};
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
 
 /// Batches a group of items made beforehand (a "batch" of one group).
@@ -65,9 +67,14 @@ enum Batching<I> {
 impl<I: Clone> Batching<I> {
     /// What the loader holds: groups or items.
     fn loader_items(&self) -> usize {
+        self.loader_items_described().0
+    }
+
+    /// What the loader holds, and what it is.
+    fn loader_items_described(&self) -> (usize, &'static str) {
         match self {
-            Self::Groups(groups) => groups.len(),
-            Self::Random(items) => items.len(),
+            Self::Groups(groups) => (groups.len(), "batches"),
+            Self::Random(items) => (items.len(), "examples"),
         }
     }
 
@@ -141,9 +148,11 @@ fn resume_point(run: &RunDir) -> Result<(usize, Option<EpochProgress>, Option<Tr
     let state = TrainerState::read(run.root())?;
     let epoch = match &state {
         Some(state)
-            if within.is_none() && state.epoch < last && run.has_checkpoint(state.epoch) =>
+            if within.is_none()
+                && state.epochs_done() < last
+                && run.has_checkpoint(state.epochs_done()) =>
         {
-            state.epoch
+            state.epochs_done()
         }
         _ => last,
     };
@@ -289,18 +298,26 @@ impl RunSetup {
             + 'static,
         <M as TrainStep>::Input: Clone + Send + std::fmt::Debug + 'static,
         <M as InferenceStep>::Input: Clone + Send + std::fmt::Debug + 'static,
-        <M as TrainStep>::Output: Adaptor<ThroughputInput> + Adaptor<()>,
+        <M as TrainStep>::Output: Adaptor<ThroughputInput> + Adaptor<()> + StepLoss,
         <M as InferenceStep>::Output: Adaptor<ThroughputInput>,
     {
         let args = &self.args;
-        let mut record = self.record.clone();
-        record["world_size"] = self.replicas.count().into();
-        record["global_batch_size"] = self.global_batch().into();
-        self.run.write_json("training_args.json", &record)?;
         let num_train = train.len();
         let batching = self.batching(train, batches);
         let batches_per_replica = self.batches_per_replica(&batching);
         let steps_per_epoch = batches_per_replica.div_ceil(args.grad_accumulation);
+        if steps_per_epoch == 0 {
+            let (items, unit) = batching.loader_items_described();
+            bail!(
+                "the training data makes {items} {unit}, fewer than the {} devices (--devices) that each need one per step: \
+                 no optimiser step could be taken; give more training examples, a smaller --batch-size or fewer --devices",
+                self.replicas.count()
+            );
+        }
+        let mut record = self.record.clone();
+        record["world_size"] = self.replicas.count().into();
+        record["global_batch_size"] = self.global_batch().into();
+        self.run.write_json("training_args.json", &record)?;
         let estimate = self.estimate_epoch_seconds(
             &model,
             batching.first_batch(args.batch_size),
@@ -330,15 +347,31 @@ impl RunSetup {
             registrations,
             logged,
         } = metrics;
-        let state = self.resume_state.clone().unwrap_or_else(|| {
-            TrainerState::new(args.epochs, &best_by.metric, best_by.higher_is_better)
-        });
+        let plan = TrainingPlan {
+            num_train_epochs: args.epochs,
+            max_steps: steps_per_epoch * args.epochs,
+            logging_steps: args.logging_steps,
+            train_batch_size: args.batch_size,
+        };
+        let selecting = logged
+            .iter()
+            .find(|metric| metric.name == best_by.metric)
+            .context("the selecting metric is among the validation metrics")?;
+        let state = match self.resume_state.clone() {
+            Some(state) => state.upgraded(&logged, plan),
+            None => TrainerState::new(plan, selecting, best_by.higher_is_better),
+        };
+        let tensorboard =
+            (args.report_to == ReportTo::Tensorboard).then(|| tensorboard_dir(self.run.root()));
         let strategy = FineTuningStrategy {
             replicas: self.replicas.clone(),
             accumulation: args.grad_accumulation,
             max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
             best_by,
             logged,
+            logging_steps: args.logging_steps,
+            steps_per_epoch,
+            tensorboard,
             run: self.run.clone(),
             state,
             resume_within: self.resume_within,
@@ -510,12 +543,8 @@ impl RunSetup {
     /// What the replicas' equal shards leave out of the loader's items
     /// (fewer items than there are replicas), if anything.
     fn left_out<I: Clone>(&self, batching: &Batching<I>) -> Option<String> {
-        let items = batching.loader_items();
+        let (items, unit) = batching.loader_items_described();
         let left = items - self.replicas.shard_len(items) * self.replicas.count();
-        let unit = match batching {
-            Batching::Groups(_) => "batches",
-            Batching::Random(_) => "examples",
-        };
         (left > 0).then(|| format!("{left} {unit}"))
     }
 

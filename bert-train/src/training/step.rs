@@ -74,6 +74,18 @@ pub struct Timed<O> {
     pub finished: Instant,
 }
 
+/// The loss of a training step's output, for the training log.
+pub trait StepLoss {
+    /// The loss, `[1]`.
+    fn step_loss(&self) -> Tensor<1>;
+}
+
+impl<O: StepOutput> StepLoss for Timed<O> {
+    fn step_loss(&self) -> Tensor<1> {
+        self.output.loss()
+    }
+}
+
 /// Runs `step` and records when it ran.
 pub fn timed<O>(step: impl FnOnce() -> O) -> Timed<O> {
     let started = Instant::now();

@@ -9,6 +9,7 @@
 //! gradients count as micro-batches of one optimiser step; everything else
 //! (validation, checkpoints, the best epoch, stops) runs on the main device.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use burn::data::dataloader::{DataLoader, Progress};
@@ -19,14 +20,16 @@ use burn::train::metric::store::{Aggregate, EventStoreClient, Split};
 use burn::train::{
     EventProcessorTraining, InferenceStep, Interrupter, Learner, LearnerEvent, LearnerModel,
     LearningCheckpointer, SupervisedLearningStrategy, SupervisedTrainingEventProcessor,
-    TrainLoader, TrainingComponents, TrainingItem, ValidLoader,
+    TrainLoader, TrainStep, TrainingComponents, TrainingItem, ValidLoader,
 };
 
 use super::checkpoint::{BestModel, EpochProgress, WrittenRecords};
 use super::grad_clip::{all_finite, average_and_clip};
 use super::loss_scale::LossScale;
 use super::replicas::Replicas;
-use super::trainer_state::{EpochLog, TrainerState};
+use super::step::StepLoss;
+use super::train_log::TrainLog;
+use super::trainer_state::{EpochLog, LoggedMetric, TrainerState};
 use crate::polling::Polling;
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
 
@@ -37,15 +40,6 @@ pub struct BestBy {
     pub metric: String,
     /// Whether higher values are better (accuracy) or lower (loss).
     pub higher_is_better: bool,
-}
-
-/// The names of the metrics logged per epoch in `trainer_state.json`.
-#[derive(Clone, Debug, Default)]
-pub struct LoggedMetrics {
-    /// Registered for training batches.
-    pub train: Vec<String>,
-    /// Registered for validation batches.
-    pub valid: Vec<String>,
 }
 
 /// Fine-tuning with accumulation, global clipping and best-epoch selection,
@@ -59,8 +53,14 @@ pub struct FineTuningStrategy {
     pub max_grad_norm: Option<f64>,
     /// How the returned model is chosen.
     pub best_by: BestBy,
-    /// The metrics `trainer_state.json` logs.
-    pub logged: LoggedMetrics,
+    /// The validation metrics `trainer_state.json` logs, as it names them.
+    pub logged: Vec<LoggedMetric>,
+    /// Optimiser steps per training log entry (`--logging-steps`).
+    pub logging_steps: usize,
+    /// Optimiser steps per epoch.
+    pub steps_per_epoch: usize,
+    /// Where TensorBoard files go (`--report-to tensorboard`), if anywhere.
+    pub tensorboard: Option<PathBuf>,
     /// The run directory: its checkpoints and `trainer_state.json`.
     pub run: RunDir,
     /// The state to continue from (a new one for a new run).
@@ -75,7 +75,10 @@ pub struct FineTuningStrategy {
     pub loss_scale: LossScale,
 }
 
-impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
+impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy
+where
+    <M as TrainStep>::Output: StepLoss,
+{
     fn fit(
         &self,
         components: TrainingComponents<M>,
@@ -102,6 +105,11 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
             _ => (starting_epoch, 0),
         };
         let mut global_step = state.global_step + skip / self.accumulation;
+        let mut log = TrainLog::new(
+            self.logging_steps,
+            self.steps_per_epoch,
+            self.tensorboard.as_deref(),
+        );
 
         for epoch in first_epoch..=components.num_epochs {
             interrupter.fail_on_error(processor.process_train(LearnerEvent::StartSplit {
@@ -111,9 +119,9 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
             let (steps_done, optimizer_steps) = self.train_epoch(
                 &mut learner,
                 &shards,
-                &mut processor,
+                (&mut processor, &mut log, &mut state),
                 &interrupter,
-                std::mem::take(&mut skip),
+                (global_step, std::mem::take(&mut skip)),
             );
             global_step += optimizer_steps;
             interrupter.fail_on_error(processor.process_train(LearnerEvent::EndSplit(epoch)));
@@ -144,9 +152,10 @@ impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy {
                 );
                 break;
             }
-            let log = self.epoch_log(epoch, &components.event_store);
+            let epoch_log = self.epoch_log(epoch, &components.event_store);
+            log.eval(global_step, &epoch_log.valid);
             self.end_epoch(
-                log,
+                epoch_log,
                 global_step,
                 &mut state,
                 &learner,
@@ -199,27 +208,26 @@ impl FineTuningStrategy {
         *self.interrupted.lock().expect("not poisoned") = Some(progress);
     }
 
-    /// The epoch's logged metrics, read back from the event store.
+    /// The epoch's validation metrics, read back from the event store, in
+    /// `Trainer`'s keys and scales.
     fn epoch_log(&self, epoch: usize, store: &EventStoreClient) -> EpochLog {
-        let values = |names: &[String], split: Split| {
-            names
-                .iter()
-                .filter_map(|name| {
-                    let value = store.find_metric(name, epoch, Aggregate::Mean, &split)?;
-                    Some((name.clone(), value))
-                })
-                .collect()
+        let value = |metric: &LoggedMetric| {
+            let raw = store.find_metric(&metric.name, epoch, Aggregate::Mean, &Split::Valid)?;
+            Some(metric.value(raw))
         };
+        let selected = self
+            .logged
+            .iter()
+            .find(|metric| metric.name == self.best_by.metric)
+            .and_then(value);
         EpochLog {
             epoch,
-            train: values(&self.logged.train, Split::Train),
-            valid: values(&self.logged.valid, Split::Valid),
-            selected: store.find_metric(
-                &self.best_by.metric,
-                epoch,
-                Aggregate::Mean,
-                &Split::Valid,
-            ),
+            valid: self
+                .logged
+                .iter()
+                .filter_map(|metric| Some((metric.key.clone(), value(metric)?)))
+                .collect(),
+            selected,
         }
     }
 
@@ -253,7 +261,8 @@ impl FineTuningStrategy {
                 return;
             }
         }
-        state.record(log, global_step);
+        let checkpoint = best.path(epoch).display().to_string();
+        state.record(log, global_step, &checkpoint);
         let saved = state
             .write(self.run.root())
             .map_err(CheckpointerError::IOError)
@@ -272,10 +281,17 @@ impl FineTuningStrategy {
         &self,
         learner: &mut Learner<M>,
         shards: &[TrainLoader<M>],
-        processor: &mut SupervisedTrainingEventProcessor<M>,
+        (processor, log, state): (
+            &mut SupervisedTrainingEventProcessor<M>,
+            &mut TrainLog,
+            &mut TrainerState,
+        ),
         interrupter: &Interrupter,
-        skip: usize,
-    ) -> (usize, usize) {
+        (steps_before, skip): (usize, usize),
+    ) -> (usize, usize)
+    where
+        <M as TrainStep>::Output: StepLoss,
+    {
         let mut accumulator = GradientsAccumulator::<M>::new();
         let mut accumulated = 0;
         let mut micro_batches = 0;
@@ -299,6 +315,9 @@ impl FineTuningStrategy {
                     .into_iter()
                     .map(|output| (output.item, output.grads))
                     .unzip();
+                for item in &items {
+                    log.add_loss(item.step_loss());
+                }
                 micro_batches += self.replicas.accumulate(&model, &mut accumulator, grads);
                 accumulated += 1;
                 if accumulated == self.accumulation || progress.is_completed() {
@@ -307,13 +326,19 @@ impl FineTuningStrategy {
                     let divisor = micro_batches as f64 * self.loss_scale.factor();
                     // An overflowed f16 step is skipped, schedule included (as Hugging Face does).
                     if self.loss_scale.update(finite) {
-                        let grads = average_and_clip(&model, grads, divisor, self.max_grad_norm);
+                        let (grads, norm) =
+                            average_and_clip(&model, grads, divisor, self.max_grad_norm);
+                        log.set_grad_norm(norm);
                         learner.lr_step();
                         learner.optimizer_step(grads);
                     }
                     accumulated = 0;
                     micro_batches = 0;
                     optimizer_steps += 1;
+                    let step = steps_before + optimizer_steps;
+                    if let Some(entry) = log.after_step(step, learner.lr_current().base()) {
+                        state.log_step(entry);
+                    }
                 }
                 let replicas = items.len();
                 for (replica, item) in items.into_iter().enumerate() {

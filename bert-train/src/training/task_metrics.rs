@@ -3,13 +3,13 @@
 //! from the same list, so the selected metric is always computed.
 
 use anyhow::{Result, bail};
-use burn::train::metric::{Adaptor, LossInput, LossMetric, Metric, Numeric};
+use burn::train::metric::{Adaptor, LossInput, LossMetric, Metric, MetricAttributes, Numeric};
 use burn::train::{InferenceStep, LearnerModel, SupervisedTraining, TrainStep};
 use clap::ValueEnum;
 
 use super::args::BestMetric;
 use super::setup::Selection;
-use super::strategy::LoggedMetrics;
+use super::trainer_state::{LoggedMetric, snake_case};
 
 /// Registers one metric.
 pub(super) type Registration<M> = Box<dyn FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>>;
@@ -25,7 +25,7 @@ struct Choice {
 pub struct TaskMetrics<M: LearnerModel> {
     default: BestMetric,
     registrations: Vec<Registration<M>>,
-    logged: LoggedMetrics,
+    logged: Vec<LoggedMetric>,
     choices: Vec<Choice>,
 }
 
@@ -35,7 +35,8 @@ pub struct ChosenMetrics<M: LearnerModel> {
     /// The validation metric that picks the kept epoch (and early stopping).
     pub selection: Selection,
     pub(super) registrations: Vec<Registration<M>>,
-    pub(super) logged: LoggedMetrics,
+    /// The validation metrics, as `trainer_state.json` logs them.
+    pub(super) logged: Vec<LoggedMetric>,
 }
 
 impl<M: LearnerModel> TaskMetrics<M> {
@@ -50,7 +51,7 @@ impl<M: LearnerModel> TaskMetrics<M> {
         Self {
             default,
             registrations: Vec::new(),
-            logged: LoggedMetrics::default(),
+            logged: Vec::new(),
             choices: Vec::new(),
         }
         .with(BestMetric::Loss, LossMetric::new())
@@ -92,7 +93,6 @@ impl<M: LearnerModel> TaskMetrics<M> {
         Me: Metric + Numeric + 'static,
         <M as TrainStep>::Output: Adaptor<Me::Input>,
     {
-        self.logged.train.push(metric.name().to_string());
         self.registrations.push(Box::new(move |training| {
             training.metric_train_numeric(metric)
         }));
@@ -106,7 +106,14 @@ impl<M: LearnerModel> TaskMetrics<M> {
         Me: Metric + Numeric + 'static,
         <M as InferenceStep>::Output: Adaptor<Me::Input>,
     {
-        self.logged.valid.push(metric.name().to_string());
+        self.logged.push(LoggedMetric {
+            name: metric.name().to_string(),
+            key: key.map_or_else(|| snake_case(&metric.name()), BestMetric::trainer_key),
+            divisor: match metric.attributes() {
+                MetricAttributes::Numeric(numeric) if numeric.unit.as_deref() == Some("%") => 100.0,
+                _ => 1.0,
+            },
+        });
         if let Some(key) = key {
             let selecting = metric.clone();
             self.choices.push(Choice {

@@ -405,7 +405,7 @@ impl TaskData for SentenceEmbedding {
             .filter(|item| item.encodings.iter().any(|e| e.len() >= data.max_len))
             .count();
         Ok(format!(
-            "{texts} texts per row, {} loss, {} pooling{}, {truncated} training rows with a text of {} tokens or more",
+            "{texts} texts per row, {} loss, {} pooling{}, {truncated} training rows with a text at the {}-token limit",
             self.options.loss.class_name(),
             self.pooling.pooling,
             if self.pooling.normalize {
@@ -533,6 +533,7 @@ impl Task for SentenceEmbedding {
     }
 
     fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<EmbeddingReport> {
+        self.check_rows(test.split, test.examples)?;
         let mut report = EmbeddingReport::new(test.split, test.items.len());
         let texts = Self::distinct_texts(test.items);
         let embedded = self.embed_texts(model, texts, test.tokenizer, &test.batches)?;
