@@ -21,12 +21,16 @@ started=$SECONDS
 here=$(cd "$(dirname "$0")" && pwd)
 
 # model mode batch dtype
+# (bert-base is all-mpnet-base-v2's geometry: 12 layers of 768, 12 heads.)
 workloads=(
   "minilm train 32 f32"
+  "minilm train 32 bf16"
+  "minilm train 256 bf16"
   "bert-base train 32 f32"
   "bert-base train 32 bf16"
   "bert-base train 256 bf16"
   "minilm infer 32 f32"
+  "bert-base infer 32 bf16"
 )
 
 time_left() {

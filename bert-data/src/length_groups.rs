@@ -50,6 +50,35 @@ pub fn group_by_length<I: Encoded>(mut items: Vec<I>, batch_size: usize, seed: u
     batches
 }
 
+/// Keeps the groups of exactly `batch_size` items (for backends that compile
+/// a kernel per shape); returns them with the number of items left out.
+pub fn full_batches<I>(groups: Vec<Vec<I>>, batch_size: usize) -> (Vec<Vec<I>>, usize) {
+    let (full, short): (Vec<Vec<I>>, Vec<Vec<I>>) = groups
+        .into_iter()
+        .partition(|group| group.len() == batch_size);
+    (full, short.iter().map(Vec::len).sum())
+}
+
+/// The distinct `[batch, length]` shapes of `batches`, padded as
+/// [`TextBatcher`](crate::TextBatcher) pads them.
+pub fn batch_shapes<'a, I: Encoded + 'a>(
+    batches: impl IntoIterator<Item = &'a [I]>,
+    multiple_of: usize,
+    max_len: usize,
+) -> std::collections::BTreeSet<[usize; 2]> {
+    batches
+        .into_iter()
+        .map(|batch| {
+            let longest = batch
+                .iter()
+                .map(|item| item.encoding().len())
+                .max()
+                .unwrap_or(0);
+            [batch.len(), padded_len(longest, multiple_of, max_len)]
+        })
+        .collect()
+}
+
 /// The share of padding among the tokens of `batches`, padded as
 /// [`TextBatcher`](crate::TextBatcher) pads them (to the longest, rounded
 /// up to `multiple_of`, capped at `max_len`).
@@ -108,6 +137,25 @@ mod tests {
         assert!(first.windows(2).all(|pair| pair[0] >= pair[1]), "{first:?}");
         assert_eq!(group_by_length(items.clone(), 4, 3), batches);
         assert_ne!(group_by_length(items, 4, 4), batches);
+    }
+
+    /// With lengths padded to multiples of 32 and only full batches, an
+    /// epoch's training batches come in at most `max_len / 32` shapes, one
+    /// batch size (the bound a GPU backend compiles kernels for).
+    #[test]
+    fn full_batches_in_steps_of_32_make_few_shapes() {
+        let items: Vec<Item> = (0..1003).map(|i| item(3 + (i * 37) % 126)).collect();
+        let groups = group_by_length(items, 32, 5);
+        let lengths = |groups: &[Vec<Item>]| batch_shapes(groups.iter().map(Vec::as_slice), 1, 128);
+        assert!(
+            lengths(&groups).len() > 10,
+            "unpadded, batches come in many shapes"
+        );
+        let (full, left_out) = full_batches(groups, 32);
+        assert_eq!((full.len(), left_out), (31, 11));
+        let shapes = batch_shapes(full.iter().map(Vec::as_slice), 32, 128);
+        assert!(shapes.len() <= 128 / 32, "{shapes:?}");
+        assert!(shapes.iter().all(|[batch, _]| *batch == 32));
     }
 
     #[test]

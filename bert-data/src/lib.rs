@@ -6,7 +6,7 @@
 //! into batches ([`PaddedBatch`]) and each task's items and batches
 //! ([`classification`], [`multi_label`], [`regression`],
 //! [`token_classification`], [`question_answering`], [`pretraining`] with
-//! BERT's masking, [`sentence_embedding`]).
+//! BERT's masking, [`sentence_embedding`], [`reranking`]).
 
 pub mod assets;
 mod batch;
@@ -19,10 +19,12 @@ pub mod multi_label;
 pub mod pretraining;
 pub mod question_answering;
 pub mod regression;
+pub mod reranking;
 pub mod sentence_embedding;
 pub mod sentencepiece;
 pub mod token_classification;
 mod tokenizer;
+mod tokenizer_error;
 mod tokenizer_files;
 
 pub use batch::{PaddedBatch, TextBatcher};

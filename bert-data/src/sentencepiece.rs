@@ -21,7 +21,7 @@ use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, NormalizerWrapper, PreTokenizerWrapper, SplitDelimiterBehavior};
 
-use crate::tokenizer::TokenizerError;
+use crate::tokenizer_error::TokenizerError;
 
 /// The type of a piece (`SentencePiece.Type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

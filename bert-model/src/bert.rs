@@ -6,7 +6,7 @@
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::{gelu, gelu_approximate, relu, tanh};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::{BertConfig, HiddenAct};
 use crate::dropout::apply_dropout;
@@ -15,6 +15,7 @@ use crate::precision::Precision;
 use crate::shared::{
     BertInput, BertModelOutput, attention_mask_bias, first_token, normal_init, scaled_dot_product,
 };
+use crate::transfers::{cached, upload};
 
 pub(crate) fn linear(
     d_input: usize,
@@ -92,8 +93,7 @@ impl BertEmbeddings {
             dropout: dropout(config.hidden_dropout_prob),
             padding_idx: config
                 .model_type
-                .counts_positions_after_padding()
-                .then_some(config.pad_token_id),
+                .position_padding_index(config.pad_token_id),
         }
     }
 
@@ -397,9 +397,8 @@ const RELATIVE_MAX_DISTANCE: usize = 128;
 /// bias rows (`relative_attention_num_buckets`) is.
 const RELATIVE_BUCKETS: usize = 32;
 
-/// The `[1, A, S, S]` bias of every query-key pair, looked up by bucket
-/// (`MPNetEncoder.compute_position_bias`).
-fn relative_position_bias(bias: &Embedding, seq_len: usize) -> Tensor<4> {
+/// The `[S, S]` bucket of every query-key pair of `0..S`.
+pub fn relative_position_buckets(seq_len: usize, device: &Device) -> Tensor<2, Int> {
     let ids: Vec<i64> = (0..seq_len)
         .flat_map(|query| {
             (0..seq_len).map(move |key| {
@@ -411,8 +410,18 @@ fn relative_position_bias(bias: &Embedding, seq_len: usize) -> Tensor<4> {
             })
         })
         .collect();
+    upload(TensorData::new(ids, [seq_len, seq_len]), device)
+}
+
+/// The `[1, A, S, S]` bias of every query-key pair, looked up by bucket
+/// (`MPNetEncoder.compute_position_bias`); the buckets are built once per
+/// device ([`cached`]) and sliced.
+fn relative_position_bias(bias: &Embedding, seq_len: usize) -> Tensor<4> {
     let device = bias.weight.device();
-    let ids = Tensor::<1, Int>::from_ints(ids.as_slice(), &device).reshape([seq_len, seq_len]);
+    let ids = cached("mpnet-relative-buckets", &device, seq_len, |size| {
+        relative_position_buckets(size, &device)
+    })
+    .slice([0..seq_len, 0..seq_len]);
     bias.forward(ids).permute([2, 0, 1]).unsqueeze::<4>()
 }
 
@@ -467,7 +476,7 @@ pub struct BertModel {
 }
 
 impl BertModel {
-    /// Creates a randomly initialised model (see [`crate::pretrained`] to load weights).
+    /// Creates a randomly initialised model (`pretrained` loads weights).
     pub fn new(config: &BertConfig, device: &Device) -> Self {
         let width = config.embedding_width();
         Self {
@@ -539,6 +548,26 @@ impl BertModel {
             last_hidden_state,
             pooled_output,
             attention_mask: input.attention_mask,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_relative_buckets_equal_those_built_for_the_length() {
+        let device = Device::flex();
+        let bias = EmbeddingConfig::new(RELATIVE_BUCKETS, 2).init(&device);
+        for seq_len in [200, 3, 64, 65, 1] {
+            let direct = bias
+                .forward(relative_position_buckets(seq_len, &device))
+                .permute([2, 0, 1])
+                .unsqueeze::<4>();
+            relative_position_bias(&bias, seq_len)
+                .into_data()
+                .assert_eq(&direct.into_data(), true);
         }
     }
 }

@@ -98,9 +98,16 @@ impl ModelFamily {
         self == Self::Bert
     }
 
-    /// The first position id: RoBERTa's positions start after the padding index.
-    pub fn counts_positions_after_padding(self) -> bool {
-        matches!(self, Self::Roberta | Self::XlmRoberta | Self::MpNet)
+    /// The padding index transformers derives position ids from (positions
+    /// count from it + 1 over real tokens, padding takes it): RoBERTa's and
+    /// XLM-R's `pad_token_id`; MPNet's is 1 whatever the config says
+    /// (`MPNetEmbeddings.padding_idx = 1`). `None`: positions are `0..S`.
+    pub fn position_padding_index(self, pad_token_id: usize) -> Option<usize> {
+        match self {
+            Self::Roberta | Self::XlmRoberta => Some(pad_token_id),
+            Self::MpNet => Some(1),
+            _ => None,
+        }
     }
 
     /// Whether the family has no segment embeddings at all (`type_vocab_size` 0).
@@ -579,6 +586,10 @@ impl BertConfig {
         if config.model_type == ModelFamily::MpNet {
             config.relative_attention_num_buckets.get_or_insert(32);
         }
+        if config.model_type == ModelFamily::DistilBert {
+            // transformers' DistilBERT: every LayerNorm has eps 1e-12, whatever the config says.
+            config.layer_norm_eps = 1e-12;
+        }
         if config.model_type == ModelFamily::ModernBert {
             let settings: ModernBertSettings =
                 serde_json::from_str(text).map_err(|e| ConfigError::parse(origin, &e))?;
@@ -670,11 +681,9 @@ impl BertConfig {
 
     /// The longest input the positions allow: RoBERTa's start after the padding index.
     pub fn max_input_len(&self) -> usize {
-        if self.model_type.counts_positions_after_padding() {
-            self.max_position_embeddings
-                .saturating_sub(self.pad_token_id + 1)
-        } else {
-            self.max_position_embeddings
+        match self.model_type.position_padding_index(self.pad_token_id) {
+            Some(padding) => self.max_position_embeddings.saturating_sub(padding + 1),
+            None => self.max_position_embeddings,
         }
     }
 

@@ -27,6 +27,7 @@ use crate::precision::Precision;
 use crate::shared::{
     BertInput, BertModelOutput, attention_mask_bias, normal_init, scaled_dot_product,
 };
+use crate::transfers::{cached, upload};
 
 /// The settings of a DeBERTa config (`DebertaV2Config`'s defaults when the
 /// config is of another family).
@@ -114,8 +115,8 @@ impl DebertaV2Embeddings {
 }
 
 /// Which entry of the relative embeddings each query-key pair reads, for one
-/// sequence length: host-side tables, rebased onto the rows `first..first + W`
-/// that the length uses.
+/// sequence length: tables rebased onto the rows `first..first + W` that the
+/// length uses.
 #[derive(Clone, Debug)]
 pub struct RelativePositions {
     /// `[1, 1, S, S]`: for query `i` and key `j`, the row of `i - j` (`c2p`).
@@ -131,7 +132,10 @@ pub struct RelativePositions {
 
 impl RelativePositions {
     /// The tables of a sequence of `seq_len` tokens: distances bucketed as
-    /// `settings` say, shifted by `span` and clamped to `0..2 * span`.
+    /// `settings` say, shifted by `span` and clamped to `0..2 * span`. Each
+    /// entry depends only on the distance, so the tables are built once per
+    /// device for a longer length ([`cached`]), sliced to `seq_len` and
+    /// rebased on the device.
     pub fn new(
         seq_len: usize,
         span: usize,
@@ -140,34 +144,40 @@ impl RelativePositions {
         device: &Device,
     ) -> Self {
         let max_relative = settings.max_relative_positions(max_position_embeddings) as i64;
-        let bucket = |distance: i64| match settings.position_buckets {
+        let buckets = settings.position_buckets;
+        let bucket = move |distance: i64| match buckets {
             buckets if buckets > 0 => log_bucket(distance, buckets, max_relative),
             _ => distance,
         };
         let span = span as i64;
-        let row = |distance: i64| (distance + span).clamp(0, 2 * span - 1);
-        let positions = 0..seq_len as i64;
-        let c2p: Vec<i64> = positions
-            .clone()
-            .flat_map(|i| positions.clone().map(move |j| (i, j)))
-            .map(|(i, j)| row(bucket(i - j)))
-            .collect();
-        // transformers: clamp(-relative_pos + span) at [key, query], then transposed.
-        let p2c: Vec<i64> = positions
-            .clone()
-            .flat_map(|j| positions.clone().map(move |i| (j, i)))
-            .map(|(j, i)| row(-bucket(j - i)))
-            .collect();
-        let first = c2p.iter().chain(&p2c).copied().min().unwrap_or(0);
-        let last = c2p.iter().chain(&p2c).copied().max().unwrap_or(0);
-        let table = |rows: Vec<i64>| {
-            let rebased: Vec<i64> = rows.into_iter().map(|row| row - first).collect();
-            Tensor::<2, Int>::from_data(TensorData::new(rebased, [seq_len, seq_len]), device)
-                .unsqueeze::<4>()
+        let row = move |distance: i64| (distance + span).clamp(0, 2 * span - 1);
+        // c2p reads row(bucket(i - j)); p2c row(-bucket(j - i)), seen from the key.
+        let distances = -(seq_len as i64 - 1)..seq_len as i64;
+        let used = distances.flat_map(|d| [row(bucket(d)), row(-bucket(d))]);
+        let (first, last) = used.fold((i64::MAX, i64::MIN), |(lo, hi), r| (lo.min(r), hi.max(r)));
+        let key = format!("deberta-relative-{span}-{buckets}-{max_relative}");
+        let (c2p, p2c) = cached(&key, device, seq_len, |size| {
+            let positions = 0..size as i64;
+            let table = |of: &dyn Fn(i64, i64) -> i64| -> Tensor<2, Int> {
+                let values: Vec<i64> = positions
+                    .clone()
+                    .flat_map(|a| positions.clone().map(move |b| (a, b)))
+                    .map(|(a, b)| of(a, b))
+                    .collect();
+                upload(TensorData::new(values, [size, size]), device)
+            };
+            (
+                table(&|i, j| row(bucket(i - j))),
+                // transformers: clamp(-relative_pos + span) at [key, query], then transposed.
+                table(&|j, i| row(-bucket(j - i))),
+            )
+        });
+        let rebased = |table: Tensor<2, Int>| {
+            (table.slice([0..seq_len, 0..seq_len]) - first).unsqueeze::<4>()
         };
         Self {
-            c2p: table(c2p),
-            p2c: table(p2c),
+            c2p: rebased(c2p),
+            p2c: rebased(p2c),
             first: first as usize,
             rows: (last - first + 1) as usize,
         }
@@ -266,8 +276,11 @@ impl DisentangledSelfAttention {
         let head_size = width / self.num_heads;
         let scale = ((head_size * scale_factor) as f64).sqrt().recip();
         let mut bias = mask_bias;
-        if let Some((embeddings, positions)) = relative {
-            bias = bias + self.relative_scores([&query, &key], embeddings, positions, scale);
+        let scores = relative.and_then(|(embeddings, positions)| {
+            self.relative_scores([&query, &key], embeddings, positions, scale)
+        });
+        if let Some(scores) = scores {
+            bias = bias + scores;
         }
         // The content scores are divided by √(D · scale_factor): the fused
         // attention divides by √D, the queries by the rest.
@@ -276,14 +289,16 @@ impl DisentangledSelfAttention {
         context.swap_dims(1, 2).reshape([batch, seq_len, width])
     }
 
-    /// `c2p + p2c`, each divided by √(D · scale_factor) (`scale`), `[B, A, S, S]`.
+    /// `c2p + p2c`, each divided by √(D · scale_factor) (`scale`), `[B, A, S, S]`;
+    /// `None` when `pos_att_type` names neither (transformers then adds no
+    /// relative term).
     fn relative_scores(
         &self,
         [query, key]: [&Tensor<4>; 2],
         embeddings: &Tensor<2>,
         positions: &RelativePositions,
         scale: f64,
-    ) -> Tensor<4> {
+    ) -> Option<Tensor<4>> {
         let [batch, heads, seq_len, _] = query.dims();
         let embeddings = apply_dropout(&self.pos_dropout, embeddings.clone()).unsqueeze::<3>();
         // `[1, W, H]` through a projection to `[B, A, D, W]` (transposed, broadcast).
@@ -315,7 +330,7 @@ impl DisentangledSelfAttention {
                 None => p2c,
             });
         }
-        total.expect("relative attention has c2p or p2c")
+        total
     }
 }
 
@@ -400,7 +415,7 @@ pub struct DebertaV2Model {
 }
 
 impl DebertaV2Model {
-    /// Creates a randomly initialised model (see [`crate::pretrained`] to load weights).
+    /// Creates a randomly initialised model (`pretrained` loads weights).
     pub fn new(config: &BertConfig, device: &Device) -> Self {
         let settings = settings(config);
         let span = settings.attention_span(config.max_position_embeddings);
@@ -537,5 +552,61 @@ mod tests {
             );
         }
         assert!(log_bucket(1000, 256, 512) > 128);
+    }
+
+    /// The host-built tables every forward pass used to upload: `c2p` at
+    /// `[i, j]` the row of `i - j`, `p2c` at `[j, i]` that of `-(j - i)`,
+    /// rebased onto the rows used.
+    fn host_tables(seq_len: usize, span: i64, bucket: impl Fn(i64) -> i64) -> (Vec<i64>, Vec<i64>) {
+        let row = |distance: i64| (distance + span).clamp(0, 2 * span - 1);
+        let n = seq_len as i64;
+        let c2p: Vec<i64> = (0..n)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .map(|(i, j)| row(bucket(i - j)))
+            .collect();
+        let p2c: Vec<i64> = (0..n)
+            .flat_map(|j| (0..n).map(move |i| (j, i)))
+            .map(|(j, i)| row(-bucket(j - i)))
+            .collect();
+        let first = c2p.iter().chain(&p2c).copied().min().unwrap();
+        let rebase = |table: Vec<i64>| table.into_iter().map(|r| r - first).collect();
+        (rebase(c2p), rebase(p2c))
+    }
+
+    #[test]
+    fn cached_relative_positions_equal_the_host_built_tables() {
+        let device = Device::flex();
+        let v3 = DebertaSettings {
+            position_buckets: 256,
+            ..DebertaSettings::default()
+        };
+        let v2 = DebertaSettings::default();
+        // Longer lengths first, so that the shorter ones are sliced.
+        for (settings, span) in [(&v3, 256usize), (&v2, 512)] {
+            for seq_len in [300, 7, 1, 64, 65, 129] {
+                let positions = RelativePositions::new(seq_len, span, settings, 512, &device);
+                let max_relative = settings.max_relative_positions(512) as i64;
+                let buckets = settings.position_buckets;
+                let bucket = |d: i64| {
+                    if buckets > 0 {
+                        log_bucket(d, buckets, max_relative)
+                    } else {
+                        d
+                    }
+                };
+                let (c2p, p2c) = host_tables(seq_len, span as i64, bucket);
+                let values = |t: &Tensor<4, Int>| {
+                    t.clone()
+                        .into_data()
+                        .convert::<i64>()
+                        .try_to_vec::<i64>()
+                        .unwrap()
+                };
+                assert_eq!(values(&positions.c2p), c2p, "c2p at {seq_len}");
+                assert_eq!(values(&positions.p2c), p2c, "p2c at {seq_len}");
+                let rows = c2p.iter().chain(&p2c).max().unwrap() + 1;
+                assert_eq!(positions.rows as i64, rows);
+            }
+        }
     }
 }

@@ -83,7 +83,7 @@ pub fn apply_dropout<const D: usize>(layer: &Dropout, input: Tensor<D>) -> Tenso
     let keep = 1.0 - layer.prob;
     let mask = if HOST_MASKS.load(Ordering::Relaxed) {
         let values = host_mask(input.shape().num_elements(), keep, next_mask_key());
-        Tensor::from_data(TensorData::new(values, input.shape()), &input.device())
+        crate::transfers::upload(TensorData::new(values, input.shape()), &input.device())
     } else {
         input.random_like(Distribution::Bernoulli(keep)) * (1.0 / keep)
     };

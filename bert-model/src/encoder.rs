@@ -6,13 +6,13 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use crate::bert::BertModel;
+use crate::checkpoint_names::checkpoint_module_name;
 use crate::config::{BertConfig, ModelFamily};
 use crate::deberta::DebertaV2Model;
 use crate::linear::Linear;
 use crate::lora::{self, LoraConfig, LoraError};
 use crate::modernbert::ModernBertModel;
 use crate::precision::Precision;
-use crate::pretrained::checkpoint_module_name;
 use crate::shared::{BertInput, BertModelOutput};
 
 /// A pretrained encoder of any supported family.

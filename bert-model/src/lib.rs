@@ -35,6 +35,7 @@
 //! ```
 
 mod bert;
+mod checkpoint_names;
 mod config;
 mod deberta;
 pub mod dropout;
@@ -43,6 +44,7 @@ pub mod files;
 pub mod heads;
 mod linear;
 pub mod lora;
+mod lora_adapter;
 mod modernbert;
 pub mod peft;
 mod pooling;
@@ -51,6 +53,7 @@ pub mod pretrained;
 pub mod sentence_transformers;
 mod shared;
 mod task;
+pub mod transfers;
 
 pub use bert::{
     BertAttention, BertEmbeddings, BertEncoder, BertIntermediate, BertLayer, BertModel, BertOutput,
@@ -76,6 +79,6 @@ pub use pooling::{Pooling, SentencePooling, l2_normalize, max_pool, mean_pool};
 pub use precision::Precision;
 pub use shared::{BertInput, BertModelOutput, first_token};
 pub use task::{
-    BertForQuestionAnswering, BertForSequenceClassification, BertForTask,
+    BertForPreTraining, BertForQuestionAnswering, BertForSequenceClassification, BertForTask,
     BertForTokenClassification,
 };

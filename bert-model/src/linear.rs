@@ -9,7 +9,7 @@ use burn::module::{Module, Param};
 use burn::nn::{Initializer, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-use crate::lora::LoraAdapter;
+use crate::lora_adapter::LoraAdapter;
 use crate::precision::Precision;
 
 /// A projection `[.., in] -> [.., out]` with an optional low-rank update.

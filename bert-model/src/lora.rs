@@ -6,15 +6,11 @@
 //! products, never as a `[in, out]` matrix, so a step costs two rank-`r`
 //! products per target and no gradient of `W`.
 
-use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Initializer, LinearConfig};
-use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ModelFamily;
-use crate::dropout::apply_dropout;
 use crate::linear::Linear;
-use crate::precision::Precision;
+pub use crate::lora_adapter::LoraAdapter;
 
 /// What a LoRA run adapts and how (peft's `LoraConfig`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,55 +120,6 @@ pub fn default_targets(family: ModelFamily) -> &'static [&'static str] {
     }
 }
 
-/// The low-rank update of one [`Linear`] (peft's `lora_A`, `lora_B`,
-/// `lora_dropout` and `scaling` of one layer).
-#[derive(Module, Debug)]
-pub struct LoraAdapter {
-    /// `A`, `in -> r`, no bias.
-    pub lora_a: burn::nn::Linear,
-    /// `B`, `r -> out`, no bias.
-    pub lora_b: burn::nn::Linear,
-    /// Dropout on the input of `A`.
-    pub dropout: Dropout,
-    /// `alpha / r`.
-    #[module(skip)]
-    pub scaling: f64,
-}
-
-impl LoraAdapter {
-    /// A fresh adapter of `layer` (`B` zero, so the layer is unchanged).
-    pub fn new(layer: &Linear, config: &LoraConfig) -> Self {
-        let [d_input, d_output] = layer.dims();
-        let device = layer.weight.device();
-        // PyTorch's nn.Linear draw, as peft's `kaiming_uniform_(a=sqrt(5))`.
-        let lora_a = LinearConfig::new(d_input, config.rank)
-            .with_bias(false)
-            .init(&device);
-        let lora_b = LinearConfig::new(config.rank, d_output)
-            .with_bias(false)
-            .with_initializer(Initializer::Zeros)
-            .init(&device);
-        Self {
-            lora_a,
-            lora_b,
-            dropout: DropoutConfig::new(config.dropout).init(),
-            scaling: config.scaling(),
-        }
-    }
-
-    /// `scaling · B(A(dropout(input)))`, products in `precision`.
-    pub fn forward<const D: usize>(&self, input: Tensor<D>, precision: Precision) -> Tensor<D> {
-        let input = apply_dropout(&self.dropout, input);
-        let reduced = precision.linear(input, self.lora_a.weight.val(), None);
-        precision.linear(reduced, self.lora_b.weight.val(), None) * self.scaling
-    }
-
-    /// The update as one matrix, `scaling · A·B`, `[in, out]`.
-    pub fn delta(&self) -> Tensor<2> {
-        self.lora_a.weight.val().matmul(self.lora_b.weight.val()) * self.scaling
-    }
-}
-
 /// Puts a fresh adapter on each of `layers` (Hugging Face module name,
 /// layer) that `config` targets. Fails if a target matches none of them.
 pub(crate) fn attach(
@@ -196,7 +143,14 @@ pub(crate) fn attach(
             }
         }
         if hit {
-            layer.lora = Some(LoraAdapter::new(layer, config));
+            let device = layer.weight.device();
+            layer.lora = Some(LoraAdapter::new(
+                layer.dims(),
+                &device,
+                config.rank,
+                config.dropout,
+                config.scaling(),
+            ));
         }
     }
     match config.targets.iter().zip(matched).find(|(_, seen)| !seen) {

@@ -10,7 +10,7 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Float, Int, Tensor, TensorData};
 
 use crate::config::{BertConfig, HiddenAct, ModernBertSettings};
 use crate::dropout::apply_dropout;
@@ -19,6 +19,7 @@ use crate::precision::Precision;
 use crate::shared::{
     BertInput, BertModelOutput, MASKED_SCORE, attention_mask_bias, normal_init, scaled_dot_product,
 };
+use crate::transfers::{cached, upload};
 
 /// The settings of a ModernBERT config (those of `ModernBertConfig` when the
 /// config is of another family).
@@ -79,8 +80,23 @@ pub struct RotaryTables {
 }
 
 impl RotaryTables {
-    /// The tables of base `theta` for `seq_len` positions and heads of `head_size`.
+    /// The tables of base `theta` for `seq_len` positions and heads of
+    /// `head_size`: the first rows of tables built once per device for a
+    /// longer length ([`cached`]).
     pub fn new(theta: f64, seq_len: usize, head_size: usize, device: &Device) -> Self {
+        let key = format!("rotary-{theta}-{head_size}");
+        let tables = cached(&key, device, seq_len, |size| {
+            Self::build(theta, size, head_size, device)
+        });
+        let rows = |table: Tensor<4>| table.narrow(2, 0, seq_len);
+        Self {
+            cos: rows(tables.cos),
+            sin: rows(tables.sin),
+        }
+    }
+
+    /// The tables for `seq_len` positions, computed on the host.
+    fn build(theta: f64, seq_len: usize, head_size: usize, device: &Device) -> Self {
         let half = head_size / 2;
         let inv_freq: Vec<f32> = (0..half)
             .map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_size as f32))
@@ -92,7 +108,7 @@ impl RotaryTables {
             })
             .collect();
         let table = |values: Vec<f32>| {
-            Tensor::<2>::from_data(TensorData::new(values, [seq_len, head_size]), device)
+            upload::<2, Float>(TensorData::new(values, [seq_len, head_size]), device)
                 .unsqueeze::<4>()
         };
         Self {
@@ -284,7 +300,7 @@ pub struct ModernBertModel {
 }
 
 impl ModernBertModel {
-    /// Creates a randomly initialised model (see [`crate::pretrained`] to load weights).
+    /// Creates a randomly initialised model (`pretrained` loads weights).
     pub fn new(config: &BertConfig, device: &Device) -> Self {
         let settings = settings(config);
         Self {
@@ -368,18 +384,58 @@ impl ModernBertModel {
 }
 
 /// `[1, 1, S, S]`: 0 where query and key are at most `reach` apart,
-/// [`MASKED_SCORE`] elsewhere (`create_bidirectional_sliding_window_mask`).
-fn window_bias(seq_len: usize, reach: usize, device: &Device) -> Tensor<4> {
-    let values: Vec<f32> = (0..seq_len)
-        .flat_map(|query| {
-            (0..seq_len).map(move |key| {
-                if query.abs_diff(key) <= reach {
-                    0.0
-                } else {
-                    MASKED_SCORE
-                }
-            })
-        })
-        .collect();
-    Tensor::<2>::from_data(TensorData::new(values, [seq_len, seq_len]), device).unsqueeze::<4>()
+/// [`MASKED_SCORE`] elsewhere (`create_bidirectional_sliding_window_mask`),
+/// made on the device.
+pub fn window_bias(seq_len: usize, reach: usize, device: &Device) -> Tensor<4> {
+    let positions = Tensor::<1, Int>::arange(0..seq_len as i64, device);
+    let queries = positions.clone().reshape([seq_len, 1]);
+    let keys = positions.reshape([1, seq_len]);
+    let outside = (queries - keys).abs().greater_elem(reach as i64);
+    Tensor::<2>::zeros([seq_len, seq_len], device)
+        .mask_fill(outside, MASKED_SCORE)
+        .unsqueeze::<4>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotary_tables_sliced_from_longer_ones_equal_those_built_for_the_length() {
+        let device = Device::flex();
+        for seq_len in [300, 5, 64, 65, 1] {
+            let sliced = RotaryTables::new(10_000.0, seq_len, 16, &device);
+            let built = RotaryTables::build(10_000.0, seq_len, 16, &device);
+            sliced
+                .cos
+                .into_data()
+                .assert_eq(&built.cos.into_data(), true);
+            sliced
+                .sin
+                .into_data()
+                .assert_eq(&built.sin.into_data(), true);
+        }
+    }
+
+    #[test]
+    fn the_window_bias_made_on_the_device_equals_the_host_loop() {
+        let device = Device::flex();
+        for (seq_len, reach) in [(1, 0), (9, 2), (70, 64)] {
+            let host: Vec<f32> = (0..seq_len)
+                .flat_map(|q: usize| {
+                    (0..seq_len).map(move |k: usize| {
+                        if q.abs_diff(k) <= reach {
+                            0.0
+                        } else {
+                            MASKED_SCORE
+                        }
+                    })
+                })
+                .collect();
+            let expected = TensorData::new(host, [1, 1, seq_len, seq_len]);
+            window_bias(seq_len, reach, &device)
+                .into_data()
+                .assert_eq(&expected, true);
+        }
+    }
 }

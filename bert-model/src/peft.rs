@@ -12,11 +12,12 @@ use burn::store::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint_names::{renamed, saved_names, task_remapper};
 use crate::config::{BertConfig, ModelFamily};
 use crate::files;
 use crate::heads::TaskHead;
 use crate::lora::LoraConfig;
-use crate::pretrained::{LoadError, WeightProblems, renamed, saved_names, task_remapper};
+use crate::pretrained::{LoadError, WeightProblems};
 use crate::task::BertForTask;
 
 /// The adapter's settings file.

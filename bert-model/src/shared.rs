@@ -3,7 +3,7 @@
 
 use burn::nn::{Dropout, Initializer};
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::dropout::apply_dropout;
 use crate::precision::Precision;
@@ -33,7 +33,7 @@ impl BertInput {
         device: &Device,
     ) -> Self {
         let tensor = |values: Vec<i64>| {
-            Tensor::<1, Int>::from_ints(values.as_slice(), device).reshape([batch, seq_len])
+            crate::transfers::upload(TensorData::new(values, [batch, seq_len]), device)
         };
         Self {
             input_ids: tensor(input_ids),

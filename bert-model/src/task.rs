@@ -1,11 +1,13 @@
 //! [`BertForTask`]: an encoder of any family and one swappable task head, as one module.
 
 use burn::module::Module;
+use burn::tensor::{Int, Tensor};
 
 use crate::config::ModelFamily;
 use crate::encoder::Encoder;
 use crate::heads::{
-    QuestionAnsweringHead, SequenceClassificationHead, TaskHead, TokenClassificationHead,
+    PretrainingHead, QuestionAnsweringHead, SequenceClassificationHead, TaskHead,
+    TokenClassificationHead,
 };
 use crate::lora::{LoraConfig, LoraError};
 use crate::precision::Precision;
@@ -62,3 +64,20 @@ pub type BertForTokenClassification = BertForTask<TokenClassificationHead>;
 
 /// Hugging Face's `BertForQuestionAnswering`.
 pub type BertForQuestionAnswering = BertForTask<QuestionAnsweringHead>;
+
+/// Hugging Face's `BertForPreTraining`.
+pub type BertForPreTraining = BertForTask<PretrainingHead>;
+
+impl BertForPreTraining {
+    /// Vocabulary logits `[M, vocab_size]` at the flat positions
+    /// `positions` (`[M]`, indices into `B * T`) of `transformed`, through the
+    /// decoder tied to the word embeddings.
+    pub fn mlm_logits(&self, transformed: Tensor<3>, positions: Tensor<1, Int>) -> Tensor<2> {
+        let [batch, seq_len, hidden] = transformed.dims();
+        let selected = transformed
+            .reshape([batch * seq_len, hidden])
+            .select(0, positions);
+        let embeddings = self.bert.word_embeddings();
+        selected.matmul(embeddings.transpose()) + self.head.cls.predictions.bias.val().unsqueeze()
+    }
+}

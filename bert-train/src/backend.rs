@@ -5,7 +5,6 @@
 //! unless the `BERT_BURN_BACKEND` environment variable names another.
 
 use anyhow::{Result, bail};
-use bert_data::BertTokenizer;
 use bert_model::Precision;
 use burn::tensor::Device;
 
@@ -53,15 +52,27 @@ pub fn device() -> Result<Device> {
     Ok(device_of(name()?))
 }
 
-/// The multiple batch lengths are padded to on the backend in use: 8 where
-/// kernels are compiled and tuned per shape (wgpu, cuda), so that few
-/// shapes occur; 1 (the longest item, as transformers pads) on the CPU
+/// The multiple batch lengths are padded to on GPU backends: kernels are
+/// compiled (and autotuned) per shape, so lengths come in steps of 32, at
+/// most `max_len / 32` of them.
+pub const GPU_PAD_MULTIPLE: usize = 32;
+
+/// The multiple batch lengths are padded to on the backend in use:
+/// [`GPU_PAD_MULTIPLE`] where kernels are compiled and tuned per shape
+/// (wgpu, cuda); 1 (the longest item, as transformers pads) on the CPU
 /// backends, where every padding token costs time and no shape is compiled.
 pub fn pad_multiple() -> Result<usize> {
-    Ok(match name()? {
-        "flex" | "ndarray" => 1,
-        _ => BertTokenizer::DEFAULT_PAD_MULTIPLE,
+    Ok(match fixed_shapes()? {
+        true => GPU_PAD_MULTIPLE,
+        false => 1,
     })
+}
+
+/// Whether the backend in use compiles a kernel per tensor shape (wgpu,
+/// cuda): training then keeps only full batches, so that an epoch has one
+/// batch size and at most `max_len / 32` lengths.
+pub fn fixed_shapes() -> Result<bool> {
+    Ok(!matches!(name()?, "flex" | "ndarray"))
 }
 
 /// Checks that the backend in use can run `precision`'s products (wgpu's

@@ -62,7 +62,7 @@ impl SentenceEmbedder {
         let batch = PaddedBatch::pad(
             &encodings,
             self.tokenizer.pad_id(),
-            8,
+            self.tokenizer.pad_multiple(),
             self.tokenizer.max_len(),
         );
         let embeddings = self

@@ -1,6 +1,6 @@
 //! [`Task`] (with its [`TaskData`]): everything one task is, end to end
 //! (its data, head, loss, metrics, report and predictions), behind the
-//! traits that the generic [driver](crate::driver) runs. A task defined in
+//! traits that the generic driver (`driver.rs`) runs. A task defined in
 //! another crate plugs in the same way as the built-in ones.
 
 use std::path::Path;

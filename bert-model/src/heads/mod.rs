@@ -14,8 +14,8 @@ mod transform;
 pub use classifier_config::{ClassifierHeadConfig, ContextPoolerShape};
 pub use no_head::NoHead;
 pub use pretraining::{
-    BertForPreTraining, LmPredictionHead, PretrainingHead, PretrainingHeadConfig,
-    PretrainingHeadOutput, PretrainingHeads,
+    LmPredictionHead, PretrainingHead, PretrainingHeadConfig, PretrainingHeadOutput,
+    PretrainingHeads,
 };
 pub use question_answering::{QuestionAnsweringHead, QuestionAnsweringHeadConfig, SpanLogits};
 pub use sequence_classification::SequenceClassificationHead;

@@ -7,12 +7,11 @@
 use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Tensor};
 
 use super::{PredictionTransform, TaskHead, TransformShape};
 use crate::config::{BertConfig, HiddenAct, ModelFamily};
 use crate::shared::{BertModelOutput, normal_init};
-use crate::task::BertForTask;
 
 /// `cls.predictions`: the transform and the output bias of the tied decoder.
 #[derive(Module, Debug)]
@@ -218,22 +217,5 @@ impl TaskHead for PretrainingHead {
             None => "MaskedLM",
         };
         format!("{}For{task}", family.class_prefix())
-    }
-}
-
-/// Hugging Face's `BertForPreTraining`.
-pub type BertForPreTraining = BertForTask<PretrainingHead>;
-
-impl BertForPreTraining {
-    /// Vocabulary logits `[M, vocab_size]` at the flat positions
-    /// `positions` (`[M]`, indices into `B * T`) of `transformed`, through the
-    /// decoder tied to the word embeddings.
-    pub fn mlm_logits(&self, transformed: Tensor<3>, positions: Tensor<1, Int>) -> Tensor<2> {
-        let [batch, seq_len, hidden] = transformed.dims();
-        let selected = transformed
-            .reshape([batch * seq_len, hidden])
-            .select(0, positions);
-        let embeddings = self.bert.word_embeddings();
-        selected.matmul(embeddings.transpose()) + self.head.cls.predictions.bias.val().unsqueeze()
     }
 }

@@ -26,6 +26,7 @@ fn pipeline(task: &str) -> (&'static str, &'static str) {
         "question-answering" => ("question-answering", "Question Answering"),
         "mlm" => ("fill-mask", "Masked Language Modeling"),
         "sentence-embedding" => ("sentence-similarity", "Semantic Similarity"),
+        "reranking" => ("text-ranking", "Text Ranking"),
         _ => ("text-classification", "Text Classification"),
     }
 }
@@ -145,7 +146,7 @@ fn metadata(files: &RunFiles, metrics: &[(String, f64)]) -> String {
     let task = files.task();
     let (pipeline_tag, task_name) = pipeline(&task);
     let library = match task.as_str() {
-        "sentence-embedding" => "sentence-transformers",
+        "sentence-embedding" | "reranking" => "sentence-transformers",
         _ => "transformers",
     };
     let (dataset, dataset_id) = files.dataset();
@@ -255,7 +256,12 @@ fn usage(files: &RunFiles) -> String {
     let task = files.task();
     let name = &files.name;
     let mut text = String::from("## How to use\n\n```python\n");
-    if task == "sentence-embedding" {
+    if task == "reranking" {
+        let _ = writeln!(
+            text,
+            "from sentence_transformers import CrossEncoder\n\nmodel = CrossEncoder(\"{name}\")\nscores = model.predict([(\"a query\", \"a passage\"), (\"a query\", \"another\")])"
+        );
+    } else if task == "sentence-embedding" {
         let _ = writeln!(
             text,
             "from sentence_transformers import SentenceTransformer\n\nmodel = SentenceTransformer(\"{name}\")\nembeddings = model.encode([\"A first sentence.\", \"Another one.\"])"

@@ -8,6 +8,7 @@ pub mod mlm;
 pub mod multi_label;
 pub mod question_answering;
 pub mod regression;
+pub mod reranking;
 pub mod sentence_embedding;
 pub mod token_classification;
 
@@ -32,6 +33,7 @@ use mlm::{Mlm, MlmOptions};
 use multi_label::{MultiLabel, MultiLabelOptions};
 use question_answering::{QaOptions, QuestionAnswering};
 use regression::Regression;
+use reranking::{RerankOptions, Reranking};
 use sentence_embedding::{EmbeddingOptions, SentenceEmbedding};
 use token_classification::TokenClassification;
 
@@ -60,6 +62,10 @@ pub enum TaskKind {
     /// one): each text embedded alone, a loss over the batch's embeddings
     /// (`--loss`); the run is a sentence-transformers model.
     SentenceEmbedding,
+    /// Reranking (a cross-encoder, as sentence-transformers' `CrossEncoder`):
+    /// one logit per (query, passage) pair, binary cross-entropy, each
+    /// query's candidates reranked for evaluation.
+    Reranking,
 }
 
 impl TaskKind {
@@ -70,7 +76,10 @@ impl TaskKind {
             Self::Regression | Self::SentenceEmbedding => Some("sts_b"),
             Self::TokenClassification => Some("twitter_ner"),
             Self::Mlm => Some("imdb"),
-            Self::PairClassification | Self::MultiLabel | Self::QuestionAnswering => None,
+            Self::PairClassification
+            | Self::MultiLabel
+            | Self::QuestionAnswering
+            | Self::Reranking => None,
         }
     }
 }
@@ -93,6 +102,9 @@ pub struct TaskOptions {
     #[command(flatten)]
     #[serde(flatten)]
     pub sentence_embedding: EmbeddingOptions,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub reranking: RerankOptions,
 }
 
 /// Every setting of a fine-tuning run; saved as `training_args.json`.
@@ -142,6 +154,9 @@ impl TrainArgs {
                 options: options.mlm,
                 seed: self.training.seed,
             }),
+            TaskKind::Reranking => {
+                command.run(Reranking::new(options.reranking, self.training.seed))
+            }
             TaskKind::SentenceEmbedding => command.run(SentenceEmbedding::new(
                 options.sentence_embedding,
                 &self.training,

@@ -51,6 +51,8 @@ pub enum BestMetric {
     #[value(name = "recall@10")]
     #[serde(rename = "recall@10")]
     Recall10,
+    /// Validation mean average precision of reranking, higher is better.
+    Map,
 }
 
 impl BestMetric {
@@ -70,6 +72,7 @@ impl BestMetric {
             Self::Map100 => "map@100",
             Self::Recall1 => "recall@1",
             Self::Recall10 => "recall@10",
+            Self::Map => "map",
         }
         .to_string()
     }

@@ -75,19 +75,39 @@ fn squared_norm<M: Module>(module: &M, grads: &GradientsParams) -> Option<Tensor
     squared.total
 }
 
-/// Whether every gradient is finite (reads one number back from the device).
-pub fn all_finite<M: Module>(module: &M, grads: &GradientsParams) -> bool {
-    squared_norm(module, grads).is_none_or(|total| total.into_scalar::<f32>().is_finite())
+/// The gradients of a step with the sum of their squares, computed once
+/// for the finiteness check of f16 and for clipping.
+pub struct StepGradients {
+    grads: GradientsParams,
+    total: Option<Tensor<1>>,
+}
+
+impl StepGradients {
+    /// `grads` of `module`'s parameters.
+    pub fn new<M: Module>(module: &M, grads: GradientsParams) -> Self {
+        let total = squared_norm(module, &grads);
+        Self { grads, total }
+    }
+
+    /// Whether every gradient is finite: reads one number back from the
+    /// device (only f16's loss scaling asks).
+    pub fn all_finite(&self) -> bool {
+        let read = |total: &Tensor<1>| super::reads::read(total.clone());
+        self.total
+            .as_ref()
+            .is_none_or(|total| read(total).iter().all(|v| v.is_finite()))
+    }
 }
 
 /// Divides gradients by `divisor` (the micro-batches they were summed
 /// over, times the loss scale) and, if `max_norm` is set, scales them so
-/// that their global L2 norm is at most `max_norm`. Returns them with the
-/// global norm of the averaged gradients before clipping (a tensor on the
-/// device, as `torch.nn.utils.clip_grad_norm_` returns it) when clipping.
+/// that their global L2 norm is at most `max_norm`, all on the device.
+/// Returns them with the global norm of the averaged gradients before
+/// clipping (a tensor on the device, as `torch.nn.utils.clip_grad_norm_`
+/// returns it) when clipping.
 pub fn average_and_clip<M: Module>(
     module: &M,
-    mut grads: GradientsParams,
+    StepGradients { mut grads, total }: StepGradients,
     divisor: f64,
     max_norm: Option<f64>,
 ) -> (GradientsParams, Option<Tensor<1>>) {
@@ -95,7 +115,7 @@ pub fn average_and_clip<M: Module>(
         return (grads, None);
     }
     let mean = 1.0 / divisor;
-    let Some(total) = squared_norm(module, &grads) else {
+    let Some(total) = total else {
         return (grads, None);
     };
     let (factor, norm) = match max_norm {
@@ -162,7 +182,13 @@ mod tests {
         let before = values(&model, &grads_of(&model, 10.0));
         let clipped = values(
             &model,
-            &average_and_clip(&model, grads_of(&model, 10.0), 1.0, Some(1.0)).0,
+            &average_and_clip(
+                &model,
+                StepGradients::new(&model, grads_of(&model, 10.0)),
+                1.0,
+                Some(1.0),
+            )
+            .0,
         );
         assert!(norm(&before) > 10.0);
         assert!(
@@ -183,7 +209,13 @@ mod tests {
         assert!(norm(&before) < 100.0);
         let after = values(
             &model,
-            &average_and_clip(&model, grads_of(&model, 1.0), 1.0, Some(100.0)).0,
+            &average_and_clip(
+                &model,
+                StepGradients::new(&model, grads_of(&model, 1.0)),
+                1.0,
+                Some(100.0),
+            )
+            .0,
         );
         assert_eq!(before, after);
     }
@@ -197,7 +229,13 @@ mod tests {
         accumulator.accumulate(&model, grads_of(&model, 1.0));
         let averaged = values(
             &model,
-            &average_and_clip(&model, accumulator.grads(), 2.0, None).0,
+            &average_and_clip(
+                &model,
+                StepGradients::new(&model, accumulator.grads()),
+                2.0,
+                None,
+            )
+            .0,
         );
         for (s, a) in single.iter().zip(&averaged) {
             assert!((s - a).abs() < 1e-5, "{s} vs {a}");
@@ -209,7 +247,10 @@ mod tests {
         let model = model();
         let plain = values(&model, &grads_of(&model, 1.0));
         let scaled = scaled_grads_of(&model, 1.0, 65_536.0);
-        let unscaled = values(&model, &average_and_clip(&model, scaled, 65_536.0, None).0);
+        let unscaled = values(
+            &model,
+            &average_and_clip(&model, StepGradients::new(&model, scaled), 65_536.0, None).0,
+        );
         for (p, u) in plain.iter().zip(&unscaled) {
             assert!((p - u).abs() < 1e-5, "{p} vs {u}");
         }
@@ -218,8 +259,8 @@ mod tests {
     #[test]
     fn overflowed_gradients_are_found() {
         let model = model();
-        assert!(all_finite(&model, &grads_of(&model, 1.0)));
-        assert!(!all_finite(&model, &grads_of(&model, f32::INFINITY)));
-        assert!(!all_finite(&model, &scaled_grads_of(&model, 1.0, f32::NAN)));
+        assert!(StepGradients::new(&model, grads_of(&model, 1.0)).all_finite());
+        assert!(!StepGradients::new(&model, grads_of(&model, f32::INFINITY)).all_finite());
+        assert!(!StepGradients::new(&model, scaled_grads_of(&model, 1.0, f32::NAN)).all_finite());
     }
 }

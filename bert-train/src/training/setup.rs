@@ -11,7 +11,9 @@ use anyhow::{Context, Result, bail};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_data::dataset::seeded_shuffle;
-use bert_data::length_groups::{Encoded, group_by_length, longest_first, padding_share};
+use bert_data::length_groups::{
+    Encoded, full_batches, group_by_length, longest_first, padding_share,
+};
 use bert_model::pretrained;
 use bert_model::{BertConfig, BertForTask, LoraConfig, TaskHead};
 use burn::data::dataloader::batcher::Batcher;
@@ -19,12 +21,10 @@ use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::data::dataset::InMemDataset;
 use burn::tensor::Device;
 use burn::train::checkpoint::KeepLastNCheckpoints;
-use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::metric::{Adaptor, LearningRateMetric, Metric};
+use burn::train::metric::{Adaptor, LearningRateMetric};
 use burn::train::renderer::default_renderer;
 use burn::train::{
-    InferenceStep, Learner, LearnerModel, MetricEarlyStoppingStrategy, StoppingCondition,
-    SupervisedTraining, TrainStep, TrainingStrategy,
+    InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep, TrainingStrategy,
 };
 use tracing::{info, warn};
 
@@ -39,8 +39,8 @@ use super::renderer::PlainRenderer;
 use super::replicas::Replicas;
 use super::step::StepLoss;
 use super::stop_signal::stop_on_signal;
-use super::strategy::{BestBy, FineTuningStrategy};
-use super::task_metrics::ChosenMetrics;
+use super::strategy::FineTuningStrategy;
+use super::task_metrics::{ChosenMetrics, Selection};
 use super::train_log::{ReportTo, tensorboard_dir};
 use super::trainer_state::{TrainerState, TrainingPlan};
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
@@ -101,39 +101,6 @@ pub struct Interrupted {
     pub run: RunDir,
     /// Where training stopped.
     pub progress: EpochProgress,
-}
-
-/// The validation metric that picks the returned epoch, and early stopping on it.
-pub struct Selection {
-    best_by: BestBy,
-    early_stopping: Option<MetricEarlyStoppingStrategy>,
-}
-
-impl Selection {
-    /// Selects by validation `metric` (`Highest` or `Lowest` is best); stops
-    /// after `patience` epochs without improvement, if given.
-    pub fn by<Me: Metric>(metric: &Me, direction: Direction, patience: Option<usize>) -> Self {
-        Self {
-            best_by: BestBy {
-                metric: metric.name().to_string(),
-                higher_is_better: matches!(direction, Direction::Highest),
-            },
-            early_stopping: patience.map(|n_epochs| {
-                MetricEarlyStoppingStrategy::new(
-                    metric,
-                    Aggregate::Mean,
-                    direction,
-                    Split::Valid,
-                    StoppingCondition::NoImprovementSince { n_epochs },
-                )
-            }),
-        }
-    }
-
-    /// The name of the metric it selects by (e.g. `Accuracy`).
-    pub fn metric(&self) -> &str {
-        &self.best_by.metric
-    }
 }
 
 /// Where a run continues: the epoch of its last complete checkpoint, the
@@ -487,7 +454,7 @@ impl RunSetup {
                 100.0 * share,
                 groups.len()
             );
-            return Batching::Groups(groups);
+            return Batching::Groups(self.fixed_shapes(groups));
         }
         let mut shuffled = train.clone();
         seeded_shuffle(&mut shuffled, args.seed);
@@ -501,9 +468,26 @@ impl RunSetup {
             args.group_by_length
         );
         match args.group_by_length {
-            true => Batching::Groups(groups),
+            true => Batching::Groups(self.fixed_shapes(groups)),
             false => Batching::Random(train),
         }
+    }
+
+    /// On a backend that compiles a kernel per shape, only full batches:
+    /// an epoch then has one batch size (and lengths in steps of the pad
+    /// multiple); the items left out are logged.
+    fn fixed_shapes<I>(&self, groups: Vec<Vec<I>>) -> Vec<Vec<I>> {
+        if !crate::backend::fixed_shapes().unwrap_or(false) {
+            return groups;
+        }
+        let (full, left_out) = full_batches(groups, self.args.batch_size);
+        if left_out > 0 {
+            info!(
+                "{left_out} training examples of a short batch left out each epoch: on this backend every batch has {} rows, so that few kernels are compiled",
+                self.args.batch_size
+            );
+        }
+        full
     }
 
     /// The training loader of `batching`: its groups (or its items batched

@@ -24,8 +24,9 @@ use burn::train::{
 };
 
 use super::checkpoint::{BestModel, EpochProgress, WrittenRecords};
-use super::grad_clip::{all_finite, average_and_clip};
+use super::grad_clip::{StepGradients, average_and_clip};
 use super::loss_scale::LossScale;
+use super::reads;
 use super::replicas::Replicas;
 use super::step::StepLoss;
 use super::train_log::TrainLog;
@@ -133,7 +134,7 @@ where
                 valid_epoch(
                     &learner,
                     &dataloader_valid,
-                    self.replicas.main(),
+                    (self.replicas.main(), self.logging_steps),
                     &mut processor,
                     &interrupter,
                 );
@@ -296,6 +297,7 @@ impl FineTuningStrategy {
         let mut accumulated = 0;
         let mut micro_batches = 0;
         let mut optimizer_steps = 0;
+        let mut pending = Vec::new();
         let main = self.replicas.main();
         let steps = for_each_step(
             shards,
@@ -320,9 +322,10 @@ impl FineTuningStrategy {
                 }
                 micro_batches += self.replicas.accumulate(&model, &mut accumulator, grads);
                 accumulated += 1;
+                let mut logged = false;
                 if accumulated == self.accumulation || progress.is_completed() {
-                    let grads = accumulator.grads();
-                    let finite = !self.loss_scale.is_dynamic() || all_finite(&model, &grads);
+                    let grads = StepGradients::new(&model, accumulator.grads());
+                    let finite = !self.loss_scale.is_dynamic() || grads.all_finite();
                     let divisor = micro_batches as f64 * self.loss_scale.factor();
                     // An overflowed f16 step is skipped, schedule included (as Hugging Face does).
                     if self.loss_scale.update(finite) {
@@ -338,35 +341,66 @@ impl FineTuningStrategy {
                     let step = steps_before + optimizer_steps;
                     if let Some(entry) = log.after_step(step, learner.lr_current().base()) {
                         state.log_step(entry);
+                        logged = true;
                     }
                 }
                 let replicas = items.len();
                 for (replica, item) in items.into_iter().enumerate() {
-                    let item = TrainingItem::new(
+                    pending.push(TrainingItem::new(
                         item,
                         progress.clone(),
                         Some((step - 1) * replicas + replica + 1),
                         Some(learner.lr_current()),
-                    );
-                    interrupter
-                        .fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)));
+                    ));
+                }
+                // The metrics read their outputs: at logging steps, right
+                // after the log's read has waited for the device.
+                if logged || progress.is_completed() || interrupter.should_stop() {
+                    let counted = !logged;
+                    flush(&mut pending, counted, |item| {
+                        interrupter.fail_on_error(
+                            processor.process_train(LearnerEvent::ProcessedItem(item)),
+                        )
+                    });
                 }
                 accumulated == 0
             },
         );
+        flush(&mut pending, true, |item| {
+            interrupter.fail_on_error(processor.process_train(LearnerEvent::ProcessedItem(item)))
+        });
         (steps, optimizer_steps)
     }
 }
 
+/// Hands the deferred `pending` items to `process`, in order; `counted`:
+/// the first of their reads waits for the device ([`reads::count`]),
+/// unless a counted read just did.
+fn flush<T>(pending: &mut Vec<T>, counted: bool, mut process: impl FnMut(T)) {
+    if pending.is_empty() {
+        return;
+    }
+    if counted {
+        reads::count();
+    }
+    pending.drain(..).for_each(&mut process);
+}
+
+/// Validates on `dataloader`; the metrics read the outputs every
+/// `logging_steps` batches (deferred, as in training) and at the end.
 fn valid_epoch<M: LearnerModel>(
     learner: &Learner<M>,
     dataloader: &ValidLoader<M>,
-    device: &Device,
+    (device, logging_steps): (&Device, usize),
     processor: &mut SupervisedTrainingEventProcessor<M>,
     interrupter: &Interrupter,
 ) {
     let model = learner.model().valid();
     let loaders = std::slice::from_ref(dataloader);
+    let mut pending = Vec::new();
+    let mut process = |item| {
+        interrupter.fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)))
+    };
     for_each_step(
         loaders,
         device,
@@ -375,13 +409,20 @@ fn valid_epoch<M: LearnerModel>(
         |batches, progress, iteration| {
             for batch in batches {
                 let output = InferenceStep::step(&model, batch);
-                let item = TrainingItem::new(output, progress.clone(), Some(iteration), None);
-                interrupter
-                    .fail_on_error(processor.process_valid(LearnerEvent::ProcessedItem(item)));
+                pending.push(TrainingItem::new(
+                    output,
+                    progress.clone(),
+                    Some(iteration),
+                    None,
+                ));
+            }
+            if iteration.is_multiple_of(logging_steps) {
+                flush(&mut pending, true, &mut process);
             }
             true
         },
     );
+    flush(&mut pending, true, process);
 }
 
 /// Calls `step(batches, progress, number)` with the next batch of every

@@ -3,13 +3,50 @@
 //! from the same list, so the selected metric is always computed.
 
 use anyhow::{Result, bail};
+use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{Adaptor, LossInput, LossMetric, Metric, MetricAttributes, Numeric};
-use burn::train::{InferenceStep, LearnerModel, SupervisedTraining, TrainStep};
+use burn::train::{
+    InferenceStep, LearnerModel, MetricEarlyStoppingStrategy, StoppingCondition,
+    SupervisedTraining, TrainStep,
+};
 use clap::ValueEnum;
 
 use super::args::BestMetric;
-use super::setup::Selection;
+use super::strategy::BestBy;
 use super::trainer_state::{LoggedMetric, snake_case};
+
+/// The validation metric that picks the returned epoch, and early stopping on it.
+pub struct Selection {
+    pub(super) best_by: BestBy,
+    pub(super) early_stopping: Option<MetricEarlyStoppingStrategy>,
+}
+
+impl Selection {
+    /// Selects by validation `metric` (`Highest` or `Lowest` is best); stops
+    /// after `patience` epochs without improvement, if given.
+    pub fn by<Me: Metric>(metric: &Me, direction: Direction, patience: Option<usize>) -> Self {
+        Self {
+            best_by: BestBy {
+                metric: metric.name().to_string(),
+                higher_is_better: matches!(direction, Direction::Highest),
+            },
+            early_stopping: patience.map(|n_epochs| {
+                MetricEarlyStoppingStrategy::new(
+                    metric,
+                    Aggregate::Mean,
+                    direction,
+                    Split::Valid,
+                    StoppingCondition::NoImprovementSince { n_epochs },
+                )
+            }),
+        }
+    }
+
+    /// The name of the metric it selects by (e.g. `Accuracy`).
+    pub fn metric(&self) -> &str {
+        &self.best_by.metric
+    }
+}
 
 /// Registers one metric.
 pub(super) type Registration<M> = Box<dyn FnOnce(SupervisedTraining<M>) -> SupervisedTraining<M>>;

@@ -143,7 +143,7 @@ impl TrainLog {
             Some(norm) => Tensor::cat(vec![sum, norm.clone()], 0),
             None => sum,
         };
-        let values = read.into_data().try_to_vec::<f32>().unwrap_or_default();
+        let values = super::reads::read(read);
         let log = StepLog {
             epoch: step as f64 / self.steps_per_epoch as f64,
             step,
