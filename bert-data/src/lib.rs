@@ -6,12 +6,13 @@
 //! into batches ([`PaddedBatch`]) and each task's items and batches
 //! ([`classification`], [`multi_label`], [`regression`],
 //! [`token_classification`], [`question_answering`], [`pretraining`] with
-//! BERT's masking, [`sentence_embedding`], [`reranking`]).
+//! BERT's masking, [`sentence_embedding`], [`reranking`], [`few_shot`]).
 
 pub mod assets;
 mod batch;
 pub mod classification;
 pub mod dataset;
+pub mod few_shot;
 pub mod hub;
 mod item;
 pub mod length_groups;

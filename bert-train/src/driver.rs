@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 use bert_data::assets::AssetCache;
-use bert_data::{BatchedItem, BertTokenizer};
+use bert_data::dataset::Split;
+use bert_data::{BatchedItem, BertTokenizer, TextBatcher};
 use bert_model::pretrained::{self, HeadStatus};
 use bert_model::{Precision, TaskHead};
 use burn::module::Module;
@@ -15,7 +16,9 @@ use tracing::info;
 use crate::inference::Batches;
 use crate::predict::{Fields, InputLine, Inputs};
 use crate::run::RunDir;
-use crate::task::{Model, Prepared, Task, TaskModel, TaskReport, TestData, restore, saved_config};
+use crate::task::{
+    Model, Prepared, Task, TaskModel, TaskReport, TestData, TextBatches, restore, saved_config,
+};
 use crate::training::{BestMetric, DataArgs, RunSetup};
 
 /// Fine-tunes `task` as `setup` says, saves the run and writes (and returns)
@@ -32,7 +35,8 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
     let selected_by = metrics.selection.metric().to_string();
     let started = Instant::now();
     let tokenizer = &setup.tokenizer;
-    let items = examples.try_map(|examples| task.encode(tokenizer, examples))?;
+    let items =
+        examples.try_map_split(|split, examples| task.encode_split(tokenizer, split, examples))?;
     let [train, validation, test] = examples.lens();
     let prepared = Prepared {
         examples: &examples,
@@ -80,6 +84,12 @@ pub fn train_task<T: Task>(setup: &RunSetup, mut task: T, cache: &AssetCache) ->
         trained.valid().model.with_precision(Precision::F32),
         &config,
     )?;
+    let text_batcher = TextBatcher::for_tokenizer(tokenizer);
+    let texts = TextBatches {
+        batches: Batches::new(&text_batcher, args.batch_size, &setup.device),
+        tokenizer,
+    };
+    task.fit_after_training(&model, &examples.train, &texts)?;
     task.write_model_files(&setup.run, tokenizer, &config)?;
     let test = Reported {
         examples: &examples.test,
@@ -175,7 +185,7 @@ pub fn evaluate_task<T: Task>(
         .read(evaluation.data, cache)?
         .truncate(None, evaluation.max_eval)
         .test;
-    let items = task.encode(&trained.tokenizer, &examples)?;
+    let items = task.encode_split(&trained.tokenizer, Split::Test, &examples)?;
     let test = Reported {
         examples: &examples,
         items: &items,

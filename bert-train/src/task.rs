@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use bert_data::assets::AssetCache;
-use bert_data::dataset::{LabelVocab, Splits};
-use bert_data::{BatchedItem, BertTokenizer};
+use bert_data::dataset::{LabelVocab, Split, Splits};
+use bert_data::{BatchedItem, BertTokenizer, TextBatcher};
 use bert_model::{BertConfig, BertForTask, TaskHead};
 use burn::module::Module;
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
@@ -71,6 +71,14 @@ pub struct TestData<'a, T: TaskData> {
     pub split: &'a str,
 }
 
+/// Texts batched for the encoder alone, with the tokenizer that encodes them.
+pub struct TextBatches<'a> {
+    /// How encoded texts are batched.
+    pub batches: Batches<'a, TextBatcher>,
+    /// The model's tokenizer.
+    pub tokenizer: &'a BertTokenizer,
+}
+
 /// A task's data: how its examples are read, learnt from and encoded into
 /// items (which know how they are batched).
 pub trait TaskData: Clone + std::fmt::Debug + Send + Sync + 'static {
@@ -89,6 +97,18 @@ pub trait TaskData: Clone + std::fmt::Debug + Send + Sync + 'static {
 
     /// Encodes examples into items.
     fn encode(&self, tokenizer: &BertTokenizer, examples: &[Self::Example]) -> Items<Self>;
+
+    /// Encodes the examples of `split`: by default as [`encode`](Self::encode)
+    /// does for every split; a task that trains on items made otherwise than
+    /// it reports on (pairs drawn from labelled texts) overrides it.
+    fn encode_split(
+        &self,
+        tokenizer: &BertTokenizer,
+        _split: Split,
+        examples: &[Self::Example],
+    ) -> Items<Self> {
+        self.encode(tokenizer, examples)
+    }
 
     /// Checks that the encoded data can train the task and describes it for
     /// the log (labels, truncation, ...).
@@ -147,6 +167,18 @@ pub trait Task: TaskData {
         train_step(model, model.loss_scale.factor(), || {
             self.forward(&model.model, batch)
         })
+    }
+
+    /// Fits what is fitted on the trained encoder rather than trained with
+    /// it (a few-shot classifier's logistic regression on the embeddings
+    /// of `train`), before the task's files are written (default: nothing).
+    fn fit_after_training(
+        &mut self,
+        _model: &Model<Self>,
+        _train: &[Self::Example],
+        _batches: &TextBatches,
+    ) -> Result<()> {
+        Ok(())
     }
 
     /// Reads what the task takes from a model directory's own files: the

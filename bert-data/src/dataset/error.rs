@@ -31,6 +31,18 @@ pub enum DatasetError {
         /// The labels of the training split.
         known: String,
     },
+    /// A label with fewer examples than a draw of so many per class needs.
+    #[error(
+        "label {label:?} has {found} training examples, fewer than the {wanted} per class asked for"
+    )]
+    TooFewExamples {
+        /// The label.
+        label: String,
+        /// Its number of examples.
+        found: usize,
+        /// The number asked for.
+        wanted: usize,
+    },
     /// A name that is neither a built-in dataset nor a file.
     #[error(
         "unknown dataset {name:?}: expected one of {known}, a data file or folder, or a Hugging Face dataset id (org/name[:config])"

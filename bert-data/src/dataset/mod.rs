@@ -105,6 +105,17 @@ pub struct MultiLabelExample {
     pub origin: Origin,
 }
 
+/// One of the three splits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Examples to learn from.
+    Train,
+    /// Examples to pick the best epoch with.
+    Validation,
+    /// Held-out examples for the final report.
+    Test,
+}
+
 /// Train, validation and test examples (texts, or tagged sentences).
 #[derive(Clone, Debug, Default)]
 pub struct Splits<T = Example> {
@@ -147,10 +158,19 @@ impl<T> Splits<T> {
 
     /// Each split through `f`, the label names kept.
     pub fn try_map<U, E>(&self, f: impl Fn(&[T]) -> Result<Vec<U>, E>) -> Result<Splits<U>, E> {
+        self.try_map_split(|_, examples| f(examples))
+    }
+
+    /// Each split through `f`, which is told which split it has, the label
+    /// names kept.
+    pub fn try_map_split<U, E>(
+        &self,
+        f: impl Fn(Split, &[T]) -> Result<Vec<U>, E>,
+    ) -> Result<Splits<U>, E> {
         Ok(Splits {
-            train: f(&self.train)?,
-            validation: f(&self.validation)?,
-            test: f(&self.test)?,
+            train: f(Split::Train, &self.train)?,
+            validation: f(Split::Validation, &self.validation)?,
+            test: f(Split::Test, &self.test)?,
             label_names: self.label_names.clone(),
         })
     }

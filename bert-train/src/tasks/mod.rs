@@ -4,6 +4,7 @@
 //! task is a folder here plus one line in each match of this file's list.
 
 pub mod classification;
+pub mod few_shot;
 pub mod mlm;
 pub mod multi_label;
 pub mod question_answering;
@@ -29,6 +30,7 @@ use crate::task::Task;
 use crate::training::class_weights::ClassWeightArgs;
 use crate::training::{RunSetup, TrainerState, TrainingArgs, claim_run_dir};
 use classification::Classification;
+use few_shot::{FewShot, FewShotOptions};
 use mlm::{Mlm, MlmOptions};
 use multi_label::{MultiLabel, MultiLabelOptions};
 use question_answering::{QaOptions, QuestionAnswering};
@@ -66,13 +68,17 @@ pub enum TaskKind {
     /// one logit per (query, passage) pair, binary cross-entropy, each
     /// query's candidates reranked for evaluation.
     Reranking,
+    /// Classification from a few examples per label (SetFit's recipe): the
+    /// encoder tuned on pairs of examples (same label or not), then a
+    /// logistic-regression head on its embeddings.
+    FewShot,
 }
 
 impl TaskKind {
     /// The built-in dataset used when no data is given, if the task has one.
     pub fn default_dataset(self) -> Option<&'static str> {
         match self {
-            Self::Classification => Some("rotten_tomatoes"),
+            Self::Classification | Self::FewShot => Some("rotten_tomatoes"),
             Self::Regression | Self::SentenceEmbedding => Some("sts_b"),
             Self::TokenClassification => Some("twitter_ner"),
             Self::Mlm => Some("imdb"),
@@ -105,6 +111,9 @@ pub struct TaskOptions {
     #[command(flatten)]
     #[serde(flatten)]
     pub reranking: RerankOptions,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub few_shot: FewShotOptions,
 }
 
 /// Every setting of a fine-tuning run; saved as `training_args.json`.
@@ -159,6 +168,11 @@ impl TrainArgs {
             }
             TaskKind::SentenceEmbedding => command.run(SentenceEmbedding::new(
                 options.sentence_embedding,
+                &self.training,
+            )?),
+            TaskKind::FewShot => command.run(FewShot::new(
+                options.few_shot,
+                &options.sentence_embedding,
                 &self.training,
             )?),
         }
@@ -225,6 +239,16 @@ pub fn train(
     let data = &mut args.training.data;
     if data.dataset.is_none() && data.train_file.is_none() {
         data.dataset = args.task.default_dataset().map(str::to_string);
+    }
+    let labelled = [
+        TaskKind::Classification,
+        TaskKind::PairClassification,
+        TaskKind::FewShot,
+    ];
+    if data.samples_per_class.is_some() && !labelled.contains(&args.task) {
+        bail!(
+            "--samples-per-class draws examples per label: it applies to --task classification, pair-classification and few-shot"
+        );
     }
     let resume = start != Start::New;
     if let Start::Resume { flags } = start {

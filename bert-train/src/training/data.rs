@@ -11,6 +11,7 @@ use bert_data::dataset::{
     BuiltinDataset, ColumnSpec, DatasetError, SplitFractions, Splits, declared_labels, read_file,
     seeded_split,
 };
+use bert_data::few_shot::{sample_at_most_per_class, sample_per_class};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -49,6 +50,13 @@ pub struct DataArgs {
     /// Seed of the split made for a single local file (or for a dataset without a validation split).
     #[arg(long, default_value_t = 42)]
     pub split_seed: u64,
+    /// classification, pair-classification, few-shot: train on this many
+    /// examples of each label, drawn from the training split with
+    /// `--split-seed`, and validate on at most as many (for few-shot
+    /// experiments; the test split is kept whole).
+    #[arg(long)]
+    #[serde(default)]
+    pub samples_per_class: Option<usize>,
 }
 
 /// Where the splits of a dataset are read from.
@@ -113,6 +121,22 @@ impl DataArgs {
             test_file: None,
             ..self.clone()
         }
+    }
+
+    /// `splits` with the training split cut to `--samples-per-class`
+    /// examples per label, if given, and the validation split to at most as
+    /// many (a few-shot setting has no large validation set either).
+    pub fn sample_per_class(&self, mut splits: Splits) -> Result<Splits> {
+        if let Some(per_class) = self.samples_per_class {
+            if per_class == 0 {
+                bail!("--samples-per-class must be at least 1");
+            }
+            splits.train = sample_per_class(&splits.train, per_class, self.split_seed)
+                .with_context(|| format!("--samples-per-class {per_class}"))?;
+            splits.validation =
+                sample_at_most_per_class(&splits.validation, per_class, self.split_seed);
+        }
+        Ok(splits)
     }
 
     /// Reads the train, validation and test texts (or pairs) with one label

@@ -73,7 +73,7 @@ impl TaskData for Classification {
     type Item = ClassificationItem;
 
     fn read(&self, data: &DataArgs, cache: &AssetCache) -> Result<Splits<Example>> {
-        let splits = data.load_examples(cache, "label")?;
+        let splits = data.sample_per_class(data.load_examples(cache, "label")?)?;
         if self.pairs
             && let Some(single) = splits.train.iter().find(|e| e.text_pair.is_none())
         {

@@ -17,7 +17,7 @@ pub use gradient_cache::mini_batch_seed;
 pub use losses::{
     EmbeddingLoss, LossSettings, cos_sim, cosent, cosine_mse, multiple_negatives_ranking,
 };
-pub use metrics::{RetrievalMeasure, SPEARMAN};
+pub use metrics::{RetrievalMeasure, SPEARMAN, spearman_metric};
 pub use output::EmbeddingOutput;
 pub use report::{EmbeddingReport, SimilarityScores};
 pub use retrieval::RetrievalScores;
@@ -81,11 +81,11 @@ pub struct EmbeddingOptions {
     #[arg(long, value_delimiter = ',')]
     #[serde(default)]
     pub matryoshka_dims: Vec<usize>,
-    /// sentence-embedding: pooling of the token states, `mean`, `cls` or
+    /// sentence-embedding, few-shot: pooling of the token states, `mean`, `cls` or
     /// `max` (default: the model's sentence-transformers pooling, else mean).
     #[arg(long)]
     pub pooling: Option<Pooling>,
-    /// sentence-embedding: L2-normalise the embeddings (default: as the
+    /// sentence-embedding, few-shot: L2-normalise the embeddings (default: as the
     /// model does, i.e. if it has a `Normalize` module).
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub normalize: Option<bool>,
@@ -282,10 +282,21 @@ impl SentenceEmbedding {
     ) -> Result<HashMap<u64, Vec<f32>>> {
         let batcher = TextBatcher::for_tokenizer(tokenizer);
         let (ids, encodings): (Vec<u64>, Vec<Encoding>) = texts.into_iter().unzip();
-        let rows = Batches::new(&batcher, batches.size, batches.device)
-            .rows(&encodings, |input: BertInput| self.embed(model, input))
-            .context("embedding")?;
+        let batches = Batches::new(&batcher, batches.size, batches.device);
+        let rows = self.embed_encodings(model, &encodings, &batches)?;
         Ok(ids.into_iter().zip(rows).collect())
+    }
+
+    /// The embedding of every encoded text, in order.
+    pub fn embed_encodings(
+        &self,
+        model: &Model<Self>,
+        encodings: &[Encoding],
+        batches: &Batches<TextBatcher>,
+    ) -> Result<Vec<Vec<f32>>> {
+        batches
+            .rows(encodings, |input: BertInput| self.embed(model, input))
+            .context("embedding")
     }
 
     /// Each distinct text of `items`, with its encoding.
