@@ -12,7 +12,7 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
-use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
+use tokenizers::{ModelWrapper, Tokenizer, TruncationParams, TruncationStrategy};
 
 use crate::sentencepiece::{SentencePieceModel, SentencePieceSettings, build_tokenizer};
 pub use crate::tokenizer_error::TokenizerError;
@@ -314,8 +314,7 @@ impl BertTokenizer {
 
     /// How the vocabulary spells `token`, if it has it.
     pub fn special_token(&self, token: SpecialToken) -> Option<&'static str> {
-        token
-            .spellings()
+        spellings(&self.inner, token)
             .into_iter()
             .find(|spelling| self.inner.token_to_id(spelling).is_some())
     }
@@ -386,13 +385,39 @@ impl BertTokenizer {
     }
 }
 
-fn special_id(tokenizer: &Tokenizer, token: SpecialToken) -> Result<u32, TokenizerError> {
+/// `token`'s spellings, the one the tokenizer uses first: a vocabulary may
+/// hold both (MPNet's has `[CLS]` and `<s>`, and uses `<s>`, `<pad>` and
+/// `<mask>`, but `[UNK]`). The unknown token is the WordPiece model's own;
+/// the others follow the token the post-processor starts a text with.
+fn spellings(tokenizer: &Tokenizer, token: SpecialToken) -> [&'static str; 2] {
     let [bert, roberta] = token.spellings();
+    let roberta_style = match (token, tokenizer.get_model()) {
+        (SpecialToken::Unk, ModelWrapper::WordPiece(model)) => model.unk_token == roberta,
+        _ => starts_with_s(tokenizer),
+    };
+    if roberta_style {
+        [roberta, bert]
+    } else {
+        [bert, roberta]
+    }
+}
+
+/// Whether the post-processor starts a text with `<s>` (RoBERTa's style).
+fn starts_with_s(tokenizer: &Tokenizer) -> bool {
+    let first = tokenizer
+        .encode("", true)
+        .ok()
+        .and_then(|encoding| encoding.get_ids().first().copied());
+    first.is_some() && first == tokenizer.token_to_id("<s>")
+}
+
+fn special_id(tokenizer: &Tokenizer, token: SpecialToken) -> Result<u32, TokenizerError> {
+    let [first, second] = spellings(tokenizer, token);
     tokenizer
-        .token_to_id(bert)
-        .or_else(|| tokenizer.token_to_id(roberta))
+        .token_to_id(first)
+        .or_else(|| tokenizer.token_to_id(second))
         .ok_or_else(|| TokenizerError::MissingSpecialToken {
-            token: format!("{bert} (or {roberta})"),
+            token: format!("{first} (or {second})"),
         })
 }
 

@@ -8,7 +8,7 @@ use bert_burn_tests::{
     mpnet_reference, token_state,
 };
 use bert_data::assets::{Checksum, MPNET, sha256_file};
-use bert_data::{BertTokenizer, PaddedBatch};
+use bert_data::{BertTokenizer, PaddedBatch, SpecialToken};
 use bert_model::{ModelFamily, Pooling, pretrained};
 use bert_train::embed::SentenceEmbedder;
 
@@ -33,6 +33,45 @@ fn tokenizer_gives_transformers_ids() {
         let encoding = encode_case(&tokenizer, &case);
         assert_eq!(encoding.input_ids, case.input_ids, "{}", case.name);
     }
+}
+
+/// The special tokens are the ones the model's own `special_tokens_map.json`
+/// names (its vocabulary also holds BERT's `[CLS]`, `[SEP]`, `[PAD]` and
+/// `[MASK]`), in our ids and in the tokenizer files a run saves.
+#[test]
+fn special_tokens_are_the_models_own() {
+    let tokenizer = BertTokenizer::from_dir(mpnet_dir()).unwrap();
+    let read = |path: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let theirs = read(mpnet_dir().join("special_tokens_map.json"));
+    let scratch = bert_burn_tests::scratch_dir();
+    tokenizer
+        .save_pretrained(scratch.path(), "MPNetTokenizer")
+        .unwrap();
+    let saved = read(scratch.path().join("special_tokens_map.json"));
+    let roles = [
+        ("cls_token", SpecialToken::Cls),
+        ("sep_token", SpecialToken::Sep),
+        ("pad_token", SpecialToken::Pad),
+        ("unk_token", SpecialToken::Unk),
+        ("mask_token", SpecialToken::Mask),
+    ];
+    for (role, token) in roles {
+        let expected = theirs[role]
+            .as_str()
+            .or_else(|| theirs[role]["content"].as_str())
+            .unwrap();
+        assert_eq!(tokenizer.special_token(token), Some(expected), "{role}");
+        let id = tokenizer.token_to_id(expected).unwrap();
+        assert_eq!(tokenizer.special_id(token).unwrap(), id, "{role}");
+        assert_eq!(saved[role], expected, "{role} saved");
+    }
+    assert_eq!(
+        tokenizer.pad_id(),
+        1,
+        "transformers pads MPNet with <pad>, id 1"
+    );
 }
 
 #[test]
