@@ -54,6 +54,32 @@ pub fn train_args(flags: &[&str]) -> TrainArgs {
         .args
 }
 
+/// The flags of a short run of `task` on the tiny models: `model` on
+/// `data` into `output`, batch 16, 32 tokens, lr 1e-3.
+pub fn tiny_run_flags<'a>(
+    task: &'a str,
+    model: &'a str,
+    data: &'a str,
+    output: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "--task",
+        task,
+        "--model",
+        model,
+        "--dataset",
+        data,
+        "--output-dir",
+        output,
+        "--batch-size",
+        "16",
+        "--max-len",
+        "32",
+        "--lr",
+        "1e-3",
+    ]
+}
+
 /// Trains a new run with `args` on `device` and returns its test report as `R`.
 pub fn train_new<R: DeserializeOwned>(args: TrainArgs, device: Device, cache: &AssetCache) -> R {
     train(args, Start::New, device, cache)

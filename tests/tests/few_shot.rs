@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use bert_burn_tests::{
-    assert_close, device, fixture, max_abs_diff, read_json, scratch_dir, train_args,
+    assert_close, device, fixture, max_abs_diff, read_json, scratch_dir, tiny_run_flags, train_args,
 };
 use bert_data::assets::AssetCache;
 use bert_train::embed::SentenceEmbedder;
@@ -121,26 +121,9 @@ fn few_shot_flags<'a>(
     data: &'a str,
     output: &'a str,
 ) -> Vec<&'a str> {
-    vec![
-        "--task",
-        task,
-        "--model",
-        model,
-        "--dataset",
-        data,
-        "--output-dir",
-        output,
-        "--report-to",
-        "none",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--max-len",
-        "32",
-        "--lr",
-        "1e-3",
-    ]
+    let mut flags = tiny_run_flags(task, model, data, output);
+    flags.extend(["--report-to", "none", "--epochs", "1"]);
+    flags
 }
 
 /// Four examples per class: pairs as SetFit counts them, a head in the

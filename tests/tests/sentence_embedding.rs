@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bert_burn_tests::{
-    assert_close, device, fixture, max_abs_diff, minilm_dir, read_json, scratch_dir, train_args,
-    values,
+    assert_close, device, fixture, max_abs_diff, minilm_dir, read_json, scratch_dir,
+    tiny_run_flags, train_args, values,
 };
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{Origin, TextTuple, TupleColumns, read_tuples};
@@ -440,22 +440,7 @@ fn run_flags<'a>(
     output: &'a str,
     extra: &[&'a str],
 ) -> Vec<&'a str> {
-    let mut flags = vec![
-        "--task",
-        "sentence-embedding",
-        "--model",
-        model,
-        "--dataset",
-        data,
-        "--output-dir",
-        output,
-        "--batch-size",
-        "16",
-        "--max-len",
-        "32",
-        "--lr",
-        "1e-3",
-    ];
+    let mut flags = tiny_run_flags("sentence-embedding", model, data, output);
     flags.extend(extra);
     flags
 }
