@@ -54,6 +54,27 @@ pub fn train_args(flags: &[&str]) -> TrainArgs {
         .args
 }
 
+/// Writes `body` to `root/name` and returns the path as text (a data file
+/// for a test's flags).
+pub fn write_data_file(root: &Path, name: &str, body: &str) -> String {
+    let path = root.join(name);
+    std::fs::write(&path, body).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    path.to_str().expect("UTF-8 path").to_string()
+}
+
+/// `text,label` rows of a two-label CSV: `rows` sentences numbered from 0,
+/// labelled `1` ("good") and `0` ("bad") in turn.
+pub fn two_label_csv(rows: usize) -> String {
+    (0..rows).fold(String::from("text,label\n"), |mut csv, i| {
+        csv.push_str(&format!(
+            "sentence {i} is {},{}\n",
+            ["good", "bad"][i % 2],
+            i % 2
+        ));
+        csv
+    })
+}
+
 /// The flags of a short run of `task` on the tiny models: `model` on
 /// `data` into `output`, batch 16, 32 tokens, lr 1e-3.
 pub fn tiny_run_flags<'a>(

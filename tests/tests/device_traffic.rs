@@ -6,7 +6,7 @@
 
 use std::sync::Mutex;
 
-use bert_burn_tests::{FAMILY_FIXTURES, fixture, scratch_dir, train_args};
+use bert_burn_tests::{FAMILY_FIXTURES, fixture, scratch_dir, train_args, two_label_csv};
 use bert_data::BertTokenizer;
 use bert_data::assets::AssetCache;
 use bert_model::pretrained;
@@ -64,15 +64,7 @@ fn training_reads_the_device_once_per_logging_step() {
     let cache = AssetCache::from_env();
     let scratch = scratch_dir();
     let data = scratch.path().join("data.csv");
-    let mut csv = String::from("text,label\n");
-    for i in 0..80 {
-        csv.push_str(&format!(
-            "review {i} says it is {},{}\n",
-            ["good", "bad"][i % 2],
-            i % 2
-        ));
-    }
-    std::fs::write(&data, csv).unwrap();
+    std::fs::write(&data, two_label_csv(80)).unwrap();
     let run = scratch.path().join("run");
     let model = fixture("tiny-bert-base");
     // 64 training examples in batches of 8: 8 steps an epoch, 16 in all.

@@ -4,7 +4,7 @@
 //! logits, the reranking metrics on fixed scores, the task end to end with
 //! random and mined negatives, and its refusals of bad input.
 
-use bert_burn_tests::{fixture, max_abs_diff, read_json, scratch_dir, train_args};
+use bert_burn_tests::{fixture, max_abs_diff, read_json, scratch_dir, train_args, write_data_file};
 use bert_data::assets::AssetCache;
 use bert_train::run::RunDir;
 use bert_train::tasks::reranking::{RerankReport, rerank_scores};
@@ -192,11 +192,7 @@ fn bad_input_is_refused_before_the_run_is_written() {
     let root = scratch.path();
     let model = fixture("tiny-bert-base");
     let model = model.to_str().unwrap();
-    let write = |name: &str, body: String| {
-        let path = root.join(name);
-        std::fs::write(&path, body).unwrap();
-        path.to_str().unwrap().to_string()
-    };
+    let write = |name: &str, body: String| write_data_file(root, name, &body);
     let rows =
         |n: usize| -> String { (0..n).map(|i| format!("query {i}\tanswer {i}\n")).collect() };
     // A positive and a negative row per query, but query 7 has only a negative.

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use bert_burn_tests::{fixture, read_json, scratch_dir, train_args};
+use bert_burn_tests::{fixture, read_json, scratch_dir, train_args, two_label_csv};
 use bert_data::assets::AssetCache;
 use bert_train::run::RunDir;
 use bert_train::run::model_card::model_card;
@@ -185,15 +185,7 @@ fn a_run_writes_files_that_travel() {
     let cache = AssetCache::from_env();
     let scratch = scratch_dir();
     let data = scratch.path().join("data.csv");
-    let mut csv = String::from("text,label\n");
-    for i in 0..40 {
-        csv.push_str(&format!(
-            "sentence number {i} is {},{}\n",
-            ["good", "bad"][i % 2],
-            i % 2
-        ));
-    }
-    std::fs::write(&data, csv).unwrap();
+    std::fs::write(&data, two_label_csv(40)).unwrap();
     let run = scratch.path().join("run");
     let model = fixture("tiny-bert-base");
     let flags = [

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use bert_burn_tests::{
     assert_close, device, fixture, max_abs_diff, minilm_dir, read_json, scratch_dir,
-    tiny_run_flags, train_args, values,
+    tiny_run_flags, train_args, values, write_data_file,
 };
 use bert_data::assets::AssetCache;
 use bert_data::dataset::{Origin, TextTuple, TupleColumns, read_tuples};
@@ -565,11 +565,7 @@ fn bad_input_is_refused_before_the_run_is_written() {
     let root = scratch.path();
     let model = fixture("tiny-bert-base");
     let model = model.to_str().unwrap();
-    let write = |name: &str, body: String| {
-        let path = root.join(name);
-        std::fs::write(&path, body).unwrap();
-        path.to_str().unwrap().to_string()
-    };
+    let write = |name: &str, body: String| write_data_file(root, name, &body);
     let pairs = |rows: usize| -> String {
         (0..rows)
             .map(|i| format!("query {i}\tanswer {i}\n"))
