@@ -14,7 +14,9 @@
 4. tests/fixtures/few-shot/expected.json: that run opened as a SetFit model
    (`SetFitModel(model_body=SentenceTransformer(run), model_head=...)`, the
    head a scikit-learn `LogisticRegression` given the run's `coef` and
-   `intercept`) and its `predict_proba` on the test texts.
+   `intercept`) and its `predict_proba` on the test texts; and the run opened
+   in transformers (`AutoModelForSequenceClassification`, with the run's
+   `modeling_setfit.py` as remote code): the softmax of its logits.
 
 tests/tests/few_shot.rs checks bert-burn against these files.
 
@@ -31,10 +33,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors.numpy import load_file
 from sentence_transformers import SentenceTransformer
 from setfit import SetFitModel
 from sklearn.linear_model import LogisticRegression
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests/fixtures/few-shot"
@@ -42,7 +46,7 @@ CACHE = Path(os.environ.get("BERT_BURN_CACHE", Path.home() / ".cache/bert-burn")
 KEEP = {"1_Pooling", "config.json", "config_sentence_transformers.json", "model.safetensors",
         "modules.json", "sentence_bert_config.json", "special_tokens_map.json", "tokenizer.json",
         "tokenizer_config.json", "training_args.json", "vocab.txt", "model_head.safetensors",
-        "config_setfit.json"}
+        "config_setfit.json", "modeling_setfit.py"}
 
 
 def logistic_cases():
@@ -116,13 +120,23 @@ def setfit_probabilities(run):
     }
 
 
+def transformers_probabilities(run, texts):
+    model = AutoModelForSequenceClassification.from_pretrained(str(run), trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(run))
+    inputs = tokenizer(texts, padding=True, truncation=True, max_length=32, return_tensors="pt")
+    with torch.no_grad():
+        return model.eval()(**inputs).logits.softmax(-1).tolist()
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "logistic.json").write_text(json.dumps({"cases": logistic_cases()}))
     write_data()
     binary = sys.argv[1:] or ["cargo", "run", "--quiet", "-p", "bert-train", "--"]
     run = train_run(binary)
-    (OUT / "expected.json").write_text(json.dumps(setfit_probabilities(run), indent=1))
+    expected = setfit_probabilities(run)
+    expected["transformers_probabilities"] = transformers_probabilities(run, expected["texts"])
+    (OUT / "expected.json").write_text(json.dumps(expected, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 //! `--task few-shot` against scikit-learn and SetFit
 //! (`tests/reference/make_few_shot_fixtures.py` wrote the fixtures): the
 //! logistic-regression head against scikit-learn's on fixed embeddings; a
-//! run opened as a SetFit model gives our probabilities; the task end to
+//! run opened as a SetFit model, and in transformers as a sequence
+//! classifier, gives our probabilities; the task end to
 //! end on the tiny model, and its refusals of bad input.
 
 use std::path::Path;
@@ -13,7 +14,7 @@ use bert_data::assets::AssetCache;
 use bert_train::embed::SentenceEmbedder;
 use bert_train::run::RunDir;
 use bert_train::tasks::classification::ClassificationReport;
-use bert_train::tasks::few_shot::{HEAD_FILE, LogisticHead};
+use bert_train::tasks::few_shot::{HEAD_FILE, LogisticHead, MODELING_FILE};
 use bert_train::tasks::{Start, evaluate_run, predict_run, train};
 use serde::Deserialize;
 use serde_json::Value;
@@ -63,6 +64,8 @@ struct SetFitOutput {
     texts: Vec<String>,
     probabilities: Vec<Vec<f32>>,
     labels: Vec<String>,
+    /// `AutoModelForSequenceClassification`'s softmax on the same texts.
+    transformers_probabilities: Vec<Vec<f32>>,
 }
 
 /// One JSON line per text.
@@ -99,18 +102,24 @@ fn predicted(run: &Path, texts: &[String], order: &[&str]) -> Vec<(String, Vec<f
 }
 
 #[test]
-fn runs_open_in_setfit_with_our_probabilities() {
+fn runs_open_in_setfit_and_transformers_with_our_probabilities() {
     let expected: SetFitOutput = read_json("few-shot/expected.json");
     let ours = predicted(
         &fixture("few-shot/run"),
         &expected.texts,
         &["negative", "positive"],
     );
-    for ((label, probs), (setfit_probs, setfit_label)) in ours
-        .iter()
-        .zip(expected.probabilities.iter().zip(&expected.labels))
+    assert_eq!(ours.len(), expected.texts.len());
+    for (((label, probs), setfit_probs), (setfit_label, transformers_probs)) in
+        ours.iter().zip(&expected.probabilities).zip(
+            expected
+                .labels
+                .iter()
+                .zip(&expected.transformers_probabilities),
+        )
     {
-        assert_close("probabilities", probs, setfit_probs);
+        assert_close("SetFit's probabilities", probs, setfit_probs);
+        assert_close("transformers' probabilities", probs, transformers_probs);
         assert_eq!(label, setfit_label);
     }
 }
@@ -170,6 +179,15 @@ fn trains_end_to_end_and_predicts_with_its_head() {
         setfit["labels"],
         serde_json::json!(["negative", "positive"])
     );
+    // The remote code and config keys that transformers opened in the
+    // fixture run (`runs_open_in_setfit_and_transformers_...`).
+    let fixture_run = fixture("few-shot/run");
+    let read = |dir: &Path, file: &str| std::fs::read_to_string(dir.join(file)).unwrap();
+    assert_eq!(read(&run, MODELING_FILE), read(&fixture_run, MODELING_FILE));
+    let config = |dir: &Path| -> Value { serde_json::from_str(&read(dir, "config.json")).unwrap() };
+    for key in ["auto_map", "setfit_pooling", "setfit_normalize"] {
+        assert_eq!(config(&run)[key], config(&fixture_run)[key], "{key}");
+    }
 
     let again: ClassificationReport =
         evaluate_run(&RunDir::new(&run), None, None, &device(), &cache)

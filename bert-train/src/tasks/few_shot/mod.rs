@@ -5,12 +5,15 @@
 //! `CosineSimilarityLoss`), then a logistic-regression head is fitted on the
 //! frozen embeddings of the examples. The run is a sentence-transformers
 //! model with the head beside it (`model_head.safetensors`,
-//! `config_setfit.json`).
+//! `config_setfit.json`), and opens in transformers as a sequence classifier
+//! (`trust_remote_code`, `modeling_setfit.py`).
 
 mod lbfgs;
 mod logistic;
+mod transformers_files;
 
 pub use logistic::{HEAD_FILE, LogisticHead};
+pub use transformers_files::MODELING_FILE;
 
 use std::path::Path;
 
@@ -292,7 +295,8 @@ impl Task for FewShot {
         Ok(())
     }
 
-    /// The sentence-transformers files, the head and SetFit's config.
+    /// The sentence-transformers files, the head, SetFit's config and
+    /// transformers' remote code.
     fn write_model_files(
         &self,
         run: &RunDir,
@@ -304,7 +308,8 @@ impl Task for FewShot {
         run.write_json(
             SETFIT_CONFIG,
             &json!({"labels": self.labels.names(), "normalize_embeddings": false}),
-        )
+        )?;
+        transformers_files::write(run, config, &self.body.pooling)
     }
 
     fn evaluate(&self, model: &Model<Self>, test: &TestData<Self>) -> Result<ClassificationReport> {
