@@ -2,7 +2,9 @@
 # The CPU benchmark table: bert-burn (flex) and PyTorch + transformers on the
 # same workloads, taking turns, ROUNDS times each, so that both sides see the
 # same machine (its speed drifts by 20% and more within minutes on shared
-# hosts); prints each side's median samples/s and the ratio.
+# hosts); prints the CPU (model, family and model numbers, vector features),
+# each side's median samples/s, the ratio, and bert-burn's step rate as a
+# share of the feed-forward product's alone (the machine's own gemm peak).
 #
 #   bench/cpu_suite.sh BERT_TRAIN_BINARY [ROUNDS] [OUTPUT.jsonl]
 #
@@ -42,18 +44,23 @@ done <<<"$workloads"
 "$python" - "$output" <<'EOF'
 import json, statistics, sys
 from collections import defaultdict
-runs = defaultdict(list)
+runs, shares, machines = defaultdict(list), defaultdict(list), set()
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if "samples_per_s" in r:
         key = (r["model"], r["mode"], r["batch_size"], r["seq_len"])
         runs[key, r["framework"]].append(r["samples_per_s"])
-print("| workload | bert-burn samples/s | PyTorch samples/s | bert-burn / PyTorch | runs |")
-print("|---|---|---|---|---|")
+        machines.add(r["machine"])
+        if r.get("gemm_peak_share") is not None:
+            shares[key].append(r["gemm_peak_share"])
+print("CPU: " + "; ".join(sorted(machines)))
+print("| workload | bert-burn samples/s | PyTorch samples/s | bert-burn / PyTorch | bert-burn, share of its gemm peak | runs |")
+print("|---|---|---|---|---|---|")
 for key in dict.fromkeys(k for k, _ in runs):
     ours = statistics.median(runs[key, "burn-flex"])
     theirs = statistics.median(runs[key, "pytorch"])
+    share = f"{100 * statistics.median(shares[key]):.0f}%" if shares[key] else "-"
     model, mode, batch, seq = key
     print(f"| {model} {mode}, batch {batch}, seq {seq} | {ours:.2f} | {theirs:.2f} "
-          f"| **{ours / theirs:.2f}** | {len(runs[key, 'burn-flex'])} + {len(runs[key, 'pytorch'])} |")
+          f"| **{ours / theirs:.2f}** | {share} | {len(runs[key, 'burn-flex'])} + {len(runs[key, 'pytorch'])} |")
 EOF

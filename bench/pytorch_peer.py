@@ -17,7 +17,6 @@ fixed shape without padding, as in the Rust harness. On a GPU
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import time
@@ -25,6 +24,8 @@ import time
 import torch
 from transformers import (AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification,
                           DebertaV2Config, DebertaV2ForSequenceClassification)
+
+from machine import describe_cpu
 
 # The real checkpoints, by the name `cargo xtask fetch` installs them under.
 REAL = ("minilm", "mpnet")
@@ -65,17 +66,6 @@ def step_flop(name, mode, batch, seq_len):
     tokens = batch * seq_len
     forward = tokens * layers * (8 * h * h + 4 * h * i + 4 * seq_len * h)
     return {"train": 3 * forward, "infer": forward, "matmul": 2 * tokens * h * i}[mode]
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main():
@@ -148,7 +138,7 @@ def main():
         "ms_per_step_max": max(times) * 1e3,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_device_mib": torch.cuda.max_memory_reserved() / 2**20 if gpu else None,
-        "machine": torch.cuda.get_device_name() if gpu else f"{cpu_name()}, {os.cpu_count()} cores",
+        "machine": torch.cuda.get_device_name() if gpu else describe_cpu(),
     }
     print(
         f"{'pytorch':<14} {args.model:<9} {args.mode:<6} {args.dtype:<4} batch {args.batch_size:>3} seq {args.seq_len:>4}: "

@@ -19,8 +19,9 @@ plain classifier: a linear head on the pooled [CLS], cross-entropy, batch 8,
 lr 5e-5, 10 epochs, the best epoch by validation accuracy.
 
 Each bert-burn few-shot run is also opened as a SetFit model (the run's
-sentence-transformers body and its head given to scikit-learn) and its
-test probabilities compared with bert-burn's `predict`.
+sentence-transformers body and its head given to scikit-learn) and in
+transformers (`AutoModelForSequenceClassification`, the run's remote code),
+and both sides' test probabilities compared with bert-burn's `predict`.
 
     pip install torch transformers sentence-transformers setfit scikit-learn
     cargo build --release -p bert-train
@@ -117,6 +118,24 @@ def opened_as_setfit(run, files):
     return theirs, inputs, labels
 
 
+def opened_in_transformers(run, files):
+    """The run's test probabilities as transformers' sequence classifier
+    gives them (columns in label-id order, as config_setfit.json's labels)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    model = AutoModelForSequenceClassification.from_pretrained(str(run), trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(run))
+    texts = [t for t, _ in read_rows(files["test"])]
+    probs = []
+    with torch.no_grad():
+        for start in range(0, len(texts), 64):
+            inputs = tokenizer(texts[start:start + 64], padding=True, truncation=True,
+                               max_length=64, return_tensors="pt")
+            probs.append(model.eval()(**inputs).logits.softmax(-1).numpy())
+    import numpy as np
+    return np.concatenate(probs)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--binary", required=True)
@@ -150,6 +169,8 @@ def main():
                 probs = np.array([[json.loads(line)["probs"][label] for label in labels]
                                   for line in predicted.stdout.split("\n") if line])
                 ours["opened_as_setfit_max_diff"] = float(np.abs(probs - theirs).max())
+                in_transformers = opened_in_transformers(run, files)
+                ours["opened_in_transformers_max_diff"] = float(np.abs(probs - in_transformers).max())
                 results["bert-burn few-shot"].append(ours)
                 results["setfit"].append(
                     setfit(args, model_dir, files, seed, scratch / f"setfit-{shots}-{seed}"))

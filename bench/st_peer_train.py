@@ -35,22 +35,16 @@ cpu_percent is its CPU time over that wall time.
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from machine import describe_cpu
+
 CACHE = Path(os.environ.get("BERT_BURN_CACHE", Path.home() / ".cache/bert-burn"))
 MAX_SEQ_LENGTH = {"minilm": 256, "mpnet": 384}
-
-
-def cpu_name():
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def sts_rows(split):
@@ -197,7 +191,7 @@ def main():
     model_dir = subprocess.run([args.binary, "fetch", args.model], check=True,
                                capture_output=True, text=True).stdout.strip()
     results = {"job": args.job, "model": args.model, "epochs": args.epochs,
-               "batch_size": args.batch_size, "cpu": cpu_name(), "threads": args.threads}
+               "batch_size": args.batch_size, "cpu": describe_cpu(), "threads": args.threads}
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch) / "data"
         data.mkdir()

@@ -4,9 +4,13 @@
 //! (e.g. `--features wgpu,cuda`) uses the first of cuda, wgpu, flex, ndarray,
 //! unless the `BERT_BURN_BACKEND` environment variable names another.
 
+use std::path::Path;
+
 use anyhow::{Result, bail};
-use bert_model::Precision;
+use bert_data::BertTokenizer;
+use bert_model::{BertConfig, Precision};
 use burn::tensor::Device;
+use tracing::warn;
 
 #[cfg(not(any(
     feature = "cuda",
@@ -66,6 +70,22 @@ pub fn pad_multiple() -> Result<usize> {
         true => GPU_PAD_MULTIPLE,
         false => 1,
     })
+}
+
+/// The tokenizer of the model in `dir` (whose config is `config`),
+/// truncating to `max_len` tokens, never past the model's positions (a
+/// warning says so), batches padded as this backend pads them.
+pub fn model_tokenizer(dir: &Path, config: &BertConfig, max_len: usize) -> Result<BertTokenizer> {
+    let limit = config.max_input_len();
+    if max_len > limit {
+        warn!(
+            "a maximum length of {max_len} tokens is more than {} can take; using {limit} (its positions)",
+            dir.display()
+        );
+    }
+    Ok(BertTokenizer::from_dir(dir)?
+        .with_max_len(max_len.min(limit))?
+        .with_pad_multiple(pad_multiple()?))
 }
 
 /// Whether the backend in use compiles a kernel per tensor shape (wgpu,

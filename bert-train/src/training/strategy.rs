@@ -11,6 +11,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use burn::data::dataloader::{DataLoader, Progress};
 use burn::optim::GradientsAccumulator;
@@ -30,6 +31,7 @@ use super::reads;
 use super::replicas::Replicas;
 use super::step::StepLoss;
 use super::train_log::TrainLog;
+use super::train_results::TrainResults;
 use super::trainer_state::{EpochLog, LoggedMetric, TrainerState};
 use crate::polling::Polling;
 use crate::run::{CHECKPOINT_RECORDS, RunDir};
@@ -74,6 +76,8 @@ pub struct FineTuningStrategy {
     pub interrupted: Arc<Mutex<Option<EpochProgress>>>,
     /// The loss scale the training step applied (f16), shared with it.
     pub loss_scale: LossScale,
+    /// When the run started, for `train_results.json`'s time to the first step.
+    pub run_started: Instant,
 }
 
 impl<M: LearnerModel> SupervisedLearningStrategy<M> for FineTuningStrategy
@@ -106,6 +110,8 @@ where
             _ => (starting_epoch, 0),
         };
         let mut global_step = state.global_step + skip / self.accumulation;
+        let loop_started = Instant::now();
+        let first_global_step = global_step;
         let mut log = TrainLog::new(
             self.logging_steps,
             self.steps_per_epoch,
@@ -172,6 +178,20 @@ where
             {
                 break;
             }
+        }
+        if !interrupter.should_stop() {
+            let train_runtime = loop_started.elapsed().as_secs_f64();
+            let results = TrainResults {
+                epoch: state.epoch,
+                global_step,
+                train_runtime,
+                train_steps_per_second: (global_step - first_global_step) as f64 / train_runtime,
+                seconds_to_first_step: log
+                    .first_step_done()
+                    .map(|done| done.duration_since(self.run_started).as_secs_f64()),
+            };
+            let written = results.write(self.run.root());
+            interrupter.fail_on_error(written.map_err(CheckpointerError::IOError));
         }
         if let Some(epoch) = state.best_epoch
             && !interrupter.should_stop()

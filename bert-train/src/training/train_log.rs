@@ -6,6 +6,7 @@
 //! tensorboard`, to TensorBoard event files with the validation metrics.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use burn::tensor::Tensor;
 use tracing::warn;
@@ -45,6 +46,9 @@ pub struct TrainLog {
     /// The last step's gradient norm, on the device.
     grad_norm: Option<Tensor<1>>,
     tensorboard: Option<EventWriter>,
+    /// When the first optimiser step of this session was taken (queued,
+    /// on a device that runs asynchronously).
+    first_step_done: Option<Instant>,
 }
 
 /// The folder of a run's TensorBoard files in the run `root`:
@@ -107,7 +111,13 @@ impl TrainLog {
             losses: 0,
             grad_norm: None,
             tensorboard,
+            first_step_done: None,
         }
+    }
+
+    /// When the first optimiser step of this session was taken, if one was.
+    pub fn first_step_done(&self) -> Option<Instant> {
+        self.first_step_done
     }
 
     /// Adds a micro-batch's loss (kept on its device).
@@ -132,6 +142,7 @@ impl TrainLog {
     /// learning rate `learning_rate`: the entry, when `step` is a logging
     /// step, read from the device in one read.
     pub fn after_step(&mut self, step: usize, learning_rate: f64) -> Option<StepLog> {
+        self.first_step_done.get_or_insert_with(Instant::now);
         if !step.is_multiple_of(self.logging_steps) {
             return None;
         }
