@@ -204,6 +204,7 @@ fn a_run_writes_files_that_travel() {
         "--logging-steps",
         "2",
     ];
+    let started = std::time::Instant::now();
     train(
         train_args(&flags),
         Start::New,
@@ -211,11 +212,25 @@ fn a_run_writes_files_that_travel() {
         &cache,
     )
     .unwrap();
+    let wall = started.elapsed().as_secs_f64();
     let state = TrainerState::read(&run).unwrap().unwrap();
     assert_eq!(
         (state.logging_steps, state.train_batch_size, state.max_steps),
         (2, 8, 8)
     );
+    // Timings: 8 steps in 2 epochs, the first step ended after the start
+    // and before the loop did, all within the call's own time.
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("train_results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["global_step"], 8, "{results}");
+    assert_eq!(results["epoch"], 2.0, "{results}");
+    let runtime = results["train_runtime"].as_f64().unwrap();
+    let first_step = results["seconds_to_first_step"].as_f64().unwrap();
+    assert!(0.0 < runtime && runtime < wall, "{results}, {wall} s");
+    assert!(0.0 < first_step && first_step < wall, "{results}, {wall} s");
+    let steps_per_second = results["train_steps_per_second"].as_f64().unwrap();
+    assert!((steps_per_second * runtime - 8.0).abs() < 1e-6, "{results}");
     assert_eq!(
         state.metric_for_best_model.as_deref(),
         Some("eval_accuracy")

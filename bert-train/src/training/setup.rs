@@ -77,14 +77,6 @@ impl<I: Clone> Batching<I> {
             Self::Random(items) => (items.len(), "examples"),
         }
     }
-
-    /// A typical batch, to time a step with.
-    fn first_batch(&self, batch_size: usize) -> Vec<I> {
-        match self {
-            Self::Groups(groups) => groups.first().cloned().unwrap_or_default(),
-            Self::Random(items) => items.iter().take(batch_size).cloned().collect(),
-        }
-    }
 }
 
 /// Training stopped on request (Ctrl-C, the dashboard's quit) part-way, with
@@ -266,14 +258,8 @@ impl RunSetup {
         let args = &self.args;
         let num_train = train.len();
         let batching = self.batching(train, batches);
-        let (batches_per_replica, steps_per_epoch) = self.steps_per_epoch(&batching)?;
+        let steps_per_epoch = self.steps_per_epoch(&batching)?;
         self.write_training_args()?;
-        let estimate = self.estimate_epoch_seconds(
-            &model,
-            batching.first_batch(args.batch_size),
-            (batches_per_replica, valid.len()),
-            &train_batcher,
-        );
         let left_out = self.left_out(&batching);
         let train_loader = self.train_loader(batching, train_batcher);
         let valid_loader = self.valid_loader(valid, valid_batcher);
@@ -302,14 +288,13 @@ impl RunSetup {
         }
         let training = self.configured(training, strategy, written);
         info!(
-            "training {} on {}: {} epochs x {} steps (batch {}), {} examples/epoch, ~{:.0} s per epoch estimated",
+            "training {} on {}: {} epochs x {} steps (batch {}), {} examples/epoch",
             args.model,
             args.data.describe(),
             args.epochs,
             steps_per_epoch,
             self.describe_batch(),
             num_train,
-            estimate,
         );
         if let Some(left_out) = left_out {
             info!(
@@ -324,11 +309,11 @@ impl RunSetup {
         self.launch(training, learner, &interrupted)
     }
 
-    /// The batches each replica trains per epoch and the optimiser steps
-    /// they make; an error when the data makes no step.
-    fn steps_per_epoch<I: Clone>(&self, batching: &Batching<I>) -> Result<(usize, usize)> {
-        let batches_per_replica = self.batches_per_replica(batching);
-        let steps_per_epoch = batches_per_replica.div_ceil(self.args.grad_accumulation);
+    /// The optimiser steps of an epoch; an error when the data makes none.
+    fn steps_per_epoch<I: Clone>(&self, batching: &Batching<I>) -> Result<usize> {
+        let steps_per_epoch = self
+            .batches_per_replica(batching)
+            .div_ceil(self.args.grad_accumulation);
         if steps_per_epoch == 0 {
             let (items, unit) = batching.loader_items_described();
             bail!(
@@ -337,7 +322,7 @@ impl RunSetup {
                 self.replicas.count()
             );
         }
-        Ok((batches_per_replica, steps_per_epoch))
+        Ok(steps_per_epoch)
     }
 
     /// Saves `training_args.json`: every argument, and the data-parallel
@@ -621,33 +606,5 @@ impl RunSetup {
             args.grad_accumulation,
             self.global_batch()
         )
-    }
-
-    /// Times one training step on a typical batch to estimate an epoch's duration.
-    fn estimate_epoch_seconds<M, I, Bt>(
-        &self,
-        model: &M,
-        sample: Vec<I>,
-        (batches_per_replica, num_valid): (usize, usize),
-        batcher: &Bt,
-    ) -> f64
-    where
-        M: TrainStep,
-        I: Clone,
-        Bt: Batcher<I, <M as TrainStep>::Input>,
-    {
-        let device = self.training_device();
-        // The first step pays one-off costs (allocation, kernel compilation): time the second.
-        let mut seconds = 0.0;
-        for _ in 0..2 {
-            let started = Instant::now();
-            let _ = model.step(batcher.batch(sample.clone(), &device));
-            if device.sync().is_err() {
-                return f64::NAN;
-            }
-            seconds = started.elapsed().as_secs_f64();
-        }
-        let valid_batches = num_valid.div_ceil(self.args.batch_size) as f64;
-        seconds * batches_per_replica as f64 + seconds / 3.0 * valid_batches
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::Tensor;
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::trainer_state::StepLog;
 use crate::run::tensorboard::{EventWriter, now};
@@ -49,6 +49,8 @@ pub struct TrainLog {
     /// When the first optimiser step of this session was taken (queued,
     /// on a device that runs asynchronously).
     first_step_done: Option<Instant>,
+    /// Whether the epoch's duration was estimated (from the second step).
+    estimated: bool,
 }
 
 /// The folder of a run's TensorBoard files in the run `root`:
@@ -112,6 +114,26 @@ impl TrainLog {
             grad_norm: None,
             tensorboard,
             first_step_done: None,
+            estimated: false,
+        }
+    }
+
+    /// Notes when the first optimiser step ended, and at the second logs an
+    /// epoch's training time estimated from it (the first pays one-off
+    /// costs: page faults, allocation, kernel compilation).
+    fn estimate_epoch(&mut self) {
+        let now = Instant::now();
+        match self.first_step_done {
+            None => self.first_step_done = Some(now),
+            Some(first) if !self.estimated => {
+                self.estimated = true;
+                let step = now.duration_since(first).as_secs_f64();
+                info!(
+                    "~{:.0} s per epoch of training steps estimated ({step:.2} s per step)",
+                    step * self.steps_per_epoch as f64
+                );
+            }
+            Some(_) => {}
         }
     }
 
@@ -142,7 +164,7 @@ impl TrainLog {
     /// learning rate `learning_rate`: the entry, when `step` is a logging
     /// step, read from the device in one read.
     pub fn after_step(&mut self, step: usize, learning_rate: f64) -> Option<StepLog> {
-        self.first_step_done.get_or_insert_with(Instant::now);
+        self.estimate_epoch();
         if !step.is_multiple_of(self.logging_steps) {
             return None;
         }
