@@ -152,7 +152,7 @@ pub struct BenchResult {
     /// (see [`step_flop`]), or the one product in `matmul` mode.
     pub gflop_per_s: f64,
     /// The feed-forward product's rate alone on this machine (`matmul`
-    /// mode's), timed after training or inference steps.
+    /// mode's), timed before training or inference steps.
     pub gemm_gflop_per_s: Option<f64>,
     /// `gflop_per_s` over `gemm_gflop_per_s`: the step's share of the
     /// machine's own gemm peak.
@@ -453,23 +453,25 @@ fn prepared_device(args: &BenchArgs, backend: &str, mut device: Device) -> Resul
 }
 
 /// Runs the benchmark on `device`, prints a table row and appends a JSON line.
-/// Training and inference also time the feed-forward product alone, and
-/// report the step's rate as a share of it (the machine's own gemm peak).
+/// Training and inference also time the feed-forward product alone (first),
+/// and report the step's rate as a share of it (the machine's own gemm peak).
 pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchResult> {
     let device = prepared_device(args, backend, device)?;
-    let mut memory = PeakDeviceMemory::default();
-    let times = match args.mode {
-        BenchMode::Profile => profile_times(args, backend, &device)?,
-        BenchMode::Train => train_times(args, &device, &mut memory)?,
-        BenchMode::Infer => infer_times(args, &device, &mut memory)?,
-        BenchMode::Matmul => matmul_times(args, &device, &mut memory)?,
-    };
+    // Timed first, on a fresh process: after a model's steps it ran up to
+    // a third slower (bert-base).
     let gemm_gflop_per_s = match args.mode {
         BenchMode::Train | BenchMode::Infer => {
             let gemm = matmul_times(args, &device, &mut PeakDeviceMemory::default())?;
             Some(gflop_per_s(args, BenchMode::Matmul, &gemm)?)
         }
         BenchMode::Profile | BenchMode::Matmul => None,
+    };
+    let mut memory = PeakDeviceMemory::default();
+    let times = match args.mode {
+        BenchMode::Profile => profile_times(args, backend, &device)?,
+        BenchMode::Train => train_times(args, &device, &mut memory)?,
+        BenchMode::Infer => infer_times(args, &device, &mut memory)?,
+        BenchMode::Matmul => matmul_times(args, &device, &mut memory)?,
     };
     let sorted = sorted(&times);
     let median = median(&sorted);
