@@ -187,12 +187,16 @@ fn geometry(args: &BenchArgs) -> Result<BertConfig> {
     })
 }
 
-fn model(args: &BenchArgs, device: &Device) -> Result<BertForSequenceClassification> {
-    let config = geometry(args)?;
-    let head = ClassifierHeadConfig::for_model(&config, 2).init(device);
+/// The bench's classifier: `config`'s geometry, with random or pretrained weights.
+fn model(
+    args: &BenchArgs,
+    config: &BertConfig,
+    device: &Device,
+) -> Result<BertForSequenceClassification> {
+    let head = ClassifierHeadConfig::for_model(config, 2).init(device);
     if random_weights(args) {
         return Ok(bert_model::BertForTask {
-            bert: Encoder::new(&config, device),
+            bert: Encoder::new(config, device),
             head,
         }
         .with_precision(args.precision));
@@ -328,17 +332,18 @@ fn time_steps<T>(
 /// Training steps: forward, backward and AdamW on random batches.
 fn train_times(
     args: &BenchArgs,
+    config: &BertConfig,
     device: &Device,
     memory: &mut PeakDeviceMemory,
 ) -> Result<Vec<f64>> {
     let device = device.clone().autodiff();
     let mut classifier = Some(TaskModel {
-        model: model(args, &device)?,
+        model: model(args, config, &device)?,
         task: Classification::new(false, Default::default()),
         loss_scale: LossScale::default(),
     });
     let mut optimizer = adamw(0.01, 1e-8);
-    let vocab_size = geometry(args)?.vocab_size;
+    let vocab_size = config.vocab_size;
     let prepare = || batch(args, vocab_size, &device);
     time_steps(args, &device, memory, prepare, |batch| {
         let model = classifier
@@ -353,11 +358,12 @@ fn train_times(
 /// Inference steps: the classifier's forward, logits read back.
 fn infer_times(
     args: &BenchArgs,
+    config: &BertConfig,
     device: &Device,
     memory: &mut PeakDeviceMemory,
 ) -> Result<Vec<f64>> {
-    let model = model(args, device)?.valid();
-    let vocab_size = geometry(args)?.vocab_size;
+    let model = model(args, config, device)?.valid();
+    let vocab_size = config.vocab_size;
     let prepare = || batch(args, vocab_size, device);
     time_steps(args, device, memory, prepare, |batch| {
         let _ = model.forward(batch.input).into_data();
@@ -368,10 +374,10 @@ fn infer_times(
 /// The feed-forward product `[batch x seq, H] x [H, intermediate]` alone.
 fn matmul_times(
     args: &BenchArgs,
+    config: &BertConfig,
     device: &Device,
     memory: &mut PeakDeviceMemory,
 ) -> Result<Vec<f64>> {
-    let config = geometry(args)?;
     let rows = args.batch_size * args.seq_len;
     let dist = Distribution::Normal(0.0, 1.0);
     let a = Tensor::<2>::random([rows, config.hidden_size], dist, device);
@@ -390,9 +396,14 @@ fn matmul_times(
 
 /// One encoder layer's forward, part by part (a table in the log); the
 /// whole layer's time.
-fn profile_times(args: &BenchArgs, backend: &str, device: &Device) -> Result<Vec<f64>> {
+fn profile_times(
+    args: &BenchArgs,
+    config: &BertConfig,
+    backend: &str,
+    device: &Device,
+) -> Result<Vec<f64>> {
     let parts = profile_layer(
-        &geometry(args)?,
+        config,
         args.batch_size,
         args.seq_len,
         args.steps,
@@ -414,9 +425,9 @@ fn profile_times(args: &BenchArgs, backend: &str, device: &Device) -> Result<Vec
 }
 
 /// The median step's rate, in GFLOP/s, of `times` for `mode`.
-fn gflop_per_s(args: &BenchArgs, mode: BenchMode, times: &[f64]) -> Result<f64> {
-    let flop = step_flop(&geometry(args)?, mode, args.batch_size, args.seq_len);
-    Ok(flop / median(&sorted(times)) / 1e9)
+fn gflop_per_s(args: &BenchArgs, config: &BertConfig, mode: BenchMode, times: &[f64]) -> f64 {
+    let flop = step_flop(config, mode, args.batch_size, args.seq_len);
+    flop / median(&sorted(times)) / 1e9
 }
 
 /// `times` from fastest to slowest.
@@ -457,25 +468,26 @@ fn prepared_device(args: &BenchArgs, backend: &str, mut device: Device) -> Resul
 /// and report the step's rate as a share of it (the machine's own gemm peak).
 pub fn bench(args: &BenchArgs, backend: &str, device: Device) -> Result<BenchResult> {
     let device = prepared_device(args, backend, device)?;
+    let config = geometry(args)?;
     // Timed first, on a fresh process: after a model's steps it ran up to
     // a third slower (bert-base).
     let gemm_gflop_per_s = match args.mode {
         BenchMode::Train | BenchMode::Infer => {
-            let gemm = matmul_times(args, &device, &mut PeakDeviceMemory::default())?;
-            Some(gflop_per_s(args, BenchMode::Matmul, &gemm)?)
+            let gemm = matmul_times(args, &config, &device, &mut PeakDeviceMemory::default())?;
+            Some(gflop_per_s(args, &config, BenchMode::Matmul, &gemm))
         }
         BenchMode::Profile | BenchMode::Matmul => None,
     };
     let mut memory = PeakDeviceMemory::default();
     let times = match args.mode {
-        BenchMode::Profile => profile_times(args, backend, &device)?,
-        BenchMode::Train => train_times(args, &device, &mut memory)?,
-        BenchMode::Infer => infer_times(args, &device, &mut memory)?,
-        BenchMode::Matmul => matmul_times(args, &device, &mut memory)?,
+        BenchMode::Profile => profile_times(args, &config, backend, &device)?,
+        BenchMode::Train => train_times(args, &config, &device, &mut memory)?,
+        BenchMode::Infer => infer_times(args, &config, &device, &mut memory)?,
+        BenchMode::Matmul => matmul_times(args, &config, &device, &mut memory)?,
     };
     let sorted = sorted(&times);
     let median = median(&sorted);
-    let gflop = gflop_per_s(args, args.mode, &times)?;
+    let gflop = gflop_per_s(args, &config, args.mode, &times);
     let result = BenchResult {
         framework: format!("burn-{backend}"),
         model: args.model.clone(),
